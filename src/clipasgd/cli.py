@@ -1,0 +1,136 @@
+"""Command line: ``clipasgd schedule | run | bench | fit-tail``. Every command prints JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .provenance import provenance, to_jsonable, write_csv, write_json
+
+__all__ = ["main"]
+
+
+def _key_values(text: str) -> dict:
+    """``"n=16,stragglers=1,D=100"`` -> dict with numbers parsed."""
+    out: dict = {}
+    for item in filter(None, text.split(",")):
+        if "=" not in item:
+            raise ValueError(f"--workers: expected key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _cmd_schedule(args: argparse.Namespace) -> dict:
+    from .compute_times import TraceTimes, make_compute_times
+    from .schedules import from_delays, make_schedule, mva_time_per_call
+
+    if args.delays:
+        delays = _load_array(args.delays).astype(np.int64)
+        return from_delays(delays, args.concurrency or int(np.sum(np.arange(delays.size)
+                                                                   == delays))).summary()
+    if args.trace:
+        arr = _load_array(args.trace)
+        times = TraceTimes(tuple(arr)) if arr.ndim == 2 else None
+        if times is None:
+            raise ValueError("--trace: expected a 2-D array (workers x recorded times)")
+    else:
+        times = make_compute_times(_key_values(args.workers))
+    opts = {"concurrency": args.concurrency} if args.concurrency else {}
+    sched = make_schedule(args.scheduler, times, args.events,
+                          np.random.default_rng(np.random.SeedSequence(args.seed)), **opts)
+    out = sched.summary()
+    if args.scheduler == "algorithm2" and getattr(times, "law", None) == "exponential":
+        out["time_per_call_mva"] = mva_time_per_call(times.means, sched.concurrency)
+    return out
+
+
+def _cmd_run(args: argparse.Namespace) -> dict:
+    from .experiment import run_experiment
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    out = Path(args.out or Path("results") / spec["name"])
+    result = run_experiment(spec, progress=None if not args.quiet else (lambda m: None))
+    for which in ("checkpoints", "hits", "reps"):
+        write_csv(out / f"{which}.csv", result.frame(which))
+    summary = result.summary()
+    write_json(out / "summary.json", summary)
+    write_json(out / "meta.json", provenance(spec, spec["seed"]))
+    return {"out": str(out), **summary}
+
+
+def _cmd_bench(args: argparse.Namespace) -> dict:
+    from .bench import run_bench
+
+    return run_bench(quick=args.quick)
+
+
+def _cmd_fit_tail(args: argparse.Namespace) -> dict:
+    from .tails import fit_tail
+
+    return fit_tail(_load_array(args.file), k=args.k, seed=args.seed)
+
+
+def _load_array(path: str) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"file not found: {p}")
+    if p.suffix == ".npy":
+        return np.load(p, allow_pickle=False)
+    if p.suffix in (".csv", ".txt"):
+        return np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=1)
+    raise ValueError(f"{p}: expected a .npy, .csv or .txt file")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="clipasgd", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("schedule", help="simulate a schedule and print its delay summary")
+    s.add_argument("--workers", default="n=16,stragglers=1,D=10",
+                   help="key=value list: n, stragglers, D, law (fixed, exponential, uniform, "
+                        "halfnormal, pareto), spread, alpha")
+    s.add_argument("--scheduler", default="algorithm1",
+                   choices=["algorithm1", "algorithm2", "synchronous"])
+    s.add_argument("--events", type=int, default=10_000)
+    s.add_argument("--concurrency", type=int, default=None, help="jobs in flight (Algorithm 2)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--trace", help=".npy/.csv of recorded compute times, workers x jobs")
+    s.add_argument("--delays", help=".npy/.csv of a recorded delay sequence to replay")
+    s.set_defaults(func=_cmd_schedule)
+    r = sub.add_parser("run", help="run an experiment spec (YAML or JSON)")
+    r.add_argument("spec")
+    r.add_argument("--out", help="output folder (default results/<name>)")
+    r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    r.set_defaults(func=_cmd_run)
+    b = sub.add_parser("bench", help="oracle calls per second for standard settings")
+    b.add_argument("--quick", action="store_true", help="a small grid (seconds)")
+    b.set_defaults(func=_cmd_bench)
+    f = sub.add_parser("fit-tail", help="fit the sub-Weibull tail parameter of noise samples")
+    f.add_argument("file", help=".npy: 1-D noise norms or 2-D noise vectors (rows)")
+    f.add_argument("--k", type=int, default=None, help="upper order statistics used")
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(func=_cmd_fit_tail)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        out = args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"clipasgd {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(to_jsonable(out), indent=2))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Compute-time models: how long worker ``i`` takes for one gradient.
+
+Every model draws ``time_i = shift_i + scale_i * B`` with ``B`` i.i.d. from a base
+law with mean 1 (``fixed``: ``B = 1``), so per-worker means are
+``shift_i + scale_i``. A :class:`TraceTimes` replays recorded per-worker times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["ComputeTimes", "TraceTimes", "BASE_LAWS", "stragglers", "ringmaster_peer",
+           "make_compute_times"]
+
+_BLOCK = 1 << 14
+
+
+def _pareto_mean_one(alpha: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    if alpha <= 1:
+        raise ValueError(f"pareto compute times need alpha > 1 (finite mean), got {alpha}")
+    return lambda rng, size: (alpha - 1) / alpha * (1.0 + rng.pareto(alpha, size))
+
+
+def _halfnormal_mean_one(rng: np.random.Generator, size: int) -> np.ndarray:
+    return np.abs(rng.standard_normal(size)) * np.sqrt(np.pi / 2)
+
+
+def _uniform_mean_one(spread: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    if not 0 <= spread <= 1:
+        raise ValueError(f"uniform compute times need spread in [0, 1], got {spread}")
+    return lambda rng, size: rng.uniform(1 - spread, 1 + spread, size)
+
+
+BASE_LAWS = {
+    "fixed": lambda p: (lambda rng, size: np.ones(size)),
+    "exponential": lambda p: (lambda rng, size: rng.standard_exponential(size)),
+    "uniform": lambda p: _uniform_mean_one(p.get("spread", 0.5)),
+    "halfnormal": lambda p: _halfnormal_mean_one,
+    "pareto": lambda p: _pareto_mean_one(p.get("alpha", 2.5)),
+}
+_LAW_PARAMS = {"fixed": set(), "exponential": set(), "uniform": {"spread"},
+               "halfnormal": set(), "pareto": {"alpha"}}
+
+
+@dataclass(frozen=True)
+class ComputeTimes:
+    """Per-worker ``shift`` and ``scale`` arrays and a base law with mean 1."""
+
+    shift: np.ndarray
+    scale: np.ndarray
+    law: str = "fixed"
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        shift = np.asarray(self.shift, dtype=float).ravel()
+        scale = np.asarray(self.scale, dtype=float).ravel()
+        if shift.shape != scale.shape or shift.size < 1:
+            raise ValueError("compute times: shift and scale must be non-empty and equally long")
+        if np.any(~np.isfinite(shift)) or np.any(~np.isfinite(scale)):
+            raise ValueError("compute times: shift and scale must be finite")
+        if np.any(shift < 0) or np.any(scale < 0) or np.any(shift + scale <= 0):
+            raise ValueError("compute times: need shift >= 0, scale >= 0 and a positive mean")
+        if self.law not in BASE_LAWS:
+            raise ValueError(f"unknown compute-time law {self.law!r}; choose one of "
+                             f"{sorted(BASE_LAWS)}")
+        extra = set(self.params) - _LAW_PARAMS[self.law]
+        if extra:
+            raise ValueError(f"compute-time law {self.law!r} takes no parameter(s) {sorted(extra)}")
+        BASE_LAWS[self.law](self.params)  # validates parameters now, before any work
+        object.__setattr__(self, "shift", shift)
+        object.__setattr__(self, "scale", scale)
+
+    @property
+    def n(self) -> int:
+        return int(self.shift.size)
+
+    @property
+    def means(self) -> np.ndarray:
+        return self.shift + self.scale
+
+    def sampler(self, rng: np.random.Generator) -> Callable[[int], float]:
+        """A fast ``draw(worker) -> time`` that pulls base variates in blocks."""
+        base = BASE_LAWS[self.law](self.params)
+        shift, scale = self.shift.tolist(), self.scale.tolist()
+        pool: list[float] = []
+
+        def draw(worker: int) -> float:
+            if not pool:
+                pool.extend(base(rng, _BLOCK)[::-1].tolist())
+            return shift[worker] + scale[worker] * pool.pop()
+
+        return draw
+
+    def describe(self) -> dict:
+        return {"kind": "model", "law": self.law, "params": dict(self.params), "n": self.n,
+                "mean_min": float(self.means.min()), "mean_max": float(self.means.max())}
+
+
+@dataclass(frozen=True)
+class TraceTimes:
+    """Replay recorded compute times: worker ``i`` takes ``times[i][j]`` for its ``j``-th job."""
+
+    times: tuple[np.ndarray, ...]
+
+    def __post_init__(self) -> None:
+        arrays = tuple(np.asarray(t, dtype=float).ravel() for t in self.times)
+        if not arrays or any(a.size == 0 for a in arrays):
+            raise ValueError("trace: every worker needs at least one recorded time")
+        if any(np.any(~np.isfinite(a) | (a <= 0)) for a in arrays):
+            raise ValueError("trace: recorded times must be finite and positive")
+        object.__setattr__(self, "times", arrays)
+
+    @property
+    def n(self) -> int:
+        return len(self.times)
+
+    @property
+    def means(self) -> np.ndarray:
+        return np.array([a.mean() for a in self.times])
+
+    def sampler(self, rng: np.random.Generator) -> Callable[[int], float]:
+        iters = [iter(a.tolist()) for a in self.times]
+
+        def draw(worker: int) -> float:
+            try:
+                return next(iters[worker])
+            except StopIteration:
+                raise ValueError(f"trace exhausted: worker {worker} has only "
+                                 f"{self.times[worker].size} recorded times") from None
+
+        return draw
+
+    def describe(self) -> dict:
+        return {"kind": "trace", "n": self.n, "jobs": [int(a.size) for a in self.times]}
+
+
+def stragglers(n: int, m: int = 1, D: float = 1.0, law: str = "fixed", **params: float
+               ) -> ComputeTimes:
+    """``n - m`` workers with mean time 1 and ``m`` stragglers with mean ``D`` (the last ``m``)."""
+    if int(n) != n or n < 1:
+        raise ValueError(f"workers: n must be a positive integer, got {n}")
+    if int(m) != m or not 0 <= m <= n:
+        raise ValueError(f"workers: stragglers m must be an integer in [0, n], got {m}")
+    if not (np.isfinite(D) and D > 0):
+        raise ValueError(f"workers: delay factor D must be positive, got {D}")
+    means = np.ones(int(n))
+    means[int(n) - int(m):] = D
+    return ComputeTimes(np.zeros(int(n)), means, law, dict(params))
+
+
+def ringmaster_peer(n: int) -> ComputeTimes:
+    """The Ringmaster ASGD paper's heterogeneous setup, ``1 + sqrt(i) + |N(0, i+1)|``."""
+    i = np.arange(n, dtype=float)
+    return ComputeTimes(1.0 + np.sqrt(i), np.sqrt(i + 1) * np.sqrt(2 / np.pi), "halfnormal")
+
+
+def make_compute_times(spec: dict) -> ComputeTimes | TraceTimes:
+    """Build from a dict: ``{"n", "stragglers", "D", "law", ...}``, ``{"means": [...]}``,
+    ``{"peer": "ringmaster", "n"}`` or ``{"trace": [[...], ...]}``; errors name the bad key."""
+    spec = dict(spec)
+    if "trace" in spec:
+        _no_extra(spec, {"trace"})
+        return TraceTimes(tuple(spec["trace"]))
+    if spec.get("peer") == "ringmaster":
+        _no_extra(spec, {"peer", "n"})
+        return ringmaster_peer(int(spec["n"]))
+    law = spec.pop("law", "fixed")
+    if "means" in spec:
+        means = np.asarray(spec.pop("means"), dtype=float)
+        shift = np.asarray(spec.pop("shift", np.zeros_like(means)), dtype=float)
+        _no_extra(spec, _LAW_PARAMS.get(law, set()))
+        return ComputeTimes(shift, means - shift, law, spec)
+    known = {"n", "stragglers", "D"}
+    _no_extra(spec, known | _LAW_PARAMS.get(law, set()))
+    if "n" not in spec:
+        raise ValueError("workers: missing key 'n' (number of workers)")
+    return stragglers(spec.pop("n"), spec.pop("stragglers", 0), spec.pop("D", 1.0), law, **spec)
+
+
+def _no_extra(spec: dict, allowed: set[str]) -> None:
+    extra = set(spec) - allowed
+    if extra:
+        raise ValueError(f"workers: unknown key(s) {sorted(extra)}; allowed: {sorted(allowed)}")

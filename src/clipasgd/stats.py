@@ -1,0 +1,821 @@
+"""Statistics behind every claim verdict (see PAPER.md section 5, METHODS.md).
+
+Plain functions over arrays in the style of :mod:`scipy.stats`. Each returns a
+small frozen dataclass whose ``to_dict()`` is JSON-ready: numpy scalars become
+Python numbers and non-finite floats (``inf``/``nan``) become ``None``, so
+``json.dumps(..., allow_nan=False)`` never fails; flags such as
+``QuantileCI.upper_bounded`` keep the information an infinite bound carried.
+
+Conventions
+-----------
+* Slopes (``slope_fit``, ``censored_slope_fit``) carry ``df``: the degrees of
+  freedom of the t reference distribution (``inf`` means normal). Every test
+  built on a fit (``tost_slope``) uses the same reference, so a CI and its
+  p-values always agree.
+* Quantile intervals are exact and distribution-free (order statistics and the
+  binomial law), never bootstrapped: percentile bootstraps under-cover extreme
+  quantiles.
+* Verdict strings are ``"supported"``, ``"refuted"``, ``"inconclusive"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+import numpy as np
+import statsmodels.api as sm
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize
+from scipy import stats as sps
+
+Alternative = Literal["two-sided", "less", "greater"]
+Verdict = Literal["supported", "refuted", "inconclusive"]
+
+__all__ = [
+    "BinomialResult",
+    "Equivalence",
+    "GrowthFit",
+    "QuantileCI",
+    "SlopeFit",
+    "TailComparison",
+    "censored_slope_fit",
+    "equivalence_verdict",
+    "exceedance_test",
+    "holm",
+    "loglog_slope",
+    "polylog_growth_fit",
+    "quantile_ci",
+    "runs_for_exceedance_power",
+    "runs_for_two_sided_quantile_ci",
+    "runs_for_upper_bound",
+    "slope_fit",
+    "tost_slope",
+    "two_sample_tail_test",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _json_value(v: Any) -> Any:
+    """Map one field value to a JSON-safe Python value (non-finite -> None)."""
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | np.integer):
+        return int(v)
+    if isinstance(v, float | np.floating):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, tuple | list | np.ndarray):
+        return [_json_value(u) for u in v]
+    return v
+
+
+class _Result:
+    """Mixin giving frozen result dataclasses a JSON-ready ``to_dict``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Fields as plain JSON values; ``inf``/``nan`` become ``None``."""
+        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
+def _as_1d(a: ArrayLike, name: str) -> NDArray[np.float64]:
+    """Finite 1-D float array or ValueError."""
+    arr = np.asarray(a, dtype=float).ravel()
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return arr
+
+
+def _check_level(level: float) -> None:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+
+
+def _ref_quantile(p: float, df: float) -> float:
+    """Quantile of the t(df) reference, normal when df is infinite."""
+    return float(sps.norm.ppf(p) if math.isinf(df) else sps.t.ppf(p, df))
+
+
+def _ref_sf(z: float, df: float) -> float:
+    """Survival function of the t(df) reference (normal when df is infinite)."""
+    return float(sps.norm.sf(z) if math.isinf(df) else sps.t.sf(z, df))
+
+
+# --------------------------------------------------------------------------- slopes
+
+
+@dataclass(frozen=True)
+class SlopeFit(_Result):
+    """A straight-line fit ``y = intercept + slope * x`` with a CI for the slope.
+
+    ``df`` is the t reference's degrees of freedom (``inf``: normal). The
+    Theil-Sen fields are a robustness check (``nan`` where not computed).
+    """
+
+    slope: float
+    intercept: float
+    se: float
+    ci_low: float
+    ci_high: float
+    level: float
+    n: int
+    df: float
+    method: str
+    n_censored: int = 0
+    theil_sen_slope: float = math.nan
+    theil_sen_low: float = math.nan
+    theil_sen_high: float = math.nan
+
+
+def _theil_sen(x: NDArray, y: NDArray, level: float) -> tuple[float, float, float]:
+    """Theil-Sen slope and its (Sen) CI; nan when x has a single value."""
+    if np.ptp(x) == 0:
+        return math.nan, math.nan, math.nan
+    res = sps.theilslopes(y, x, alpha=level)
+    return float(res.slope), float(res.low_slope), float(res.high_slope)
+
+
+def slope_fit(x: ArrayLike, y: ArrayLike, level: float = 0.90) -> SlopeFit:
+    """OLS of ``y`` on ``x`` with HC3 standard errors and a t(n-2) CI.
+
+    HC3 (MacKinnon & White 1985) is the heteroskedasticity-robust covariance
+    that behaves best in small samples; the t(n-2) reference is a further
+    small-sample guard. Theil-Sen is attached as an outlier-robust check.
+    Needs at least 3 points and two distinct x values.
+    """
+    _check_level(level)
+    xa, ya = _as_1d(x, "x"), _as_1d(y, "y")
+    if xa.size != ya.size or xa.size < 3 or np.ptp(xa) == 0:
+        raise ValueError("need >= 3 paired points with at least two distinct x")
+    counts = np.unique(xa, return_counts=True)[1]
+    if counts.size == 2 and counts.min() == 1:
+        raise ValueError("a point has leverage 1 (all other x are equal): HC3 undefined")
+    res = sm.OLS(ya, sm.add_constant(xa, has_constant="add")).fit(cov_type="HC3", use_t=True)
+    lo, hi = res.conf_int(alpha=1.0 - level)[1]
+    ts, ts_lo, ts_hi = _theil_sen(xa, ya, level)
+    return SlopeFit(
+        slope=float(res.params[1]),
+        intercept=float(res.params[0]),
+        se=float(res.bse[1]),
+        ci_low=float(lo),
+        ci_high=float(hi),
+        level=level,
+        n=int(xa.size),
+        df=float(xa.size - 2),
+        method="ols-hc3",
+        theil_sen_slope=ts,
+        theil_sen_low=ts_lo,
+        theil_sen_high=ts_hi,
+    )
+
+
+def loglog_slope(x: ArrayLike, y: ArrayLike, level: float = 0.90) -> SlopeFit:
+    """Local exponent of ``y`` against ``x`` on log-log axes (e.g. T ~ eps^-4).
+
+    A ``slope_fit`` of ``log y`` on ``log x``; both must be positive.
+    """
+    xa, ya = _as_1d(x, "x"), _as_1d(y, "y")
+    if np.any(xa <= 0) or np.any(ya <= 0):
+        raise ValueError("loglog_slope needs positive x and y")
+    return slope_fit(np.log(xa), np.log(ya), level)
+
+
+def _tobit_negloglik(
+    params: NDArray, X: NDArray, y: NDArray, cens: NDArray
+) -> tuple[float, NDArray]:
+    """Right-censored Gaussian negative log-likelihood and its gradient.
+
+    ``params = (beta..., log sigma)``. Uncensored points contribute the normal
+    density of their residual, censored ones the log survival ``log P(Y > y)``.
+    """
+    beta, eta = params[:-1], params[-1]
+    s = math.exp(eta)
+    z = (y - X @ beta) / s
+    zo, zc = z[~cens], z[cens]
+    ll = -0.5 * np.sum(zo**2) - eta * zo.size + np.sum(sps.norm.logsf(zc))
+    mills = np.exp(sps.norm.logpdf(zc) - sps.norm.logsf(zc))  # phi / (1 - Phi)
+    g_beta = (X[~cens].T @ zo + X[cens].T @ mills) / s
+    g_eta = np.sum(zo**2) - zo.size + np.sum(mills * zc)
+    grad = np.append(g_beta, g_eta)
+    return -(float(ll) - 0.5 * math.log(2 * math.pi) * zo.size), -grad
+
+
+def _numeric_hessian(fun: Any, p: NDArray) -> NDArray:
+    """Central-difference Hessian from an analytic gradient, symmetrised."""
+    k = p.size
+    H = np.empty((k, k))
+    for j in range(k):
+        h = 1e-5 * max(1.0, abs(p[j]))
+        e = np.zeros(k)
+        e[j] = h
+        H[:, j] = (fun(p + e)[1] - fun(p - e)[1]) / (2 * h)
+    return 0.5 * (H + H.T)
+
+
+def censored_slope_fit(
+    x: ArrayLike, y: ArrayLike, censored: ArrayLike, level: float = 0.90
+) -> SlopeFit:
+    """Tobit (right-censored Gaussian) ML regression of ``y`` on ``x``.
+
+    For runs that hit the iteration budget, ``y`` holds the budget (log scale)
+    and ``censored`` is True: the true value is only known to exceed ``y``.
+    Dropping such runs or using their budget as the value biases the slope
+    towards 0; the Tobit likelihood uses the censored points as ``P(Y > y)``.
+
+    Method: maximise the likelihood over (intercept, slope, log sigma) with
+    BFGS and an analytic gradient, starting from OLS. The slope's standard error
+    comes from the observed information (numerical Hessian of the analytic
+    gradient) times ``n / (n - 2)``, with a t(n-2) CI. With nothing censored the
+    ML coefficients are the OLS coefficients and this SE equals the classical
+    (non-robust) OLS SE exactly. Unlike ``slope_fit`` the SE is not robust to
+    heteroskedasticity (a heteroskedastic Tobit model is itself misspecified).
+    """
+    _check_level(level)
+    xa, ya = _as_1d(x, "x"), _as_1d(y, "y")
+    cens = np.asarray(censored, dtype=bool).ravel()
+    if not xa.size == ya.size == cens.size:
+        raise ValueError("x, y, censored must have the same length")
+    n_obs = int(np.sum(~cens))
+    if n_obs < 3 or np.ptp(xa[~cens]) == 0:
+        raise ValueError("need >= 3 uncensored points with at least two distinct x")
+    X = sm.add_constant(xa, has_constant="add")
+    beta0, *_ = np.linalg.lstsq(X, ya, rcond=None)
+    s0 = max(float(np.std(ya - X @ beta0)), 1e-8 * (1.0 + float(np.std(ya))))
+    start = np.append(beta0, math.log(s0))
+
+    def fun(p: NDArray) -> tuple[float, NDArray]:
+        return _tobit_negloglik(p, X, ya, cens)
+
+    opt = optimize.minimize(fun, start, jac=True, method="BFGS", options={"gtol": 1e-10})
+    # gtol is deliberately tight, so BFGS often stops on "precision loss" at the
+    # optimum; judge convergence by the gradient itself instead of opt.success.
+    if not np.all(np.isfinite(opt.x)) or np.max(np.abs(opt.jac)) > 1e-5 * xa.size:
+        raise RuntimeError(f"Tobit fit did not converge: {opt.message}")
+    n = xa.size
+    cov = np.linalg.inv(_numeric_hessian(fun, opt.x)) * n / (n - 2)
+    se = math.sqrt(max(cov[1, 1], 0.0))
+    df = float(n - 2)
+    half = _ref_quantile(0.5 + level / 2, df) * se
+    slope = float(opt.x[1])
+    ts = _theil_sen(xa, ya, level) if not cens.any() else (math.nan,) * 3
+    return SlopeFit(
+        slope=slope,
+        intercept=float(opt.x[0]),
+        se=se,
+        ci_low=slope - half,
+        ci_high=slope + half,
+        level=level,
+        n=int(n),
+        df=df,
+        method="tobit-right-censored",
+        n_censored=int(cens.sum()),
+        theil_sen_slope=ts[0],
+        theil_sen_low=ts[1],
+        theil_sen_high=ts[2],
+    )
+
+
+# --------------------------------------------------------------------------- equivalence
+
+
+@dataclass(frozen=True)
+class Equivalence(_Result):
+    """TOST of ``|slope| < margin``: CI at ``level = 1 - 2 alpha`` and p-values.
+
+    ``p_lower`` tests H0 slope <= -margin, ``p_upper`` H0 slope >= +margin;
+    ``pvalue`` is their maximum and ``equivalent`` is ``pvalue < alpha``
+    (equivalently, the CI lies strictly inside the margin).
+    """
+
+    slope: float
+    se: float
+    df: float
+    margin: float
+    alpha: float
+    level: float
+    ci_low: float
+    ci_high: float
+    p_lower: float
+    p_upper: float
+    pvalue: float
+    equivalent: bool
+    verdict: str
+
+
+def equivalence_verdict(ci_low: float, ci_high: float, margin: float) -> Verdict:
+    """Three-way verdict from a CI and an equivalence margin.
+
+    ``"supported"`` if the CI lies strictly inside ``(-margin, margin)``;
+    ``"refuted"`` if it lies strictly beyond one side (the effect is
+    significantly larger than the margin); ``"inconclusive"`` otherwise,
+    including CIs that merely touch a margin.
+    """
+    if margin <= 0:
+        raise ValueError("margin must be positive")
+    if ci_low > ci_high:
+        raise ValueError("ci_low must not exceed ci_high")
+    if -margin < ci_low and ci_high < margin:
+        return "supported"
+    if ci_low > margin or ci_high < -margin:
+        return "refuted"
+    return "inconclusive"
+
+
+def _one_sided_p(stat_num: float, se: float, df: float) -> float:
+    """P(T >= stat_num / se) under the reference; a point mass when se == 0."""
+    if se == 0.0:
+        return 0.0 if stat_num > 0 else 1.0
+    return _ref_sf(stat_num / se, df)
+
+
+def tost_slope(fit: SlopeFit, margin: float, alpha: float = 0.05) -> Equivalence:
+    """Two one-sided tests that ``|slope| < margin`` at level ``alpha``.
+
+    Uses the fit's slope, SE and reference distribution (t with ``fit.df``, or
+    normal), so the decision equals "the (1 - 2 alpha) CI lies inside
+    (-margin, margin)". The three-way ``verdict`` applies
+    :func:`equivalence_verdict` to that CI (refuted = the slope is significantly
+    beyond the margin at one-sided level ``alpha``). The margin must be fixed in
+    the configuration before looking at data.
+    """
+    if not 0.0 < alpha < 0.5:
+        raise ValueError("alpha must lie in (0, 0.5)")
+    half = _ref_quantile(1.0 - alpha, fit.df) * fit.se
+    lo, hi = fit.slope - half, fit.slope + half
+    p_lower = _one_sided_p(fit.slope + margin, fit.se, fit.df)
+    p_upper = _one_sided_p(margin - fit.slope, fit.se, fit.df)
+    pvalue = max(p_lower, p_upper)
+    return Equivalence(
+        slope=fit.slope,
+        se=fit.se,
+        df=fit.df,
+        margin=margin,
+        alpha=alpha,
+        level=1.0 - 2.0 * alpha,
+        ci_low=lo,
+        ci_high=hi,
+        p_lower=p_lower,
+        p_upper=p_upper,
+        pvalue=pvalue,
+        equivalent=bool(pvalue < alpha),
+        verdict=equivalence_verdict(lo, hi, margin),
+    )
+
+
+# --------------------------------------------------------------------------- quantiles
+
+
+@dataclass(frozen=True)
+class QuantileCI(_Result):
+    """Exact order-statistic CI ``[X_(lower_rank), X_(upper_rank)]`` for a quantile.
+
+    Ranks are 1-based; an unbounded side has bound ``-inf``/``+inf``, rank
+    ``None`` and its ``*_bounded`` flag False. ``coverage`` is the exact
+    distribution-free coverage probability for continuous data (>= level).
+    """
+
+    q: float
+    level: float
+    alternative: str
+    n: int
+    estimate: float
+    lower: float
+    upper: float
+    lower_rank: int | None
+    upper_rank: int | None
+    lower_bounded: bool
+    upper_bounded: bool
+    coverage: float
+
+
+def _lower_rank(n: int, q: float, tail: float) -> int:
+    """Largest r with P(Binom(n, q) <= r - 1) <= tail (0: no finite bound).
+
+    Then ``P(X_(r) <= xi_q) = P(B >= r) >= 1 - tail`` for continuous data.
+    """
+    cdf = sps.binom.cdf(np.arange(n + 1), n, q)
+    ok = np.nonzero(cdf <= tail)[0]
+    return int(ok[-1] + 1) if ok.size else 0
+
+
+def _upper_rank(n: int, q: float, tail: float) -> int:
+    """Smallest s with P(Binom(n, q) <= s - 1) >= 1 - tail (n + 1: no bound)."""
+    sf = sps.binom.sf(np.arange(n + 1), n, q)  # P(B > j): accurate far in the tail
+    ok = np.nonzero(sf <= tail)[0]
+    return int(ok[0] + 1) if ok.size and ok[0] < n else n + 1
+
+
+def _ranks(n: int, q: float, level: float, alternative: Alternative) -> tuple[int, int]:
+    """1-based order-statistic ranks (0 / n+1 meaning unbounded) of the CI."""
+    a = 1.0 - level
+    if alternative == "two-sided":
+        return _lower_rank(n, q, a / 2), _upper_rank(n, q, a / 2)
+    if alternative == "less":
+        return 0, _upper_rank(n, q, a)
+    if alternative == "greater":
+        return _lower_rank(n, q, a), n + 1
+    raise ValueError(f"unknown alternative {alternative!r}")
+
+
+def quantile_ci(
+    x: ArrayLike, q: float, level: float = 0.95, alternative: Alternative = "two-sided"
+) -> QuantileCI:
+    """Exact distribution-free CI for the ``q``-quantile from order statistics.
+
+    With ``B ~ Binom(n, q)`` the number of points below the true quantile,
+    ``X_(r) <= xi_q <= X_(s)`` has probability ``P(r <= B <= s - 1)``. The
+    two-sided interval is equal-tailed (each tail at most ``(1 - level) / 2``),
+    matching ``scipy.stats.quantile_test(...).confidence_interval``; ``"less"``
+    gives a one-sided upper bound (lower = -inf; e.g. the maximum of R runs),
+    ``"greater"`` a lower bound. Too few samples leave a side unbounded (inf,
+    flagged). The estimate is ``numpy.quantile`` (linear interpolation).
+    """
+    _check_level(level)
+    if not 0.0 < q < 1.0:
+        raise ValueError("q must lie in (0, 1)")
+    xs = np.sort(_as_1d(x, "x"))
+    n = xs.size
+    if n == 0:
+        raise ValueError("x is empty")
+    r, s = _ranks(n, q, level, alternative)
+    lo_ok, hi_ok = r >= 1, s <= n
+    b = sps.binom(n, q)
+    cover = (1.0 - (b.cdf(r - 1) if lo_ok else 0.0)) - (b.sf(s - 1) if hi_ok else 0.0)
+    return QuantileCI(
+        q=q,
+        level=level,
+        alternative=alternative,
+        n=n,
+        estimate=float(np.quantile(xs, q)),
+        lower=float(xs[r - 1]) if lo_ok else -math.inf,
+        upper=float(xs[s - 1]) if hi_ok else math.inf,
+        lower_rank=r if lo_ok else None,
+        upper_rank=s if hi_ok else None,
+        lower_bounded=bool(lo_ok),
+        upper_bounded=bool(hi_ok),
+        coverage=float(cover),
+    )
+
+
+# --------------------------------------------------------------------------- run counts
+
+
+def runs_for_upper_bound(delta: float, confidence: float = 0.95) -> int:
+    """Runs R for which the max of R runs bounds the (1 - delta)-quantile.
+
+    ``P(max < xi) = (1 - delta)^R <= 1 - confidence`` iff
+    ``R >= ln(1 - confidence) / ln(1 - delta)``: 59 for delta = 0.05, 299 for 0.01.
+    """
+    if not 0.0 < delta < 1.0:
+        raise ValueError("delta must lie in (0, 1)")
+    _check_level(confidence)
+    raw = math.log1p(-confidence) / math.log1p(-delta)
+    return int(math.ceil(raw - 1e-9))
+
+
+def runs_for_two_sided_quantile_ci(q: float, level: float = 0.95) -> int:
+    """Smallest R for which the equal-tailed exact ``q``-quantile CI is bounded.
+
+    Needs ``max(q, 1 - q)^R <= (1 - level) / 2`` (the extreme order statistic
+    must suffice for the far tail): 368 for the 0.99-quantile at 95%.
+    """
+    if not 0.0 < q < 1.0:
+        raise ValueError("q must lie in (0, 1)")
+    _check_level(level)
+    p = max(q, 1.0 - q)
+    r = int(math.ceil(math.log((1.0 - level) / 2.0) / math.log(p) - 1e-9))
+    while _ranks(r, q, level, "two-sided")[1] > r or _ranks(r, q, level, "two-sided")[0] < 1:
+        r += 1  # guard against rounding in the closed form
+    return r
+
+
+def _exceedance_power(R: NDArray, delta: float, ratio: float, alpha: float) -> NDArray:
+    """Power of the exact one-sided binomial test of rate delta at rate ratio*delta.
+
+    Rejects when the failure count ``k >= c`` with ``c`` the smallest count whose
+    null tail ``P(B >= c) <= alpha``.
+    """
+    crit = sps.binom.isf(alpha, R, delta) + 1
+    return sps.binom.sf(crit - 1, R, min(ratio * delta, 1.0))
+
+
+def runs_for_exceedance_power(
+    delta: float,
+    ratio: float = 2.0,
+    power: float = 0.8,
+    alpha: float = 0.05,
+    stable: bool = False,
+) -> int:
+    """Smallest R at which the exact binomial test of rate ``delta`` has ``power``
+    against the rate ``ratio * delta``.
+
+    Exact power saw-tooths in R (the critical count is an integer), so with
+    ``stable=True`` the answer is the smallest R beyond which power never drops
+    below the target again (checked up to 4x the first such R). For
+    delta = 0.01, ratio 2, 80% power, alpha 0.05: 905 (first), 1015 (stable);
+    METHODS.md quotes ~910.
+    """
+    if not (0.0 < delta < 1.0 and ratio > 1.0 and 0.0 < power < 1.0):
+        raise ValueError("need 0 < delta < 1, ratio > 1, 0 < power < 1")
+    hi = 64
+    while True:
+        R = np.arange(1, hi + 1)
+        ok = _exceedance_power(R, delta, ratio, alpha) >= power
+        if ok.any():
+            first = int(R[np.argmax(ok)])
+            if not stable:
+                return first
+            R = np.arange(1, 4 * first + 1)
+            bad = np.nonzero(_exceedance_power(R, delta, ratio, alpha) < power)[0]
+            return int(R[bad[-1]] + 1)
+        if hi > 10**8:
+            raise RuntimeError("no run count up to 1e8 reaches the requested power")
+        hi *= 4
+
+
+# --------------------------------------------------------------------------- binomial
+
+
+@dataclass(frozen=True)
+class BinomialResult(_Result):
+    """Exact binomial test of a failure rate against ``delta``.
+
+    The Clopper-Pearson CI has the same sidedness as the test (for
+    ``"greater"``: ``[ci_low, 1]``), so ``reject`` iff delta lies outside it.
+    """
+
+    n_fail: int
+    n: int
+    delta: float
+    rate: float
+    alternative: str
+    pvalue: float
+    alpha: float
+    reject: bool
+    ci_low: float
+    ci_high: float
+    level: float
+
+
+def exceedance_test(
+    n_fail: int,
+    n: int,
+    delta: float,
+    alternative: Alternative = "greater",
+    alpha: float = 0.05,
+) -> BinomialResult:
+    """Exact binomial test that the failure probability exceeds ``delta``.
+
+    ``n_fail`` of ``n`` runs missed their target; H0 is rate ``delta`` (for
+    ``"greater"``: rate <= delta). Returns the exact p-value and Clopper-Pearson
+    CI at ``1 - alpha``. The test is conservative (size <= alpha).
+    """
+    if not 0 <= n_fail <= n or n < 1:
+        raise ValueError("need 0 <= n_fail <= n and n >= 1")
+    res = sps.binomtest(int(n_fail), int(n), delta, alternative=alternative)
+    ci = res.proportion_ci(confidence_level=1.0 - alpha, method="exact")
+    return BinomialResult(
+        n_fail=int(n_fail),
+        n=int(n),
+        delta=delta,
+        rate=n_fail / n,
+        alternative=alternative,
+        pvalue=float(res.pvalue),
+        alpha=alpha,
+        reject=bool(res.pvalue < alpha),
+        ci_low=float(ci.low),
+        ci_high=float(ci.high),
+        level=1.0 - alpha,
+    )
+
+
+# --------------------------------------------------------------------------- growth laws
+
+
+@dataclass(frozen=True)
+class GrowthFit(_Result):
+    """Fit of ``Q(delta) = a + b * log(1/delta)^gamma`` plus a power-law rival.
+
+    ``gamma_ci`` is a profile interval (see :func:`polylog_growth_fit`);
+    ``gamma_ci_at_bound`` flags an interval cut by the ``gamma_bounds``.
+    The rival is ``Q = power_a * (1/delta)^power_beta``. ``rss`` values are
+    (weighted) residual sums of squares on the same scale; ``aic`` values use
+    ``n log(rss / n) + 2 k`` (k = 3 and 2), lower is better.
+    """
+
+    a: float
+    b: float
+    gamma: float
+    gamma_ci_low: float
+    gamma_ci_high: float
+    gamma_ci_at_bound: bool
+    level: float
+    n: int
+    rss: float
+    aic: float
+    power_a: float
+    power_beta: float
+    power_rss: float
+    power_aic: float
+
+
+def _linear_in_ab(L: NDArray, Q: NDArray, w: NDArray, gamma: float) -> tuple[NDArray, float]:
+    """Weighted LS of Q on (1, L^gamma): coefficients (a, b) and the RSS."""
+    sw = np.sqrt(w)
+    A = np.column_stack([np.ones_like(L), L**gamma]) * sw[:, None]
+    coef, *_ = np.linalg.lstsq(A, Q * sw, rcond=None)
+    return coef, float(np.sum((A @ coef - Q * sw) ** 2))
+
+
+def _aic(rss: float, n: int, k: int) -> float:
+    """Gaussian AIC up to a constant; rss floored so exact fits stay finite."""
+    return n * math.log(max(rss, 1e-300) / n) + 2 * k
+
+
+def _power_law_fit(inv: NDArray, Q: NDArray, w: NDArray) -> tuple[float, float, float]:
+    """Weighted NLS of ``Q = a * inv^beta`` started from the log-log OLS fit."""
+    pos = Q > 0
+    if pos.sum() >= 2:
+        beta0, loga0 = np.polyfit(np.log(inv[pos]), np.log(Q[pos]), 1)
+    else:
+        beta0, loga0 = 0.0, math.log(max(float(np.mean(np.abs(Q))), 1e-12))
+    sw = np.sqrt(w)
+
+    def resid(p: NDArray) -> NDArray:
+        return (p[0] * inv ** p[1] - Q) * sw
+
+    sol = optimize.least_squares(resid, [math.exp(loga0), beta0], method="lm")
+    return float(sol.x[0]), float(sol.x[1]), float(np.sum(sol.fun**2))
+
+
+def polylog_growth_fit(
+    deltas: ArrayLike,
+    quantiles: ArrayLike,
+    sigma: ArrayLike | None = None,
+    level: float = 0.90,
+    gamma_bounds: tuple[float, float] = (0.05, 10.0),
+    grid_size: int = 400,
+) -> GrowthFit:
+    """Fit how a (1 - delta)-quantile grows as delta shrinks (T4.3's log(1/delta)^gamma).
+
+    Nonlinear least squares by variable projection: for fixed gamma the model is
+    linear in (a, b), so the profile RSS(gamma) is scanned on a log-spaced grid
+    over ``gamma_bounds`` and refined with a bounded scalar minimiser. ``sigma``
+    (e.g. half-widths of the quantile CIs) gives weights ``1 / sigma^2``.
+
+    Interval for gamma: profile F interval
+    ``{gamma : RSS(gamma) <= RSS_min * (1 + F_{1, n-3}(level) / (n - 3))}``, the
+    standard likelihood-ratio-type interval for one nonlinear parameter; it is
+    reported as the grid points inside that set (so its resolution is the grid
+    spacing). Needs at least 4 deltas. A power law ``a (1/delta)^beta`` is fitted
+    for comparison: METHODS.md warns the two shapes are hard to tell apart.
+    """
+    _check_level(level)
+    d, Q = _as_1d(deltas, "deltas"), _as_1d(quantiles, "quantiles")
+    if d.size != Q.size or d.size < 4:
+        raise ValueError("need >= 4 (delta, quantile) pairs")
+    if np.any((d <= 0) | (d >= 1)):
+        raise ValueError("deltas must lie in (0, 1)")
+    w = np.ones_like(Q) if sigma is None else 1.0 / _as_1d(sigma, "sigma") ** 2
+    L = np.log(1.0 / d)
+    lo_g, hi_g = gamma_bounds
+    grid = np.geomspace(lo_g, hi_g, grid_size)
+    prof = np.array([_linear_in_ab(L, Q, w, g)[1] for g in grid])
+    i = int(np.argmin(prof))
+    br = (grid[max(i - 1, 0)], grid[min(i + 1, grid_size - 1)])
+    opt = optimize.minimize_scalar(
+        lambda g: _linear_in_ab(L, Q, w, g)[1],
+        bounds=br,
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
+    gamma = float(opt.x) if opt.fun <= prof[i] else float(grid[i])
+    (a, b), rss = _linear_in_ab(L, Q, w, gamma)
+    n = d.size
+    cut = rss * (1.0 + sps.f.ppf(level, 1, n - 3) / (n - 3))
+    inside = grid[prof <= cut]
+    g_lo = min(float(inside.min()), gamma) if inside.size else gamma
+    g_hi = max(float(inside.max()), gamma) if inside.size else gamma
+    pa, pb, prss = _power_law_fit(1.0 / d, Q, w)
+    return GrowthFit(
+        a=float(a),
+        b=float(b),
+        gamma=gamma,
+        gamma_ci_low=g_lo,
+        gamma_ci_high=g_hi,
+        gamma_ci_at_bound=bool(prof[0] <= cut or prof[-1] <= cut),
+        level=level,
+        n=int(n),
+        rss=rss,
+        aic=_aic(rss, n, 3),
+        power_a=pa,
+        power_beta=pb,
+        power_rss=prss,
+        power_aic=_aic(prss, n, 2),
+    )
+
+
+# --------------------------------------------------------------------------- multiplicity
+
+
+def holm(pvalues: Sequence[float] | ArrayLike) -> NDArray[np.float64]:
+    """Holm-Bonferroni step-down adjusted p-values, in the input order.
+
+    Sorted ascending, ``p_(j)`` becomes ``max_{i <= j} min(1, (m - i + 1) p_(i))``:
+    monotone in the sorted order and capped at 1. Reject where adjusted < alpha.
+    """
+    p = np.asarray(pvalues, dtype=float).ravel()
+    if np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError("p-values must lie in [0, 1]")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adj_sorted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adj_sorted
+    return out
+
+
+# --------------------------------------------------------------------------- tails
+
+
+@dataclass(frozen=True)
+class TailComparison(_Result):
+    """Is the upper tail of sample a heavier than that of sample b?
+
+    ``threshold`` is the pooled ``q``-quantile; ``exceed_*`` count points
+    strictly above it; ``statistic`` is Fisher's sample odds ratio and
+    ``pvalue`` its one-sided exact p-value. ``ci_separated`` says the exact
+    ``q``-quantile CIs do not overlap (a's above b's). ``heavier`` is the
+    decision: ``pvalue < alpha`` AND ``ci_separated``.
+    """
+
+    q: float
+    alpha: float
+    n_a: int
+    n_b: int
+    threshold: float
+    exceed_a: int
+    exceed_b: int
+    rate_a: float
+    rate_b: float
+    statistic: float
+    pvalue: float
+    quantile_a: float
+    quantile_b: float
+    ci_a_low: float
+    ci_a_high: float
+    ci_b_low: float
+    ci_b_high: float
+    ci_separated: bool
+    heavier: bool
+
+
+def two_sample_tail_test(
+    a: ArrayLike, b: ArrayLike, q: float = 0.9, alpha: float = 0.05
+) -> TailComparison:
+    """Pre-specified test that sample ``a`` has a heavier upper tail than ``b``.
+
+    Rule (fixed before looking): (1) exceedance test: count points of each
+    sample strictly above the pooled ``q``-quantile and apply Fisher's exact
+    test, one-sided (a exceeds more often). Under H0 (a, b from one
+    distribution) the labels are exchangeable given the pooled sample, so the
+    counts are hypergeometric and the test is exact even though the threshold
+    is data-derived. (2) quantile separation: the exact ``1 - alpha`` two-sided
+    order-statistic CIs of the two ``q``-quantiles do not overlap, a above b.
+    Declare "heavier" only if both hold; (2) makes the decision conservative
+    and guards against a difference that is only in the bulk near the threshold.
+    """
+    xa, xb = _as_1d(a, "a"), _as_1d(b, "b")
+    if xa.size == 0 or xb.size == 0:
+        raise ValueError("both samples must be non-empty")
+    thr = float(np.quantile(np.concatenate([xa, xb]), q))
+    ka, kb = int(np.sum(xa > thr)), int(np.sum(xb > thr))
+    table = [[ka, xa.size - ka], [kb, xb.size - kb]]
+    odds, p = sps.fisher_exact(table, alternative="greater")
+    ca, cb = quantile_ci(xa, q, 1.0 - alpha), quantile_ci(xb, q, 1.0 - alpha)
+    separated = bool(ca.lower > cb.upper)
+    return TailComparison(
+        q=q,
+        alpha=alpha,
+        n_a=int(xa.size),
+        n_b=int(xb.size),
+        threshold=thr,
+        exceed_a=ka,
+        exceed_b=kb,
+        rate_a=ka / xa.size,
+        rate_b=kb / xb.size,
+        statistic=float(odds),
+        pvalue=float(p),
+        quantile_a=ca.estimate,
+        quantile_b=cb.estimate,
+        ci_a_low=ca.lower,
+        ci_a_high=ca.upper,
+        ci_b_low=cb.lower,
+        ci_b_high=cb.upper,
+        ci_separated=separated,
+        heavier=bool(p < alpha and separated),
+    )
