@@ -15,7 +15,7 @@ slack past the horizon so the virtual iterate sees every job in flight.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class EngineOptions:
     diverge_at: float = 1e10
     checkpoints: np.ndarray | None = None
     per_decade: int = 10
-    extra: dict = field(default_factory=dict)
+    stop_when_hit: bool = False  # end early once every live run reached every eps
 
 
 @dataclass
@@ -194,6 +194,8 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
                 break
             gsum += np.where(alive, gn, 0.0)
             rec.hits(t + 1, gsum / (t + 1), alive)
+            if options.stop_when_hit and eps.size and np.all((rec.hit > 0) | ~alive):
+                break
             if batched:
                 x -= buf[plan.slots[t], rows]
             else:

@@ -24,7 +24,8 @@ from .results import RunResult
 from .schedules import Schedule, algorithm1, make_schedule
 from .spec import load_spec
 
-__all__ = ["build", "run_experiment", "ExperimentResult", "concat_results", "schedule_slack"]
+__all__ = ["build", "run_experiment", "spec_schedule", "ExperimentResult", "concat_results",
+           "schedule_slack"]
 
 
 def schedule_slack(T: int, n: int) -> int:
@@ -102,6 +103,15 @@ def _schedules_for(algo: Algorithm, spec: dict, times, T: int,
     return make_schedule(kind, times, slack, np.random.default_rng(ss), **opts)
 
 
+def spec_schedule(spec: dict) -> Schedule:
+    """The shared schedule ``run_experiment`` draws for the spec's asynchronous algorithms."""
+    spec = load_spec(spec)
+    _, _, times, _ = build(spec)
+    sched_ss = np.random.SeedSequence(spec["seed"]).spawn(2)[0]
+    probe = Algorithm("probe", None, None)  # type: ignore[arg-type]
+    return _schedules_for(probe, spec, times, spec["horizon"], sched_ss, False, 1)
+
+
 def run_experiment(spec: dict, progress: Callable[[str], None] | None = None) -> ExperimentResult:
     """Run every algorithm of ``spec`` (a dict or a path) on the same schedule and noise."""
     spec = load_spec(spec)
@@ -112,7 +122,8 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None) ->
     R, T, chunk = spec["replications"], spec["horizon"], spec["chunk"]
     starts = list(range(0, R, chunk))
     chunk_ss = noise_ss.spawn(len(starts))
-    opts = EngineOptions(eps=tuple(spec["eps"]), diverge_at=spec["diverge_at"])
+    opts = EngineOptions(eps=tuple(spec["eps"]), diverge_at=spec["diverge_at"],
+                         stop_when_hit=spec["stop_when_hit"])
     runs, sched_summary = {}, {}
     for label, algo in algos:
         scheds = _schedules_for(algo, spec, times, T, sched_ss, spec["per_replication_schedules"],

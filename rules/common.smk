@@ -1,0 +1,15 @@
+import sys
+
+SCALE = config["scale"]
+PY = sys.executable
+# Claims with their own simulation, and claims that reuse another claim's runs.
+SIMULATED = ["tau_max", "rate_shape"]
+DATA_FROM = {"tau_max": "tau_max", "virtual": "tau_max", "rate_shape": "rate_shape"}
+CLAIMS = list(DATA_FROM)
+
+
+def claim_outputs(claim, scale=SCALE):
+    return [f"data/{scale}/claims/{claim}.json",
+            f"figures/{scale}/{claim}.pdf", f"figures/{scale}/{claim}.png",
+            f"notebooks/executed/{scale}/{claim}.ipynb",
+            f"notebooks/executed/{scale}/{claim}.html"]

@@ -1,0 +1,225 @@
+"""Tests for update rules, the algorithm registry and the theory's parameter rules."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from clipasgd.algorithms import ALGORITHMS, make_algorithm
+from clipasgd.theory import (
+    clipped_params,
+    rate_thm42,
+    rate_vanilla,
+    vanilla_step,
+)
+from clipasgd.updates import (
+    Transform,
+    chain,
+    clip,
+    clip_radius,
+    delay_adaptive,
+    drop_stale,
+    row_norms,
+    scale,
+)
+
+# --------------------------------------------------------------------------- clip
+
+
+def test_clip_known_answers() -> None:
+    g = np.array([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0], [0.6, 0.8]])
+    out = clip(1.0)(g.copy(), 0)
+    np.testing.assert_allclose(out[0], [0.6, 0.8], rtol=1e-15)  # norm 5 -> norm 1
+    np.testing.assert_array_equal(out[1], [0.3, 0.4])  # small: unchanged
+    np.testing.assert_array_equal(out[2], [0.0, 0.0])  # zero: unchanged, no NaN
+    np.testing.assert_allclose(out[3], [0.6, 0.8], rtol=1e-15)  # norm exactly c
+    assert row_norms(out)[0] == pytest.approx(1.0, rel=1e-15)
+
+
+def test_clip_per_row_and_direction() -> None:
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((200, 7)) * rng.exponential(3.0, (200, 1))
+    out = clip(2.0)(g.copy(), np.arange(200))
+    norms_in, norms_out = row_norms(g), row_norms(out)
+    np.testing.assert_allclose(norms_out, np.minimum(norms_in, 2.0), rtol=1e-12)
+    cos = np.einsum("ij,ij->i", g, out) / (norms_in * norms_out)
+    np.testing.assert_allclose(cos, 1.0, rtol=1e-12)
+
+
+def test_clip_single_vector_and_3d() -> None:
+    out = clip(1.0)(np.array([0.0, 5.0]), 0)
+    np.testing.assert_allclose(out, [0.0, 1.0])
+    batch = np.full((2, 3, 4), 1.0)  # each row norm 2
+    np.testing.assert_allclose(row_norms(clip(0.5)(batch, 0)), 0.5)
+
+
+@pytest.mark.parametrize("c", [0.0, -1.0, float("inf"), float("nan")])
+def test_clip_rejects_bad_radius(c: float) -> None:
+    with pytest.raises(ValueError, match="radius c"):
+        clip(c)
+
+
+# --------------------------------------------------------------------------- scale and delays
+
+
+def test_scale() -> None:
+    np.testing.assert_allclose(scale(0.25)(np.array([[4.0, -8.0]]), 3), [[1.0, -2.0]])
+    for eta in (0.0, -0.1, float("inf")):
+        with pytest.raises(ValueError, match="step size eta"):
+            scale(eta)
+
+
+def test_delay_adaptive_factor() -> None:
+    eta, tau_c = 0.1, 4
+    delays = np.array([0, 1, 4, 5, 8, 40, 1000])
+    g = np.ones((delays.size, 3))
+    out = delay_adaptive(eta, tau_c)(g, delays)
+    expected = eta * np.minimum(1.0, tau_c / np.maximum(delays, 1))
+    np.testing.assert_allclose(out[:, 0], expected, rtol=1e-15)
+    np.testing.assert_allclose(out[:, 0], [0.1, 0.1, 0.1, 0.08, 0.05, 0.01, 0.0004])
+    # a scalar delay applies to every row
+    np.testing.assert_allclose(delay_adaptive(eta, tau_c)(np.ones((2, 2)), 8), 0.05)
+    with pytest.raises(ValueError, match="tau_c must be >= 1"):
+        delay_adaptive(0.1, 0)
+    with pytest.raises(ValueError, match="step size eta"):
+        delay_adaptive(-1.0, 3)
+
+
+def test_drop_stale() -> None:
+    rule = drop_stale(5)
+    delays = np.array([0, 4, 5, 6, 100])
+    out = rule(np.ones((5, 2)), delays)
+    np.testing.assert_array_equal(out[:, 0], [1, 1, 0, 0, 0])  # delay >= R is dropped
+    np.testing.assert_array_equal(rule(np.ones((2, 2)), 4), 1.0)
+    np.testing.assert_array_equal(rule(np.ones((2, 2)), 5), 0.0)
+    with pytest.raises(ValueError, match="max_delay must be >= 1"):
+        drop_stale(0)
+
+
+def test_chain_order_matters() -> None:
+    g = np.array([[3.0, 4.0]])
+    clip_then_scale = chain(clip(1.0), scale(10.0))(g.copy(), 0)
+    scale_then_clip = chain(scale(10.0), clip(1.0))(g.copy(), 0)
+    np.testing.assert_allclose(row_norms(clip_then_scale), 10.0)
+    np.testing.assert_allclose(row_norms(scale_then_clip), 1.0)
+    np.testing.assert_array_equal(chain()(g.copy(), 0), g)  # empty chain: identity
+
+
+def test_chain_passes_delay_to_each() -> None:
+    rule = chain(drop_stale(3), delay_adaptive(1.0, 2))
+    out = rule(np.ones((4, 1)), np.array([1, 2, 3, 4]))
+    np.testing.assert_allclose(out[:, 0], [1.0, 1.0, 0.0, 0.0])
+
+
+def test_clip_radius() -> None:
+    assert clip_radius(clip(2.5)) == 2.5
+    assert clip_radius(chain(clip(2.5), scale(0.1))) == 2.5
+    assert clip_radius(chain(scale(0.1), chain(clip(3.0), clip(1.5)))) == 1.5
+    assert clip_radius(scale(0.1)) == np.inf
+    assert clip_radius(chain()) == np.inf
+    assert clip_radius(delay_adaptive(0.1, 3)) == np.inf
+    assert clip_radius(Transform()) == np.inf
+
+
+# --------------------------------------------------------------------------- algorithms
+
+
+def test_make_algorithm_rules() -> None:
+    g = np.array([[30.0, 40.0]])
+    a = make_algorithm("clipped_asgd", eta=0.1, c=1.0)
+    assert a.scheduler is None and clip_radius(a.rule) == 1.0
+    np.testing.assert_allclose(a.rule(g.copy(), 7), [[0.06, 0.08]])
+    np.testing.assert_allclose(make_algorithm("asgd", eta=0.1).rule(g.copy(), 7), [[3.0, 4.0]])
+    da = make_algorithm("delay_adaptive_asgd", eta=0.1, tau_c=2).rule
+    np.testing.assert_allclose(da(g.copy(), 8), [[0.75, 1.0]])
+    rm = make_algorithm("ringmaster_asgd", eta=0.1, max_delay=3).rule
+    np.testing.assert_allclose(rm(g.copy(), 3), [[0.0, 0.0]])
+    np.testing.assert_allclose(rm(g.copy(), 2), [[3.0, 4.0]])
+    mb = make_algorithm("minibatch_sgd", n_workers=4, eta=0.4)
+    assert mb.scheduler == "synchronous" and mb.params == {"eta": 0.4}
+    np.testing.assert_allclose(mb.rule(g.copy(), 0), [[3.0, 4.0]])  # eta / n = 0.1
+    assert make_algorithm("sgd", eta=0.1).scheduler == "single"
+    assert set(ALGORITHMS) >= {"clipped_asgd", "asgd", "delay_adaptive_asgd",
+                               "ringmaster_asgd", "minibatch_sgd", "sgd"}
+    assert a.describe() == {"name": "clipped_asgd", "scheduler": None, "eta": 0.1, "c": 1.0}
+
+
+@pytest.mark.parametrize("name, params, match", [
+    ("adam", {"eta": 0.1}, "unknown algorithm 'adam'"),
+    ("asgd", {"eta": 0.1, "c": 1.0}, "algorithm 'asgd': bad parameters"),
+    ("clipped_asgd", {"eta": 0.1}, "algorithm 'clipped_asgd': bad parameters"),
+    ("clipped_asgd", {"eta": 0.1, "c": -1.0}, "radius c"),
+])
+def test_make_algorithm_errors(name: str, params: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        make_algorithm(name, **params)
+
+
+# --------------------------------------------------------------------------- theory
+
+
+def test_clipped_params_known_answer() -> None:
+    # eps=1, L=1, sigma=1, tau_C=4, theta=1/2, zeta=0, K=8, K_theta=1 by hand:
+    # W = 1, q = sqrt(ln 10) = 1.517427, c = 1 + 4 q + sqrt(8) = 9.898135,
+    # R = 1 + q^2 = 1 + ln 10 = 3.302585,
+    # eta = min(1/32, 1/(8 R), 1/(8 c 4)) = 1/(32 c) = 0.0031572
+    p = clipped_params(eps=1.0, L=1.0, sigma=1.0, tau_c=4)
+    assert p.W == 1.0
+    assert p.q == pytest.approx(1.517427, abs=1e-6)
+    assert p.c == pytest.approx(9.898135, abs=1e-6)
+    assert p.R == pytest.approx(3.302585, abs=1e-6)
+    assert p.eta == pytest.approx(0.0031572, abs=1e-7)
+
+
+def test_clipped_params_heterogeneous_known_answer() -> None:
+    # eps=1, L=2, sigma=0, zeta=1/2, tau_C=1, K=8: W = 2 zeta^2 = 0.5,
+    # q = sqrt(ln(2 + 8 * 0.5)) = sqrt(ln 6) = 1.338566, c = 1 + 1 + 0 + sqrt(4) = 4,
+    # R = 1 + 0.25 ln 6 = 1.447940, eta = min(1/16, 1/(16 R), 1/(16 c)) = 1/64
+    p = clipped_params(eps=1.0, L=2.0, sigma=0.0, tau_c=1, zeta=0.5)
+    assert p.W == 0.5
+    assert p.q == pytest.approx(1.338566, abs=1e-6)
+    assert p.c == pytest.approx(4.0, rel=1e-12)
+    assert p.R == pytest.approx(1.447940, abs=1e-6)
+    assert p.eta == pytest.approx(1 / 64, rel=1e-12)
+
+
+def test_clipped_params_floor_and_shape() -> None:
+    # large eps: log(2 + 8/100)^(1/2) < 1, so q = 1; c = 10 + 4 + sqrt(8)
+    p = clipped_params(eps=10.0, L=1.0, sigma=1.0, tau_c=3)
+    assert p.q == 1.0
+    assert p.c == pytest.approx(14 + math.sqrt(8))
+    assert p.R == pytest.approx(101.0)
+    assert p.eta == pytest.approx(min(1 / 24, 100 / 808, 10 / (8 * p.c * 3)))
+    # c does not shrink with eps, eta scales like 1/tau_C once that term binds
+    small = clipped_params(eps=1e-3, L=1.0, sigma=1.0, tau_c=3)
+    assert small.c > 4.0
+    a, b = clipped_params(0.1, 1.0, 1.0, 10), clipped_params(0.1, 1.0, 1.0, 100)
+    assert a.c == b.c and b.eta <= a.eta
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"eps": 0.0}, "eps must be positive"),
+    ({"L": -1.0}, "L must be positive"),
+    ({"sigma": -1.0}, "sigma >= 0"),
+    ({"tau_c": 0}, "tau_c >= 1"),
+    ({"theta": 0.0}, "theta must be positive"),
+])
+def test_clipped_params_errors(kwargs: dict, match: str) -> None:
+    args = {"eps": 1.0, "L": 1.0, "sigma": 1.0, "tau_c": 4} | kwargs
+    with pytest.raises(ValueError, match=match):
+        clipped_params(**args)
+
+
+def test_vanilla_step() -> None:
+    assert vanilla_step(L=2.0, tau_max=10) == pytest.approx(1 / 20)
+    assert vanilla_step(L=2.0, tau_max=10, K=4.0) == pytest.approx(1 / 80)
+    assert vanilla_step(L=0.5, tau_max=0) == pytest.approx(2.0)  # tau_max 0 counts as 1
+    with pytest.raises(ValueError, match="L must be positive"):
+        vanilla_step(L=0.0, tau_max=3)
+
+
+def test_rate_shapes() -> None:
+    assert rate_thm42(0.5, 2.0, 3.0) == pytest.approx(4 / 0.0625 + 6 / 0.125 + 3 / 0.25)
+    assert rate_vanilla(0.5, 2.0, 30.0) == pytest.approx(4 / 0.0625 + 30 / 0.25)
