@@ -11,4 +11,14 @@ configfile: "config/config.yaml"
 validate(config, "config/config.schema.json")
 
 include: "rules/common.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        f"data/{SCALE}/summary.json",
+        f"data/{SCALE}/summary.md",
+        [claim_outputs(c) for c in CLAIMS],
+
+
 include: "rules/claims.smk"
