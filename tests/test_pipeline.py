@@ -1,0 +1,152 @@
+"""Pipeline: config validation, the claim pattern's verdict logic, resumption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from clipasgd.claims import base, get_claim
+from clipasgd.claims.rate_shape import one_sided_verdict
+from clipasgd.claims.tau_max import slope_test
+from clipasgd.claims.virtual import bound_check
+from clipasgd.pipeline import claim_config, load_config
+from clipasgd.spec import SpecError
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config" / "config.yaml"
+SCHEMA = ROOT / "config" / "config.schema.json"
+
+
+def _write_config(tmp_path: Path, mutate) -> Path:
+    cfg = yaml.safe_load(CONFIG.read_text())
+    mutate(cfg)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_shipped_config_validates_at_every_scale():
+    cfg = load_config(CONFIG, SCHEMA)
+    for scale in cfg["scales"]:
+        for claim in ("tau_max", "virtual", "rate_shape"):
+            assert claim_config(cfg, claim, scale)
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c["claims"]["tau_max"].update(etaa=0.1), "etaa"),
+    (lambda c: c["claims"]["tau_max"].update(margin=-1), "claims.tau_max.margin"),
+    (lambda c: c.update(scale="huge"), "scale"),
+    (lambda c: c["claims"]["tau_max"]["scales"]["smoke"].update(replications=0),
+     "scale smoke"),
+    (lambda c: c["claims"]["rate_shape"].pop("K"), "K"),
+])
+def test_bad_config_names_the_key(tmp_path, mutate, key):
+    path = _write_config(tmp_path, mutate)
+    with pytest.raises(SpecError, match=key):
+        load_config(path, SCHEMA)
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path):
+    with pytest.raises(SpecError, match="not found"):
+        load_config(tmp_path / "nope.yaml", SCHEMA)
+
+
+def test_unknown_claim_and_scale():
+    cfg = load_config(CONFIG, SCHEMA)
+    with pytest.raises(ValueError, match="unknown claim"):
+        get_claim("nope")
+    with pytest.raises(SpecError, match="unknown scale"):
+        claim_config(cfg, "tau_max", "huge")
+
+
+def test_scale_overrides_merge_deeply():
+    cfg = load_config(CONFIG, SCHEMA)
+    smoke = claim_config(cfg, "rate_shape", "smoke")
+    quick = claim_config(cfg, "rate_shape", "quick")
+    assert smoke["eps"]["grid"] != quick["eps"]["grid"]
+    assert smoke["eps"]["horizon"] == quick["eps"]["horizon"]  # untouched sibling key kept
+
+
+def _hits(slope: float, rng: np.random.Generator, censor_at: float = np.inf) -> pd.DataFrame:
+    tau = np.repeat([8, 32, 128, 512, 2048], 20).astype(float)
+    logT = 8 + slope * np.log(tau) + 0.05 * rng.standard_normal(tau.size)
+    T = np.exp(logT)
+    return pd.DataFrame({"tau_max": tau, "T": np.minimum(T, censor_at),
+                         "censored": T >= censor_at, "diverged": False})
+
+
+def test_tost_slope_test_known_answers():
+    rng = np.random.default_rng(0)
+    assert slope_test(_hits(0.0, rng), 0.1, 0.05)["verdict"] == "supported"
+    assert slope_test(_hits(0.5, rng), 0.1, 0.05)["verdict"] == "refuted"
+    assert slope_test(_hits(-0.5, rng), 0.1, 0.05)["verdict"] == "refuted"
+    # Censoring at the budget must not hide growth: the Tobit fit still sees the slope.
+    censored = _hits(0.5, rng, censor_at=np.exp(8 + 0.5 * np.log(128)))
+    out = slope_test(censored, 0.1, 0.05)
+    assert out["n_censored"] > 0 and out["verdict"] == "refuted"
+    assert abs(out["slope"] - 0.5) < 0.1
+
+
+def test_all_censored_is_inconclusive():
+    h = _hits(0.0, np.random.default_rng(1)).assign(censored=True)
+    assert slope_test(h, 0.1, 0.05)["verdict"] == "inconclusive"
+
+
+def test_virtual_bound_check():
+    assert bound_check(np.array([0.2, 0.999, 1.0]))[0] == "supported"
+    assert bound_check(np.array([0.2, 1.001]))[0] == "refuted"
+
+
+@pytest.mark.parametrize("ci, bound, expected", [
+    ((1.0, 1.9), 2.0, "supported"), ((2.5, 3.0), 2.0, "refuted"),
+    ((1.5, 2.5), 2.0, "inconclusive"), ((1.9, 2.25), 2.0, "supported"),
+])
+def test_one_sided_rate_verdict(ci, bound, expected):
+    assert one_sided_verdict(ci, bound, 0.25) == expected
+
+
+def test_verdict_downgraded_when_control_not_refuted():
+    ctrl = base.Control("planted", "inconclusive")
+    v = base.Verdict("supported", 0.0, (0.0, 0.0), 0.1, ctrl)
+    assert v.verdict == "inconclusive" and "negative control" in v.note
+    ok = base.Verdict("supported", 0.0, (0.0, 0.0), 0.1, base.Control("planted", "refuted"))
+    assert ok.verdict == "supported" and ok.to_dict()["control"]["refuted"]
+
+
+def test_combine_and_control_outcome():
+    assert base.combine(["supported", "supported"]) == "supported"
+    assert base.combine(["supported", "refuted"]) == "refuted"
+    assert base.combine(["supported", "inconclusive"]) == "inconclusive"
+    assert base.control_outcome(["refuted", "refuted"]) == "refuted"
+    assert base.control_outcome(["refuted", "supported"]) == "supported"
+    assert base.control_outcome(["refuted", "inconclusive"]) == "inconclusive"
+
+
+def test_cached_point_resumes(tmp_path):
+    calls = []
+
+    def run():
+        calls.append(1)
+        return {"hits": pd.DataFrame({"a": [1, 2]})}
+
+    first = base.cached_point(tmp_path, "p", {"x": 1}, run)
+    again = base.cached_point(tmp_path, "p", {"x": 1}, run)
+    assert len(calls) == 1 and again["hits"].equals(first["hits"])
+    base.cached_point(tmp_path, "p", {"x": 2}, run)  # settings changed: recomputed
+    assert len(calls) == 2
+    stamp = json.loads((tmp_path / "parts" / "p.done.json").read_text())
+    assert stamp["tables"] == ["hits"]
+
+
+def test_sigma_for_second_moment_matches_sampling():
+    from clipasgd.noise import SubWeibull
+
+    for theta in (0.5, 1.0, 2.0):
+        s = base.sigma_for_second_moment(theta, 0.1)
+        xi = SubWeibull(sigma=s, theta=theta).sample(np.random.default_rng(3), (200_000, 3))
+        assert np.mean(np.sum(xi**2, axis=1)) == pytest.approx(0.01, rel=0.1)

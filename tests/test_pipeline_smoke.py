@@ -1,0 +1,75 @@
+"""Smoke run of the whole Snakemake pipeline at the tiny `smoke` scale, in a copy of
+the workflow (so the repository's data/ and figures/ are untouched)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIELDS = {"claim", "paper_ref", "statement", "test", "verdict", "statistic", "ci", "margin",
+          "control", "details", "inputs", "config_hash", "config_section", "seed", "version",
+          "git_commit", "scale"}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("pipeline")
+    for item in ("Snakefile", "rules", "config", "notebooks", "profiles"):
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    shutil.rmtree(work / "notebooks" / "executed", ignore_errors=True)
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2",
+                           "--config", "scale=smoke"], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return work
+
+
+def _claims(work: Path) -> list[str]:
+    summary = json.loads((work / "data" / "smoke" / "summary.json").read_text())
+    return [row["claim"] for row in summary["claims"]]
+
+
+def test_every_verdict_file_has_all_fields(smoke_run):
+    claims = _claims(smoke_run)
+    assert {"tau_max", "virtual", "rate_shape"} <= set(claims)
+    for claim in claims:
+        rec = json.loads((smoke_run / "data" / "smoke" / "claims" / f"{claim}.json").read_text())
+        assert FIELDS <= set(rec), FIELDS - set(rec)
+        assert rec["verdict"] in ("supported", "refuted", "inconclusive")
+        assert rec["control"]["verdict"] in ("supported", "refuted", "inconclusive")
+        assert rec["inputs"], "a verdict must name its input files"
+
+
+def test_every_negative_control_is_refuted(smoke_run):
+    for claim in _claims(smoke_run):
+        rec = json.loads((smoke_run / "data" / "smoke" / "claims" / f"{claim}.json").read_text())
+        assert rec["control"]["refuted"], f"{claim}: negative control not refuted: the check " \
+                                          "has no power"
+
+
+def test_figures_and_notebooks_exist(smoke_run):
+    for claim in _claims(smoke_run):
+        for path in (f"figures/smoke/{claim}.pdf", f"figures/smoke/{claim}.png",
+                     f"notebooks/executed/smoke/{claim}.ipynb",
+                     f"notebooks/executed/smoke/{claim}.html"):
+            assert (smoke_run / path).stat().st_size > 0, path
+    assert (smoke_run / "data" / "smoke" / "summary.md").is_file()
+
+
+def test_rerun_is_a_no_op(smoke_run):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "-n",
+                           "--config", "scale=smoke"], cwd=smoke_run, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
