@@ -357,6 +357,9 @@ def test_compute_times_direct_errors() -> None:
     ("algorithm1", 2.5, {}, "number of events must be a positive integer"),
     ("algorithm2", -3, {}, "number of events must be a positive integer"),
     ("algorithm2", 10, {"concurrency": 0}, "concurrency must be >= 1"),
+    ("algorithm1", 10, {"concurrency": 3}, "concurrency applies to algorithm2 only"),
+    ("synchronous", 10, {"concurrency": 3}, "concurrency applies to algorithm2 only"),
+    ("algorithm2", 10, {"slots": 3}, r"takes no option\(s\) \['slots'\]"),
     ("synchronous", 0, {}, "positive integer"),
 ])
 def test_make_schedule_errors(kind: str, T, opts: dict, match: str) -> None:
@@ -398,7 +401,8 @@ def populations(draw) -> ComputeTimes:
     return ComputeTimes(np.zeros(n), means, law)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(times=populations(), kind=st.sampled_from(["algorithm1", "algorithm2"]),
        T=st.integers(1, 1500), C=st.integers(1, 30), seed=st.integers(0, 2**32 - 1))
 def test_schedule_properties(times: ComputeTimes, kind: str, T: int, C: int, seed: int) -> None:

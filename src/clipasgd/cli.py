@@ -34,8 +34,9 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
 
     if args.delays:
         delays = _load_array(args.delays).astype(np.int64)
-        return from_delays(delays, args.concurrency or int(np.sum(np.arange(delays.size)
-                                                                   == delays))).summary()
+        C = args.concurrency if args.concurrency is not None else \
+            int(np.sum(np.arange(delays.size) == delays))
+        return from_delays(delays, C).summary()
     if args.trace:
         arr = _load_array(args.trace)
         times = TraceTimes(tuple(arr)) if arr.ndim == 2 else None
@@ -43,7 +44,7 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
             raise ValueError("--trace: expected a 2-D array (workers x recorded times)")
     else:
         times = make_compute_times(_key_values(args.workers))
-    opts = {"concurrency": args.concurrency} if args.concurrency else {}
+    opts = {"concurrency": args.concurrency} if args.concurrency is not None else {}
     sched = make_schedule(args.scheduler, times, args.events,
                           np.random.default_rng(np.random.SeedSequence(args.seed)), **opts)
     out = sched.summary()

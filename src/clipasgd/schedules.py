@@ -218,6 +218,11 @@ def make_schedule(kind: str, times: Times, T: int, rng: np.random.Generator,
     """Build a schedule by name; unknown names raise ``ValueError``."""
     if kind not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {kind!r}; choose one of {sorted(SCHEDULERS)}")
+    extra = set(options) - ({"concurrency"} if kind == "algorithm2" else set())
+    if extra:
+        raise ValueError(f"scheduler {kind!r} takes no option(s) {sorted(extra)}"
+                         + (" (concurrency applies to algorithm2 only)"
+                            if "concurrency" in extra else ""))
     if kind == "synchronous":
         return synchronous(times, -(-T // times.n), rng, **options).truncate(T)
     return SCHEDULERS[kind](times, T, rng, **options)
