@@ -150,3 +150,16 @@ def test_sigma_for_second_moment_matches_sampling():
         s = base.sigma_for_second_moment(theta, 0.1)
         xi = SubWeibull(sigma=s, theta=theta).sample(np.random.default_rng(3), (200_000, 3))
         assert np.mean(np.sum(xi**2, axis=1)) == pytest.approx(0.01, rel=0.1)
+
+
+def test_cached_point_invalidated_by_code_change(tmp_path, monkeypatch):
+    calls = []
+
+    def run():
+        calls.append(1)
+        return {"hits": pd.DataFrame({"a": [1]})}
+
+    base.cached_point(tmp_path, "p", {"x": 1}, run)
+    monkeypatch.setattr(base, "code_fingerprint", lambda: "changed-code")
+    base.cached_point(tmp_path, "p", {"x": 1}, run)
+    assert len(calls) == 2

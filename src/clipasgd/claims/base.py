@@ -9,10 +9,12 @@ config section, fixed before anything runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -106,13 +108,24 @@ def read_tables(folder: str | Path, names: tuple[str, ...]) -> dict[str, pd.Data
     return out
 
 
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 over the package's Python sources: any code change invalidates caches."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def cached_point(out: Path, key: str, point: dict, run: Callable[[], dict[str, pd.DataFrame]]
                  ) -> dict[str, pd.DataFrame]:
     """Run one grid point, or reuse its tables from ``out/parts`` when an earlier
-    (possibly interrupted) run finished it with the same settings: resumption."""
+    (possibly interrupted) run finished it with the same settings and the same package
+    source code: resumption without stale results."""
     parts = Path(out) / "parts"
     stamp = parts / f"{key}.done.json"
-    digest = config_hash(point)
+    digest = config_hash({"point": point, "code": code_fingerprint()})
     if stamp.is_file() and json.loads(stamp.read_text()).get("hash") == digest:
         names = json.loads(stamp.read_text())["tables"]
         return {n: pd.read_csv(parts / f"{key}.{n}.csv") for n in names}
