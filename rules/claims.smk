@@ -65,3 +65,15 @@ rule claim_virtual:
 
 rule claim_rate_shape:
     input: claim_outputs("rate_shape")
+
+rule claim_tails:
+    input: claim_outputs("tails")
+
+rule claim_high_prob:
+    input: claim_outputs("high_prob")
+
+rule claim_high_prob_tail:
+    input: claim_outputs("high_prob_tail")
+
+rule claim_high_prob_tau_max:
+    input: claim_outputs("high_prob_tau_max")

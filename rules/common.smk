@@ -3,8 +3,10 @@ import sys
 SCALE = config["scale"]
 PY = sys.executable
 # Claims with their own simulation, and claims that reuse another claim's runs.
-SIMULATED = ["tau_max", "rate_shape"]
-DATA_FROM = {"tau_max": "tau_max", "virtual": "tau_max", "rate_shape": "rate_shape"}
+SIMULATED = ["tau_max", "rate_shape", "tails", "high_prob"]
+DATA_FROM = {"tau_max": "tau_max", "virtual": "tau_max", "rate_shape": "rate_shape",
+             "tails": "tails", "high_prob": "high_prob", "high_prob_tail": "high_prob",
+             "high_prob_tau_max": "high_prob"}
 CLAIMS = list(DATA_FROM)
 
 

@@ -5,7 +5,8 @@ one config section + one notebook."""
 from importlib import import_module
 from types import ModuleType
 
-CLAIM_MODULES = ("tau_max", "virtual", "rate_shape")
+CLAIM_MODULES = ("tau_max", "virtual", "rate_shape", "tails", "high_prob", "high_prob_tail",
+                 "high_prob_tau_max")
 
 
 def get_claim(claim_id: str) -> ModuleType:
