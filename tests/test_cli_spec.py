@@ -303,3 +303,10 @@ def test_cli_fit_tail(tmp_path, capsys) -> None:
     assert 0.8 < out["theta"] < 1.2
     assert main(["fit-tail", str(tmp_path / "missing.npy")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_schedule_delays_must_be_whole_numbers(tmp_path, capsys):
+    path = tmp_path / "d.npy"
+    np.save(path, np.array([0.0, 0.5, 1.0]))
+    assert main(["schedule", "--delays", str(path)]) == 2
+    assert "whole numbers" in capsys.readouterr().err

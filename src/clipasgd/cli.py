@@ -33,7 +33,10 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
     from .schedules import from_delays, make_schedule, mva_time_per_call
 
     if args.delays:
-        delays = _load_array(args.delays).astype(np.int64)
+        raw = _load_array(args.delays)
+        if raw.ndim != 1 or not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
+            raise ValueError(f"--delays {args.delays}: expected a 1-D array of whole numbers")
+        delays = raw.astype(np.int64)
         C = args.concurrency if args.concurrency is not None else \
             int(np.sum(np.arange(delays.size) == delays))
         return from_delays(delays, C).summary()

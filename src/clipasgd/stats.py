@@ -671,8 +671,12 @@ def polylog_growth_fit(
     ``{gamma : RSS(gamma) <= RSS_min * (1 + F_{1, n-3}(level) / (n - 3))}``, the
     standard likelihood-ratio-type interval for one nonlinear parameter; it is
     reported as the grid points inside that set (so its resolution is the grid
-    spacing). Needs at least 4 deltas. A power law ``a (1/delta)^beta`` is fitted
-    for comparison: METHODS.md warns the two shapes are hard to tell apart.
+    spacing). It assumes independent errors across deltas; quantiles of one sample
+    at neighbouring deltas are correlated, so it under-covers there (measured 44-65%
+    at nominal 90%): for one sample's quantile curve prefer a run-level bootstrap, as
+    the high-probability claim does. Needs at least 4 deltas. A power law
+    ``a (1/delta)^beta`` is fitted for comparison: METHODS.md warns the two shapes are
+    hard to tell apart.
     """
     _check_level(level)
     d, Q = _as_1d(deltas, "deltas"), _as_1d(quantiles, "quantiles")
