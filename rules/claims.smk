@@ -6,6 +6,8 @@ rule simulate:
         "data/{scale}/{claim}/meta.json",
     wildcard_constraints:
         claim="|".join(SIMULATED),
+    params:
+        section=section_hash,
     log:
         "logs/{scale}/simulate_{claim}.log",
     shell:
@@ -19,6 +21,8 @@ rule verdict:
         lambda w: f"data/{w.scale}/{DATA_FROM[w.claim]}/meta.json",
     output:
         "data/{scale}/claims/{claim}.json",
+    params:
+        section=section_hash,
     wildcard_constraints:
         claim="|".join(CLAIMS),
     shell:

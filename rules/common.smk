@@ -1,5 +1,8 @@
 import sys
 
+from clipasgd.pipeline import claim_config
+from clipasgd.provenance import config_hash
+
 SCALE = config["scale"]
 PY = sys.executable
 # Claims with their own simulation, and claims that reuse another claim's runs.
@@ -15,3 +18,8 @@ def claim_outputs(claim, scale=SCALE):
             f"figures/{scale}/{claim}.pdf", f"figures/{scale}/{claim}.png",
             f"notebooks/executed/{scale}/{claim}.ipynb",
             f"notebooks/executed/{scale}/{claim}.html"]
+
+
+def section_hash(wildcards):
+    """Hash of the claim's merged config section: a rule re-runs when it changes."""
+    return config_hash(claim_config(config, wildcards.claim, wildcards.scale))

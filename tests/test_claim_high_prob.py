@@ -113,13 +113,14 @@ def test_growth_fit_needs_finite_quantiles() -> None:
     x = np.concatenate([np.arange(1.0, 51.0), np.full(150, np.inf)])
     fit = hp.growth_fit(x, QUICK_DELTAS[:5], 0.95, 50, 0.05, np.random.default_rng(0), 100.0)
     assert fit["gamma"] is None and fit["ci"] is None
-    assert hp.growth_verdict(fit["ci"], 1.0, 0.25) == "inconclusive"
+    assert hp.growth_verdict(fit, 1.0, 0.25) == "inconclusive"
 
 
 @pytest.mark.parametrize("ci, expected", [((0.4, 1.2), "supported"), ((1.3, 2.0), "refuted"),
                                           ((0.9, 1.4), "inconclusive"), ((1.0, 1.25), "supported")])
 def test_growth_verdict(ci, expected) -> None:
-    assert hp.growth_verdict(ci, 1.0, 0.25) == expected
+    assert hp.growth_verdict({"ci": ci, "at_bound": False}, 1.0, 0.25) == expected
+
 
 
 # ----------------------------------------------------------------- exceedance test
@@ -319,7 +320,7 @@ def test_verdict_inconclusive_when_control_not_refuted(tmp_path: Path) -> None:
     data = _folder(tmp_path, cfg, vanilla_heavy=False)
     v1 = hp.verdict(cfg, data)
     assert v1.control.verdict != "refuted" and v1.verdict == "inconclusive"
-    assert "negative control" in v1.note
+    assert v1.details["thetas"]["theta=0.5"]["control_verdict"] != "refuted"
     v2 = hpt.verdict(cfg, data)  # light 'vanilla': no heavier tail to find
     assert v2.verdict != "supported"
 

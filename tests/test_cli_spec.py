@@ -310,3 +310,16 @@ def test_schedule_delays_must_be_whole_numbers(tmp_path, capsys):
     np.save(path, np.array([0.0, 0.5, 1.0]))
     assert main(["schedule", "--delays", str(path)]) == 2
     assert "whole numbers" in capsys.readouterr().err
+
+
+def test_per_replication_schedules_are_shared_across_algorithms():
+    spec = {"name": "crn", "seed": 5, "replications": 4, "horizon": 300,
+            "problem": {"name": "quadratic", "dim": 3}, "noise": {"name": "gaussian"},
+            "workers": {"n": 4, "stragglers": 1, "D": 5, "law": "exponential"},
+            "scheduler": "algorithm2", "per_replication_schedules": True,
+            "algorithms": [{"name": "asgd", "label": "a", "eta": 0.05},
+                           {"name": "asgd", "label": "b", "eta": 0.05}]}
+    res = run_experiment(spec, progress=lambda m: None)
+    a, b = res.runs["a"], res.runs["b"]
+    np.testing.assert_array_equal(a.times, b.times)
+    np.testing.assert_array_equal(a.metrics["gn"], b.metrics["gn"])

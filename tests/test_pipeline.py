@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from clipasgd.claims import base, get_claim
-from clipasgd.claims.rate_shape import one_sided_verdict
 from clipasgd.claims.tau_max import slope_test
 from clipasgd.claims.virtual import bound_check
 from clipasgd.pipeline import claim_config, load_config
@@ -107,7 +106,7 @@ def test_virtual_bound_check():
     ((1.5, 2.5), 2.0, "inconclusive"), ((1.9, 2.25), 2.0, "supported"),
 ])
 def test_one_sided_rate_verdict(ci, bound, expected):
-    assert one_sided_verdict(ci, bound, 0.25) == expected
+    assert base.upper_bound_verdict(ci, bound, 0.25) == expected
 
 
 def test_verdict_downgraded_when_control_not_refuted():

@@ -87,6 +87,12 @@ def build(spec: dict):
     return problem, noise, times, algos
 
 
+def _children(ss: np.random.SeedSequence, k: int) -> list[np.random.SeedSequence]:
+    """The first ``k`` children of ``ss`` without advancing it (``spawn`` would), so every
+    algorithm of an experiment gets the same per-replication schedules."""
+    return [np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, i)) for i in range(k)]
+
+
 def _schedules_for(algo: Algorithm, spec: dict, times, T: int,
                    ss: np.random.SeedSequence, per_rep: bool, R: int
                    ) -> Schedule | list[Schedule]:
@@ -99,7 +105,7 @@ def _schedules_for(algo: Algorithm, spec: dict, times, T: int,
         else {}
     if per_rep and kind != "synchronous":
         return [make_schedule(kind, times, slack, np.random.default_rng(s), **opts)
-                for s in ss.spawn(R)]
+                for s in _children(ss, R)]
     return make_schedule(kind, times, slack, np.random.default_rng(ss), **opts)
 
 

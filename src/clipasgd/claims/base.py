@@ -22,8 +22,8 @@ import pandas as pd
 from ..provenance import config_hash, write_csv, write_json
 
 __all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_outcome",
-           "read_tables",
-           "Progress", "sigma_for_second_moment", "cached_point"]
+           "upper_bound_verdict", "read_tables", "Progress", "sigma_for_second_moment",
+           "cached_point", "code_fingerprint"]
 
 VERDICTS = ("supported", "refuted", "inconclusive")
 Progress = Callable[[str], None]
@@ -85,6 +85,17 @@ def combine(verdicts: list[str]) -> str:
     if verdicts and all(v == "supported" for v in verdicts):
         return "supported"
     return "inconclusive"
+
+
+def upper_bound_verdict(ci: tuple[float, float] | None, bound: float, margin: float) -> str:
+    """One-sided reading of an O-bound on an exponent: supported if the CI's upper end is
+    at most ``bound + margin``, refuted if its lower end is above, else inconclusive."""
+    if ci is None:
+        return "inconclusive"
+    lo, hi = ci
+    if hi <= bound + margin:
+        return "supported"
+    return "refuted" if lo > bound + margin else "inconclusive"
 
 
 def control_outcome(verdicts: list[str]) -> str:

@@ -38,6 +38,7 @@ from .base import (
     combine,
     control_outcome,
     read_tables,
+    upper_bound_verdict,
 )
 
 CLAIM = ClaimInfo(
@@ -49,14 +50,6 @@ CLAIM = ClaimInfo(
          "end is > predicted + margin, else inconclusive.")
 
 SWEEPS = ("eps", "tau_c", "sigma")
-
-
-def one_sided_verdict(ci: tuple[float, float], bound: float, margin: float) -> str:
-    """Exponent at most ``bound`` (+ margin): the upper-bound reading of an O-rate."""
-    lo, hi = ci
-    if hi <= bound + margin:
-        return "supported"
-    return "refuted" if lo > bound + margin else "inconclusive"
 
 
 def _spec(cfg: dict, sweep: str, value: float, seed: int) -> tuple[dict, float]:
@@ -138,8 +131,8 @@ def verdict(cfg: dict, data: Path) -> Verdict:
         if fit["ci"] is None:
             v = c = "inconclusive"
         else:
-            v = one_sided_verdict(fit["ci"], pred, margin)
-            c = one_sided_verdict(fit["ci"], 0.0, margin)
+            v = upper_bound_verdict(fit["ci"], pred, margin)
+            c = upper_bound_verdict(fit["ci"], 0.0, margin)
             if v == "supported" and c != "refuted":
                 v = "inconclusive"  # no power in this sweep
         details[sweep] = {**fit, "predicted_max_exponent": pred, "verdict": v,
