@@ -50,6 +50,13 @@ CLAIM = ClaimInfo(
          "end is > predicted + margin, else inconclusive.")
 
 SWEEPS = ("eps", "tau_c", "sigma")
+AMENDMENT = ("Design amended once, after the first smoke/quick runs and recorded here: the "
+             "sigma sweep first ran at eps = 0.4 with sigma <= eps and was held to the "
+             "log-free rate shape; its control ('T does not grow') was not refuted there (no "
+             "power: the tau_C/eps^2 term dominated). It now runs at eps = 0.2 with sigma up "
+             "to 4 eps, and every sweep's prediction is the implied bound 1/(eta eps^2) with "
+             "the rule's eta (log factors included). Margins, levels and the test are "
+             "unchanged.")
 
 
 def _spec(cfg: dict, sweep: str, value: float, seed: int) -> tuple[dict, float]:
@@ -143,6 +150,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                                "sweep; the same one-sided test must refute it.",
                    verdict=control_outcome(controls))
     main = details["eps"]
+    details["design_amendment"] = AMENDMENT
     return Verdict(verdict=combine(verdicts), statistic=main["slope"], ci=main["ci"],
                    margin=margin, control=ctrl, details=details,
                    note="statistic/ci: the eps sweep's exponent of 1/eps; see details for the "
