@@ -14,7 +14,7 @@ slack past the horizon so the virtual iterate sees every job in flight.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,28 +55,29 @@ class _Plan:
     """Which jobs to compute at each model index, as (slot, delay, worker)."""
 
     initial: list[tuple]
-    steps: list[list[tuple]] | None  # shared schedule: per model index 1..T
+    steps: Callable[[int], list[tuple]] | None  # shared schedule: jobs at model index m
     slots: np.ndarray | None  # batched: (T, R) slot freed by event t
     delays: np.ndarray | None  # batched: (T, R) delay of the job sent after event t
     workers: np.ndarray | None
 
 
-def _consumers(s: Schedule, m_max: int) -> list[np.ndarray]:
-    """For each model index ``m <= m_max``, the events that apply a job computed at ``x_m``."""
+def _consumers(s: Schedule, m_max: int) -> tuple[list[int], list[int]]:
+    """Events grouped by the model index they were computed at (CSR form): the events
+    applying a job computed at ``x_m`` are ``order[starts[m]:starts[m + 1]]``."""
     order = np.argsort(s.model, kind="stable")
     counts = np.bincount(s.model, minlength=m_max + 1)[: m_max + 1]
     starts = np.concatenate([[0], np.cumsum(counts)])
-    return [order[starts[m]:starts[m + 1]] for m in range(m_max + 1)]
+    return order.tolist(), starts.tolist()
 
 
 def _plan_shared(s: Schedule, T: int) -> _Plan:
-    cons = _consumers(s, T)
+    order, starts = _consumers(s, T)
     slot, worker = s.slot.tolist(), s.worker.tolist()
 
     def jobs(m: int) -> list[tuple]:
-        return [(slot[e], e - m, worker[e]) for e in cons[m].tolist()]
+        return [(slot[e], e - m, worker[e]) for e in order[starts[m]:starts[m + 1]]]
 
-    return _Plan(jobs(0), [jobs(m) for m in range(1, T + 1)], None, None, None)
+    return _Plan(jobs(0), jobs, None, None, None)
 
 
 def _plan_batched(schedules: Sequence[Schedule], T: int) -> _Plan:
@@ -204,7 +205,7 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
             if batched:
                 send(plan.slots[t], plan.delays[t], plan.workers[t])
             else:
-                for job in plan.steps[t]:
+                for job in plan.steps(t + 1):
                     send(*job)
 
     times = np.stack([s.time[:T] for s in scheds], axis=1)  # (T, R or 1)
