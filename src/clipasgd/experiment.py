@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .algorithms import Algorithm, make_algorithm
+from .algorithms import make_algorithm
 from .compute_times import ComputeTimes, make_compute_times
 from .engine import EngineOptions, simulate
 from .noise import make_noise
@@ -93,14 +93,15 @@ def _children(ss: np.random.SeedSequence, k: int) -> list[np.random.SeedSequence
     return [np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, i)) for i in range(k)]
 
 
-def _schedules_for(algo: Algorithm, spec: dict, times, T: int,
+def _schedules_for(scheduler: str | None, spec: dict, times, T: int,
                    ss: np.random.SeedSequence, per_rep: bool, R: int
                    ) -> Schedule | list[Schedule]:
+    """Schedule(s) for an algorithm's scheduler (``None``: the spec's own)."""
     slack = T + schedule_slack(T, times.n)
-    if algo.scheduler == "single":
+    if scheduler == "single":
         one = ComputeTimes(np.zeros(1), np.ones(1))
         return algorithm1(one, slack)
-    kind = algo.scheduler or spec["scheduler"]
+    kind = scheduler or spec["scheduler"]
     opts = {"concurrency": spec["concurrency"]} if kind == "algorithm2" and "concurrency" in spec \
         else {}
     if per_rep and kind != "synchronous":
@@ -114,8 +115,7 @@ def spec_schedule(spec: dict) -> Schedule:
     spec = load_spec(spec)
     _, _, times, _ = build(spec)
     sched_ss = np.random.SeedSequence(spec["seed"]).spawn(2)[0]
-    probe = Algorithm("probe", None, None)  # type: ignore[arg-type]
-    return _schedules_for(probe, spec, times, spec["horizon"], sched_ss, False, 1)
+    return _schedules_for(None, spec, times, spec["horizon"], sched_ss, False, 1)
 
 
 def run_experiment(spec: dict, progress: Callable[[str], None] | None = None) -> ExperimentResult:
@@ -132,8 +132,8 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None) ->
                          stop_when_hit=spec["stop_when_hit"])
     runs, sched_summary = {}, {}
     for label, algo in algos:
-        scheds = _schedules_for(algo, spec, times, T, sched_ss, spec["per_replication_schedules"],
-                                R)
+        scheds = _schedules_for(algo.scheduler, spec, times, T, sched_ss,
+                                spec["per_replication_schedules"], R)
         parts = []
         for k, (lo, s_ss) in enumerate(zip(starts, chunk_ss, strict=True)):
             r = min(chunk, R - lo)

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..problems import make_problem
 from ..provenance import config_hash, write_csv, write_json
 
 __all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_outcome",
            "upper_bound_verdict", "read_tables", "Progress", "sigma_for_second_moment",
-           "cached_point", "code_fingerprint"]
+           "cached_point", "code_fingerprint", "smoothness"]
 
 VERDICTS = ("supported", "refuted", "inconclusive")
 Progress = Callable[[str], None]
@@ -145,6 +146,11 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], dict[str, p
         write_csv(parts / f"{key}.{name}.csv", frame)
     write_json(stamp, {"hash": digest, "tables": sorted(tables)})  # written last
     return tables
+
+
+def smoothness(cfg: dict) -> float:
+    """``L`` of the claim's configured problem."""
+    return make_problem(**cfg["problem"]).L
 
 
 def sigma_for_second_moment(theta: float, rms: float) -> float:

@@ -39,6 +39,7 @@ from .base import (
     combine,
     control_outcome,
     read_tables,
+    smoothness,
     upper_bound_verdict,
 )
 
@@ -68,9 +69,7 @@ def _spec(cfg: dict, sweep: str, value: float, seed: int) -> tuple[dict, float]:
     eps = value if sweep == "eps" else base["eps"]
     n = int(value) if sweep == "tau_c" else base.get("n", cfg["n"])
     sigma = value if sweep == "sigma" else base.get("sigma", 0.0)
-    from ..problems import make_problem
-
-    L = make_problem(**cfg["problem"]).L
+    L = smoothness(cfg)
     p = clipped_params(eps, L, sigma, n, theta=cfg["theta"], K=cfg["K"])
     noise = {"name": "subweibull", "theta": cfg["theta"], "sigma": sigma} if sigma > 0 \
         else {"name": "none"}

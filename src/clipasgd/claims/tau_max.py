@@ -32,6 +32,7 @@ from .base import (
     control_outcome,
     read_tables,
     sigma_for_second_moment,
+    smoothness,
 )
 
 CLAIM = ClaimInfo(
@@ -66,7 +67,7 @@ def _spec(cfg: dict, theta: float, D: float, eta_theory: float | None, seed: int
 def simulate(cfg: dict, out: Path, progress: Progress) -> None:
     """Run the ``theta x D`` grid; write ``hits.csv``, ``reps.csv`` and ``curves.csv``."""
     seeds = np.random.SeedSequence(cfg["seed"]).spawn(len(cfg["thetas"]) * len(cfg["D"]))
-    L = _problem_L(cfg)
+    L = smoothness(cfg)
     tables: dict[str, list[pd.DataFrame]] = {"hits": [], "reps": [], "curves": []}
     for i, theta in enumerate(cfg["thetas"]):
         for j, D in enumerate(cfg["D"]):
@@ -93,12 +94,6 @@ def _run_point(spec: dict, sched: dict, theta: float, D: float, progress: Progre
     curves = res.frame("checkpoints").groupby(["algorithm", "iter"], as_index=False)[
         ["avg_grad_norm", "grad_norm", "virtual_dist"]].median().assign(**keys)
     return {"hits": res.frame("hits").assign(**keys), "reps": reps, "curves": curves}
-
-
-def _problem_L(cfg: dict) -> float:
-    from ..problems import make_problem
-
-    return make_problem(**cfg["problem"]).L
 
 
 def slope_test(hits: pd.DataFrame, margin: float, alpha: float) -> dict:
