@@ -60,24 +60,9 @@ rule summary:
         "{PY} -m clipasgd.pipeline summary --scale {wildcards.scale} --claims " + " ".join(CLAIMS)
 
 
-# One target per claim: `snakemake claim_<id>` (add --config scale=paper for full size).
-rule claim_tau_max:
-    input: claim_outputs("tau_max")
-
-rule claim_virtual:
-    input: claim_outputs("virtual")
-
-rule claim_rate_shape:
-    input: claim_outputs("rate_shape")
-
-rule claim_tails:
-    input: claim_outputs("tails")
-
-rule claim_high_prob:
-    input: claim_outputs("high_prob")
-
-rule claim_high_prob_tail:
-    input: claim_outputs("high_prob_tail")
-
-rule claim_high_prob_tau_max:
-    input: claim_outputs("high_prob_tau_max")
+# One target per claim, generated from the registry: `snakemake claim_<id>`
+# (add --config scale=paper for full size).
+for _claim in CLAIMS:
+    rule:
+        name: f"claim_{_claim}"
+        input: claim_outputs(_claim)

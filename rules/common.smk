@@ -1,16 +1,13 @@
 import sys
 
+from clipasgd.claims import CLAIM_IDS, DATA_FROM, SIMULATED
 from clipasgd.pipeline import claim_config
 from clipasgd.provenance import config_hash
 
 SCALE = config["scale"]
 PY = sys.executable
-# Claims with their own simulation, and claims that reuse another claim's runs.
-SIMULATED = ["tau_max", "rate_shape", "tails", "high_prob"]
-DATA_FROM = {"tau_max": "tau_max", "virtual": "tau_max", "rate_shape": "rate_shape",
-             "tails": "tails", "high_prob": "high_prob", "high_prob_tail": "high_prob",
-             "high_prob_tau_max": "high_prob"}
-CLAIMS = list(DATA_FROM)
+# Everything about the claims comes from their modules' CLAIM (clipasgd.claims.REGISTRY).
+CLAIMS = list(CLAIM_IDS)
 
 
 def claim_outputs(claim, scale=SCALE):

@@ -43,7 +43,7 @@ def test_extreme_quantile_ci_coverage(dist) -> None:
     reps, n, q = 400, 1000, 0.99
     truth = float(dist.ppf(q))
     xs = dist.rvs(size=(reps, n), random_state=np.random.default_rng(11))
-    boxes = [hp.quantile_box(row, q, 0.95, floor=np.inf) for row in xs]
+    boxes = [S.quantile_box(row, q, 0.95, floor=np.inf) for row in xs]
     cov = boxes[0]["coverage"]
     assert cov >= 0.95
     hit = np.mean([b["lower"] <= truth <= b["upper"] for b in boxes])
@@ -53,15 +53,15 @@ def test_extreme_quantile_ci_coverage(dist) -> None:
 def test_quantile_box_censoring() -> None:
     # 5% of the runs never reached the target: they are +inf, never dropped.
     x = np.concatenate([np.arange(1.0, 951.0), np.full(50, np.inf)])
-    low = hp.quantile_box(x, 0.5, 0.95, floor=1000.0)
+    low = S.quantile_box(x, 0.5, 0.95, floor=1000.0)
     assert math.isfinite(low["upper"]) and low["estimate"] == pytest.approx(np.median(x[:950]),
                                                                              abs=30)
-    mid = hp.quantile_box(x, 0.95, 0.95, floor=1000.0)  # upper end among the censored runs
+    mid = S.quantile_box(x, 0.95, 0.95, floor=1000.0)  # upper end among the censored runs
     assert math.isfinite(mid["lower"]) and mid["upper"] == math.inf
-    high = hp.quantile_box(x, 0.99, 0.95, floor=1000.0)  # the whole box is censored
+    high = S.quantile_box(x, 0.99, 0.95, floor=1000.0)  # the whole box is censored
     assert high["estimate"] == math.inf and high["upper"] == math.inf
     assert high["lower"] == 1000.0  # a censored run's value exceeds the horizon
-    curve = hp.quantile_curve(x, [0.5, 0.05, 0.01], 0.95, 1000.0)
+    curve = S.quantile_curve(x, [0.5, 0.05, 0.01], 0.95, 1000.0)
     assert [c["delta"] for c in curve] == [0.5, 0.05, 0.01]
 
 
@@ -72,7 +72,7 @@ def test_quantile_box_censoring() -> None:
 def test_fit_gamma_noise_free(gamma: float) -> None:
     d = np.array(QUICK_DELTAS)
     Q = 100.0 + 7.0 * np.log(1 / d) ** gamma
-    g, a, b = hp.fit_gamma(d, np.vstack([Q, 2 * Q]), np.ones(d.size))
+    g, a, b = S.fit_gamma(d, np.vstack([Q, 2 * Q]), np.ones(d.size))
     assert g == pytest.approx([gamma, gamma], rel=0.01)
     assert a[0] == pytest.approx(100.0, rel=0.01) and b[1] == pytest.approx(14.0, rel=0.03)
 
@@ -88,7 +88,7 @@ def test_growth_interval_coverage_shifted_weibull(gamma: float) -> None:
     reps, hits, upper = 50, 0, 0
     for _ in range(reps):
         x = 1000 + 50 * rng.standard_exponential(1000) ** gamma
-        fit = hp.growth_fit(x, QUICK_DELTAS, 0.95, 200, 0.05, rng, floor=math.inf)
+        fit = S.growth_fit(x, QUICK_DELTAS, 0.95, 200, 0.05, rng, floor=math.inf)
         lo, hi = fit["ci"]
         hits += lo <= gamma <= hi
         upper += gamma <= hi
@@ -111,7 +111,7 @@ def test_profile_interval_undercovers_which_is_why_we_bootstrap() -> None:
 
 def test_growth_fit_needs_finite_quantiles() -> None:
     x = np.concatenate([np.arange(1.0, 51.0), np.full(150, np.inf)])
-    fit = hp.growth_fit(x, QUICK_DELTAS[:5], 0.95, 50, 0.05, np.random.default_rng(0), 100.0)
+    fit = S.growth_fit(x, QUICK_DELTAS[:5], 0.95, 50, 0.05, np.random.default_rng(0), 100.0)
     assert fit["gamma"] is None and fit["ci"] is None
     assert hp.growth_verdict(fit, 1.0, 0.25) == "inconclusive"
 
@@ -155,12 +155,12 @@ def test_exceedance_check_flags_a_short_horizon() -> None:
     x = np.empty(2000)
     x[0::2] = 1000 + 50 * rng.standard_exponential(1000) ** 0.5
     x[1::2] = 1000 + 50 * rng.standard_exponential(1000) ** 1.0
-    out = hp.exceedance_check(x, QUICK_DELTAS, [0.05, 0.02], 0.95, 0.05, math.inf)
+    out = S.exceedance_check(x, QUICK_DELTAS, [0.05, 0.02], 0.95, 0.05, math.inf)
     assert all(o["reject"] for o in out) and out[0]["n"] == 1000
     assert out[0]["n_calibration"] == 1000 and out[1]["horizon"] > out[0]["horizon"]
     same = x.copy()
     same[1::2] = 1000 + 50 * rng.standard_exponential(1000) ** 0.5
-    assert hp.exceedance_check(same, QUICK_DELTAS, [0.05], 0.95, 0.05, math.inf)[0]["rate"] < 0.08
+    assert S.exceedance_check(same, QUICK_DELTAS, [0.05], 0.95, 0.05, math.inf)[0]["rate"] < 0.08
 
 
 # ----------------------------------------------------------------- tails
@@ -168,11 +168,11 @@ def test_exceedance_check_flags_a_short_horizon() -> None:
 
 def test_tail_summary_drift_marks_power_law() -> None:
     rng = np.random.default_rng(7)
-    heavy = hp.tail_summary(1 + rng.pareto(1.5, 4000))
-    light = hp.tail_summary(1 + rng.standard_exponential(4000))
+    heavy = S.tail_summary(1 + rng.pareto(1.5, 4000))
+    light = S.tail_summary(1 + rng.standard_exponential(4000))
     assert heavy["drift"]["slope"] > light["drift"]["slope"]
     assert heavy["hill_alpha"] < 2.5 < light["hill_alpha"]
-    assert "reason" in hp.tail_summary(np.arange(30.0))
+    assert "reason" in S.tail_summary(np.arange(30.0))
 
 
 def test_tail_compare_is_scale_free_and_directional() -> None:

@@ -230,7 +230,7 @@ def test_bad_user_file_content(tmp_path, cfg):
 
 
 def test_registered():
-    assert get_claim("tails") is claim and claim.CLAIM.id == "tails"
+    assert get_claim("tails") is claim.CLAIM and claim.CLAIM.id == "tails"
 
 
 def test_cli_fit_tail(tmp_path, capsys, user_files):

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 from scipy import stats as sps
-from statsmodels.stats.multitest import multipletests
 
 from clipasgd import stats as S
 
@@ -47,15 +46,6 @@ def test_slope_fit_rejects_degenerate_input() -> None:
         S.slope_fit([1, 1, 1], [1, 2, 3])
     with pytest.raises(ValueError, match="leverage 1"):
         S.slope_fit([0, 0, 0, 1], [1, 2, 3, 4])
-
-
-def test_loglog_slope_rate_exponent() -> None:
-    eps = np.geomspace(0.01, 0.5, 8)
-    fit = S.loglog_slope(eps, 5.0 * eps**-4.0)
-    assert fit.slope == pytest.approx(-4.0, abs=1e-10)
-    assert fit.intercept == pytest.approx(math.log(5.0), abs=1e-9)
-    with pytest.raises(ValueError):
-        S.loglog_slope([1, 2, 3], [1, -2, 3])
 
 
 # ----------------------------------------------------------------- censored regression
@@ -208,12 +198,6 @@ def test_quantile_ci_coverage_exponential() -> None:
 # ----------------------------------------------------------------- run counts
 
 
-def test_runs_for_upper_bound_methods_numbers() -> None:
-    assert S.runs_for_upper_bound(0.05) == 59
-    assert S.runs_for_upper_bound(0.01) == 299
-    assert S.runs_for_upper_bound(0.5, 0.75) == 2  # exact case: 0.5^2 = 0.25
-
-
 def test_runs_for_two_sided_quantile_ci() -> None:
     assert S.runs_for_two_sided_quantile_ci(0.99, 0.95) == 368
     assert S.runs_for_two_sided_quantile_ci(0.5, 0.95) == 6  # 0.5^6 <= .025 < 0.5^5
@@ -286,15 +270,6 @@ def test_polylog_growth_fit_noisy_interval_and_power_rival() -> None:
 
 
 # ----------------------------------------------------------------- Holm
-
-
-def test_holm_textbook_example() -> None:
-    p = [0.01, 0.04, 0.03, 0.005]
-    # sorted .005, .01, .03, .04 -> x4, x3, x2, x1 = .02, .03, .06, .04 -> cummax.
-    assert S.holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    assert S.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1
-    rand = np.random.default_rng(6).uniform(0, 0.2, 25)
-    assert S.holm(rand) == pytest.approx(multipletests(rand, method="holm")[1])
 
 
 # ----------------------------------------------------------------- two-sample tails

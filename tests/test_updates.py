@@ -10,8 +10,6 @@ import pytest
 from clipasgd.algorithms import ALGORITHMS, make_algorithm
 from clipasgd.theory import (
     clipped_params,
-    rate_thm42,
-    rate_vanilla,
     vanilla_step,
 )
 from clipasgd.updates import (
@@ -218,8 +216,3 @@ def test_vanilla_step() -> None:
     assert vanilla_step(L=0.5, tau_max=0) == pytest.approx(2.0)  # tau_max 0 counts as 1
     with pytest.raises(ValueError, match="L must be positive"):
         vanilla_step(L=0.0, tau_max=3)
-
-
-def test_rate_shapes() -> None:
-    assert rate_thm42(0.5, 2.0, 3.0) == pytest.approx(4 / 0.0625 + 6 / 0.125 + 3 / 0.25)
-    assert rate_vanilla(0.5, 2.0, 30.0) == pytest.approx(4 / 0.0625 + 30 / 0.25)

@@ -146,3 +146,9 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None) ->
         runs[label] = run
         sched_summary[label] = run.schedule
     return ExperimentResult(spec, runs, sched_summary)
+
+
+def schedule_summary(spec: dict) -> dict:
+    """``tau_C``, ``tau_max``, ``tau_avg``, ... of the spec's shared schedule over its horizon."""
+    spec = load_spec(spec)
+    return spec_schedule(spec).truncate(spec["horizon"]).summary()

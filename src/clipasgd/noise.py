@@ -26,14 +26,7 @@ from scipy import stats
 from .updates import row_norms
 
 __all__ = ["Noise", "SubWeibull", "Gaussian", "StudentT", "Pareto", "Minibatch", "NoNoise",
-           "make_noise", "NOISES", "unit_directions"]
-
-
-def unit_directions(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """Rows uniform on the unit sphere of ``R^d``."""
-    z = rng.standard_normal(shape)
-    z /= row_norms(z)[:, None]
-    return z
+           "make_noise", "NOISES"]
 
 
 class Noise(ABC):

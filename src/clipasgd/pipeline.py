@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .claims import CLAIM_MODULES, get_claim
+from .claims import CLAIM_IDS, SIMULATED, get_claim
 from .provenance import atomic_write_text, config_hash, provenance, write_json
 from .spec import SpecError, validate
 
@@ -46,6 +46,10 @@ def load_config(path: str | Path = "config/config.yaml", schema: str | Path = SC
             merged = _merge({k: v for k, v in section.items() if k != "scales"}, over)
             validate(merged, {"$ref": f"#/$defs/{claim}", "$defs": schema_doc["$defs"]},
                      what=f"{path}: claims.{claim} at scale {scale}")
+    missing = [c for c in SIMULATED if c not in cfg["claims"]]
+    if missing:
+        raise SpecError(f"{path}: claims: no section for claim(s) {', '.join(missing)} "
+                        "(every claim with its own simulation needs one)")
     return cfg
 
 
@@ -60,9 +64,8 @@ def claim_config(cfg: dict, claim: str, scale: str) -> dict:
     """The claim's section with its ``scales[scale]`` overrides applied."""
     if scale not in cfg["scales"]:
         raise SpecError(f"unknown scale {scale!r}; configured: {', '.join(cfg['scales'])}")
-    module = get_claim(claim)
-    section_name = getattr(module, "DATA_FROM", claim) if claim not in cfg["claims"] else claim
-    section = cfg["claims"][section_name]
+    info = get_claim(claim)
+    section = cfg["claims"][claim if claim in cfg["claims"] else info.source]
     overrides = section.get("scales", {}).get(scale, {})
     return _merge({k: v for k, v in section.items() if k != "scales"}, overrides)
 
@@ -72,12 +75,15 @@ def _data_dir(scale: str, claim: str) -> Path:
 
 
 def run_simulate(cfg: dict, claim: str, scale: str) -> Path:
-    module = get_claim(claim)
+    info = get_claim(claim)
+    if info.simulate is None:
+        raise SpecError(f"claim {claim!r} has no simulation of its own: it reads the data of "
+                        f"{info.source!r} (simulate that one)")
     ccfg = claim_config(cfg, claim, scale)
     out = _data_dir(scale, claim)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    module.simulate(ccfg, out, lambda msg: print(f"[{claim}:{scale}] {msg}", file=sys.stderr,
+    info.simulate(ccfg, out, lambda msg: print(f"[{claim}:{scale}] {msg}", file=sys.stderr,
                                                  flush=True))
     meta = provenance(ccfg, ccfg.get("seed")) | {"claim": claim, "scale": scale,
                                                  "seconds": round(time.time() - start, 1)}
@@ -90,14 +96,13 @@ def _sha256(path: Path) -> str:
 
 
 def run_verdict(cfg: dict, claim: str, scale: str) -> Path:
-    module = get_claim(claim)
+    info = get_claim(claim)
     ccfg = claim_config(cfg, claim, scale)
-    data = _data_dir(scale, getattr(module, "DATA_FROM", claim))
-    v = module.verdict(ccfg, data)
-    info = module.CLAIM
+    data = _data_dir(scale, info.source)
+    v = info.verdict(ccfg, data)
     inputs = sorted(p for p in data.glob("*.csv"))
     record = {"claim": info.id, "paper_ref": info.paper_ref, "statement": info.statement,
-              "test": info.test, **v.to_dict(), "scale": scale,
+              "test": info.test, "falsifier": info.falsifier, **v.to_dict(), "scale": scale,
               "inputs": {str(p.relative_to(ROOT)): _sha256(p) for p in inputs},
               "config_section": ccfg, **{k: val for k, val in provenance(ccfg, ccfg.get("seed"))
                                          .items() if k != "config"}}
@@ -149,7 +154,7 @@ def render_summary(scale: str, rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m clipasgd.pipeline", description=__doc__)
     ap.add_argument("step", choices=["simulate", "verdict", "summary", "check-config"])
-    ap.add_argument("claim", nargs="?", help=f"one of {', '.join(CLAIM_MODULES)}")
+    ap.add_argument("claim", nargs="?", help=f"one of {', '.join(CLAIM_IDS)}")
     ap.add_argument("--scale", default=None)
     ap.add_argument("--config", default="config/config.yaml")
     ap.add_argument("--claims", nargs="*", default=None, help="for summary")
@@ -160,14 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         if scale not in cfg["scales"]:
             raise SpecError(f"unknown scale {scale!r}; configured: {', '.join(cfg['scales'])}")
         if args.step == "check-config":
-            for c in CLAIM_MODULES:
+            for c in CLAIM_IDS:
                 claim_config(cfg, c, scale)
             print(f"config OK (scale={scale}, hash {config_hash(cfg)})")
         elif args.step == "summary":
-            run_summary(scale, args.claims or list(CLAIM_MODULES))
+            run_summary(scale, args.claims or list(CLAIM_IDS))
         else:
             if not args.claim:
-                raise SpecError(f"{args.step}: name a claim ({', '.join(CLAIM_MODULES)})")
+                raise SpecError(f"{args.step}: name a claim ({', '.join(CLAIM_IDS)})")
             (run_simulate if args.step == "simulate" else run_verdict)(cfg, args.claim, scale)
     except (SpecError, ValueError, FileNotFoundError) as err:
         print(f"pipeline {args.step}: error: {err}", file=sys.stderr)

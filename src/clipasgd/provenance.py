@@ -21,7 +21,12 @@ __all__ = ["config_hash", "git_commit", "provenance", "atomic_write_text", "writ
 
 
 def to_jsonable(obj: Any) -> Any:
-    """Numpy scalars/arrays and tuples to plain JSON types; non-finite floats to strings."""
+    """The package's one JSON converter: numpy scalars/arrays, tuples and dataclass results
+    (anything with ``to_dict``) to plain JSON types; non-finite floats become ``None``, so
+    ``json.dumps(..., allow_nan=False)`` never fails (results keep flags such as
+    ``upper_bounded`` where an infinite bound carries meaning)."""
+    if hasattr(obj, "to_dict") and not isinstance(obj, type):
+        return to_jsonable(obj.to_dict())
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -34,13 +39,13 @@ def to_jsonable(obj: Any) -> Any:
         return int(obj)
     if isinstance(obj, float | np.floating):
         f = float(obj)
-        return f if np.isfinite(f) else str(f)
+        return f if np.isfinite(f) else None
     return obj
 
 
 def config_hash(config: Any) -> str:
     """SHA-256 of the canonical JSON of a config (first 16 hex digits)."""
-    text = json.dumps(to_jsonable(config), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(to_jsonable(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -82,7 +87,8 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False,
+                                              allow_nan=False) + "\n")
 
 
 def write_csv(path: str | Path, frame) -> Path:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -31,26 +31,34 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 from scipy import stats as sps
 
+from .provenance import to_jsonable
+from .tails import MIN_POINTS, hill, theta_drift, weibull_tail
+
 Alternative = Literal["two-sided", "less", "greater"]
 Verdict = Literal["supported", "refuted", "inconclusive"]
 
 __all__ = [
     "BinomialResult",
+    "CurvePoint",
     "Equivalence",
     "GrowthFit",
     "QuantileCI",
+    "QuantileGrowth",
     "SlopeFit",
     "TailComparison",
     "censored_slope_fit",
     "equivalence_verdict",
+    "exceedance_check",
     "exceedance_test",
-    "holm",
-    "loglog_slope",
+    "fit_gamma",
+    "growth_fit",
     "polylog_growth_fit",
+    "quantile_box",
     "quantile_ci",
+    "quantile_curve",
     "runs_for_exceedance_power",
     "runs_for_two_sided_quantile_ci",
-    "runs_for_upper_bound",
+    "tail_summary",
     "slope_fit",
     "tost_slope",
     "two_sample_tail_test",
@@ -60,26 +68,21 @@ __all__ = [
 # --------------------------------------------------------------------------- helpers
 
 
-def _json_value(v: Any) -> Any:
-    """Map one field value to a JSON-safe Python value (non-finite -> None)."""
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    if isinstance(v, int | np.integer):
-        return int(v)
-    if isinstance(v, float | np.floating):
-        f = float(v)
-        return f if math.isfinite(f) else None
-    if isinstance(v, tuple | list | np.ndarray):
-        return [_json_value(u) for u in v]
-    return v
-
-
 class _Result:
-    """Mixin giving frozen result dataclasses a JSON-ready ``to_dict``."""
+    """Mixin giving frozen result dataclasses a JSON-ready ``to_dict`` and read-only
+    mapping access (``r["gamma"]``, ``r.get("ci")``) for verdict code and details."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in {f.name for f in fields(self)}:  # type: ignore[arg-type]
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
 
     def to_dict(self) -> dict[str, Any]:
         """Fields as plain JSON values; ``inf``/``nan`` become ``None``."""
-        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        return {f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
 
 
 def _as_1d(a: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -88,6 +91,29 @@ def _as_1d(a: ArrayLike, name: str) -> NDArray[np.float64]:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite")
     return arr
+
+
+def _censored_1d(a: ArrayLike, name: str) -> NDArray[np.float64]:
+    """1-D float array whose entries are finite or ``+inf`` (a run censored at its budget,
+    or diverged: its value lies beyond everything observed); NaN and ``-inf`` are errors."""
+    arr = np.asarray(a, dtype=float).ravel()
+    if np.any(np.isnan(arr)) or np.any(arr == -np.inf):
+        raise ValueError(f"{name} must be finite or +inf (censored), got NaN or -inf")
+    return arr
+
+
+def _sample_quantile(xs: NDArray[np.float64], q: float) -> float:
+    """``numpy.quantile`` (linear) of sorted ``xs`` that may end in ``+inf``: ``inf`` when
+    the interpolation touches a censored value, else exactly numpy's number."""
+    n = xs.size
+    if np.isfinite(xs[-1]):
+        return float(np.quantile(xs, q))
+    h = (n - 1) * q
+    j = int(math.floor(h))
+    if not np.isfinite(xs[j]) or (h > j and not np.isfinite(xs[min(j + 1, n - 1)])):
+        return math.inf
+    fin = xs[np.isfinite(xs)]
+    return float(np.quantile(np.where(np.isfinite(xs), xs, fin.max()), q))
 
 
 def _check_level(level: float) -> None:
@@ -171,17 +197,6 @@ def slope_fit(x: ArrayLike, y: ArrayLike, level: float = 0.90) -> SlopeFit:
         theil_sen_low=ts_lo,
         theil_sen_high=ts_hi,
     )
-
-
-def loglog_slope(x: ArrayLike, y: ArrayLike, level: float = 0.90) -> SlopeFit:
-    """Local exponent of ``y`` against ``x`` on log-log axes (e.g. T ~ eps^-4).
-
-    A ``slope_fit`` of ``log y`` on ``log x``; both must be positive.
-    """
-    xa, ya = _as_1d(x, "x"), _as_1d(y, "y")
-    if np.any(xa <= 0) or np.any(ya <= 0):
-        raise ValueError("loglog_slope needs positive x and y")
-    return slope_fit(np.log(xa), np.log(ya), level)
 
 
 def _tobit_negloglik(
@@ -432,12 +447,13 @@ def quantile_ci(
     matching ``scipy.stats.quantile_test(...).confidence_interval``; ``"less"``
     gives a one-sided upper bound (lower = -inf; e.g. the maximum of R runs),
     ``"greater"`` a lower bound. Too few samples leave a side unbounded (inf,
-    flagged). The estimate is ``numpy.quantile`` (linear interpolation).
+    flagged). The estimate is ``numpy.quantile`` (linear interpolation). Runs censored at
+    a budget enter as ``+inf``; a bound at a censored rank is then ``+inf``.
     """
     _check_level(level)
     if not 0.0 < q < 1.0:
         raise ValueError("q must lie in (0, 1)")
-    xs = np.sort(_as_1d(x, "x"))
+    xs = np.sort(_censored_1d(x, "x"))
     n = xs.size
     if n == 0:
         raise ValueError("x is empty")
@@ -450,7 +466,7 @@ def quantile_ci(
         level=level,
         alternative=alternative,
         n=n,
-        estimate=float(np.quantile(xs, q)),
+        estimate=_sample_quantile(xs, q),
         lower=float(xs[r - 1]) if lo_ok else -math.inf,
         upper=float(xs[s - 1]) if hi_ok else math.inf,
         lower_rank=r if lo_ok else None,
@@ -462,19 +478,6 @@ def quantile_ci(
 
 
 # --------------------------------------------------------------------------- run counts
-
-
-def runs_for_upper_bound(delta: float, confidence: float = 0.95) -> int:
-    """Runs R for which the max of R runs bounds the (1 - delta)-quantile.
-
-    ``P(max < xi) = (1 - delta)^R <= 1 - confidence`` iff
-    ``R >= ln(1 - confidence) / ln(1 - delta)``: 59 for delta = 0.05, 299 for 0.01.
-    """
-    if not 0.0 < delta < 1.0:
-        raise ValueError("delta must lie in (0, 1)")
-    _check_level(confidence)
-    raw = math.log1p(-confidence) / math.log1p(-delta)
-    return int(math.ceil(raw - 1e-9))
 
 
 def runs_for_two_sided_quantile_ci(q: float, level: float = 0.95) -> int:
@@ -726,23 +729,6 @@ def polylog_growth_fit(
 # --------------------------------------------------------------------------- multiplicity
 
 
-def holm(pvalues: Sequence[float] | ArrayLike) -> NDArray[np.float64]:
-    """Holm-Bonferroni step-down adjusted p-values, in the input order.
-
-    Sorted ascending, ``p_(j)`` becomes ``max_{i <= j} min(1, (m - i + 1) p_(i))``:
-    monotone in the sorted order and capped at 1. Reject where adjusted < alpha.
-    """
-    p = np.asarray(pvalues, dtype=float).ravel()
-    if np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
-        raise ValueError("p-values must lie in [0, 1]")
-    m = p.size
-    order = np.argsort(p, kind="stable")
-    adj_sorted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adj_sorted
-    return out
-
-
 # --------------------------------------------------------------------------- tails
 
 
@@ -793,10 +779,10 @@ def two_sample_tail_test(
     Declare "heavier" only if both hold; (2) makes the decision conservative
     and guards against a difference that is only in the bulk near the threshold.
     """
-    xa, xb = _as_1d(a, "a"), _as_1d(b, "b")
+    xa, xb = _censored_1d(a, "a"), _censored_1d(b, "b")
     if xa.size == 0 or xb.size == 0:
         raise ValueError("both samples must be non-empty")
-    thr = float(np.quantile(np.concatenate([xa, xb]), q))
+    thr = _sample_quantile(np.sort(np.concatenate([xa, xb])), q)
     ka, kb = int(np.sum(xa > thr)), int(np.sum(xb > thr))
     table = [[ka, xa.size - ka], [kb, xb.size - kb]]
     odds, p = sps.fisher_exact(table, alternative="greater")
@@ -823,3 +809,180 @@ def two_sample_tail_test(
         ci_separated=separated,
         heavier=bool(p < alpha and separated),
     )
+
+
+# --------------------------------------------------------------------------- quantile curves
+# Statistics of high-probability claims: (1 - delta)-quantiles of a per-run metric over
+# independent runs, censored runs entering as +inf (never dropped).
+
+GAMMA_GRID = np.geomspace(0.05, 10.0, 600)
+BOOT_BLOCK = 4_000_000  # bootstrap resamples x runs per block: bounds memory
+
+
+@dataclass(frozen=True)
+class CurvePoint(QuantileCI):
+    """A :class:`QuantileCI` of the ``(1 - delta)``-quantile, labelled by ``delta``."""
+
+    delta: float
+
+
+def quantile_box(x: ArrayLike, q: float, level: float, floor: float) -> QuantileCI:
+    """Exact two-sided CI of the ``q``-quantile of a sample with ``+inf`` (censored) runs:
+    an upper bound at a censored rank is ``inf``; a lower bound there is ``floor`` (the
+    horizon: a censored run's true value exceeds it)."""
+    ci = quantile_ci(x, q, level)
+    return replace(ci, lower=floor) if math.isinf(ci.lower) and ci.lower > 0 else ci
+
+
+def quantile_curve(x: ArrayLike, deltas: Sequence[float], level: float, floor: float
+                   ) -> list[CurvePoint]:
+    """``(1 - delta)``-quantile and its exact CI for every ``delta``."""
+    return [CurvePoint(**{f.name: getattr(b, f.name) for f in fields(b)}, delta=d)
+            for d in deltas for b in [quantile_box(x, 1 - d, level, floor)]]
+
+
+def fit_gamma(deltas: ArrayLike, Q: ArrayLike, w: ArrayLike
+              ) -> tuple[NDArray, NDArray, NDArray]:
+    """Weighted least squares of ``Q = a + b L^gamma`` (``L = log(1/delta)``) for every row
+    of ``Q`` (shape ``(B, n)``): ``gamma`` minimises the RSS over :data:`GAMMA_GRID`
+    (resolution 0.9%), ``(a, b)`` are linear given ``gamma``. Returns ``(gamma, a, b)``."""
+    Q = np.atleast_2d(np.asarray(Q, float))
+    w = np.asarray(w, float)
+    X = np.log(1.0 / np.asarray(deltas, float))[None, :] ** GAMMA_GRID[:, None]  # (G, n)
+    sw, swx, swxx = w.sum(), X @ w, (X * X) @ w
+    swq, swqq, swxq = Q @ w, (Q * Q) @ w, Q @ (X * w).T  # (B,), (B,), (B, G)
+    b = (sw * swxq - swx[None, :] * swq[:, None]) / (sw * swxx - swx**2)[None, :]
+    a = (swq[:, None] - b * swx[None, :]) / sw
+    rss = swqq[:, None] - a * swq[:, None] - b * swxq
+    i = np.argmin(rss, axis=1)
+    rows = np.arange(Q.shape[0])
+    return GAMMA_GRID[i], a[rows, i], b[rows, i]
+
+
+def _fit_weights(curve: list[CurvePoint], level: float) -> tuple[NDArray, NDArray, NDArray]:
+    """The deltas with a finite estimate and CI, their estimates and LS weights."""
+    z = sps.norm.ppf(0.5 + level / 2)
+    ok = [c for c in curve if math.isfinite(c.estimate) and math.isfinite(c.upper)]
+    d = np.array([c.delta for c in ok])
+    Q = np.array([c.estimate for c in ok])
+    sd = np.array([(c.upper - c.lower) / (2 * z) for c in ok])
+    pos = sd[sd > 0]
+    sd = np.maximum(sd, 0.05 * (np.median(pos) if pos.size else 1.0))  # ties: no zero width
+    return d, Q, 1.0 / sd**2
+
+
+@dataclass(frozen=True)
+class QuantileGrowth(_Result):
+    """Growth exponent ``gamma`` of a quantile curve ``Q(delta) = a + b log(1/delta)^gamma``
+    with a run-level bootstrap interval; ``gamma``/``ci`` are ``None`` (with ``reason``)
+    when fewer than 4 quantiles are finite."""
+
+    curve: list[CurvePoint]
+    n_runs: int
+    n_censored: int
+    deltas_fitted: list[float]
+    level: float
+    gamma: float | None = None
+    ci: tuple[float, float] | None = None
+    a: float | None = None
+    b: float | None = None
+    at_bound: bool | None = None
+    n_boot: int | None = None
+    aic_polylog: float | None = None
+    aic_power: float | None = None
+    power_beta: float | None = None
+    power_a: float | None = None
+    reason: str | None = None
+
+
+def growth_fit(x: ArrayLike, deltas: Sequence[float], level: float, n_boot: int, alpha: float,
+               rng: np.random.Generator, floor: float) -> QuantileGrowth:
+    """Growth exponent ``gamma`` of the quantile curve with a bootstrap interval.
+
+    Point estimate: :func:`fit_gamma` on the deltas whose quantile and CI are finite (at
+    least 4). Interval: resample the runs with replacement ``n_boot`` times, recompute the
+    quantiles at those deltas (censored runs enter the fit at twice the horizon ``floor``:
+    a conservative stand-in that can only raise ``gamma``), refit with the same weights;
+    the ``alpha`` and ``1 - alpha`` percentiles. The profile interval of
+    :func:`polylog_growth_fit` treats neighbouring quantiles as independent and
+    under-covers; the bootstrap of the whole curve keeps their dependence. ``at_bound``
+    flags an estimate or interval end on the edge of :data:`GAMMA_GRID`.
+    """
+    x = _censored_1d(x, "x")
+    curve = quantile_curve(x, deltas, level, floor)
+    d, Q, w = _fit_weights(curve, level)
+    base = {"curve": curve, "n_runs": int(x.size), "n_censored": int(np.isinf(x).sum()),
+            "deltas_fitted": d.tolist(), "level": 1 - 2 * alpha}
+    if d.size < 4:
+        return QuantileGrowth(**base, reason=f"only {d.size} finite quantiles")
+    g, a, b = fit_gamma(d, Q, w)
+    xs = np.where(np.isfinite(x), x, 2 * floor)
+    boots = []
+    block = max(1, BOOT_BLOCK // x.size)
+    for start in range(0, n_boot, block):
+        m = min(block, n_boot - start)
+        Qb = np.quantile(xs[rng.integers(0, x.size, (m, x.size))], 1 - d, axis=1).T
+        boots.append(fit_gamma(d, Qb, w)[0])
+    gb = np.concatenate(boots)
+    lo, hi = (float(v) for v in np.quantile(gb, [alpha, 1 - alpha]))
+    edge = (GAMMA_GRID[0] * 1.001, GAMMA_GRID[-1] / 1.001)
+    rival = polylog_growth_fit(d, Q, sigma=1 / np.sqrt(w))
+    return QuantileGrowth(**base, gamma=float(g[0]), a=float(a[0]), b=float(b[0]),
+                          ci=(lo, hi), at_bound=bool(lo <= edge[0] or hi >= edge[1]),
+                          n_boot=int(n_boot), aic_polylog=rival.aic, aic_power=rival.power_aic,
+                          power_beta=rival.power_beta, power_a=rival.power_a)
+
+
+def exceedance_check(x: ArrayLike, deltas: Sequence[float], exc_deltas: Sequence[float],
+                     level: float, alpha: float, floor: float) -> list[dict]:
+    """Horizon from the curve fitted on the even-numbered runs, failures among the odd ones.
+
+    The calibration fit uses the deltas ``>= 10 / n_cal``; for each ``delta`` in
+    ``exc_deltas`` the horizon is ``T* = a + b log(1/delta)^gamma`` and a hold-out run fails
+    when its metric exceeds ``T*`` (censored runs always fail). Exact one-sided binomial test
+    of ``rate <= delta`` (conditional on the fitted horizon, so it over-rejects a little).
+    """
+    x = _censored_1d(x, "x")
+    cal, hold = x[0::2], x[1::2]
+    usable = [d for d in deltas if d >= 10 / cal.size * (1 - 1e-9)]
+    d, Q, w = _fit_weights(quantile_curve(cal, usable, level, floor), level)
+    if d.size < 4:
+        return [{"delta": e, "reason": f"only {d.size} finite calibration quantiles"}
+                for e in exc_deltas]
+    g, a, b = (float(v[0]) for v in fit_gamma(d, Q, w))
+    out = []
+    for e in exc_deltas:
+        t_star = a + b * math.log(1 / e) ** g
+        fails = int(np.sum(hold > t_star))
+        test = exceedance_test(fails, hold.size, e, alternative="greater", alpha=alpha)
+        out.append({"delta": e, "horizon": t_star, "n_calibration": int(cal.size),
+                    "fit": {"a": a, "b": b, "gamma": g}, **test.to_dict()})
+    return out
+
+
+def tail_summary(x: ArrayLike, seed: int = 0) -> dict:
+    """Tail parameter of a per-run metric on its excess over the median.
+
+    Girard's theta_hat (``k`` = 5% of the excesses) with its asymptotic CI, Hill's index,
+    and :func:`clipasgd.tails.theta_drift` (theta_hat at a fixed ``k`` on nested subsamples):
+    an upward drift with the number of runs is the mark of a power-law tail. Censored runs
+    are left out (``n_censored`` says how many; that biases theta_hat down).
+    """
+    x = _censored_1d(x, "x")
+    fin = x[np.isfinite(x)]
+    excess = fin - np.median(fin)
+    excess = excess[excess > 0]
+    out: dict = {"n_excess": int(excess.size), "n_censored": int(np.isinf(x).sum())}
+    if excess.size < 2 * MIN_POINTS:
+        return out | {"reason": "too few runs above the median"}
+    fit = weibull_tail(excess)
+    h = hill(excess)
+    out |= {"girard_theta": fit.theta, "girard_ci": (fit.ci_low, fit.ci_high), "k": fit.k,
+            "hill_alpha": h.alpha, "hill_ci": (h.ci_low, h.ci_high)}
+    n = excess.size
+    sizes = [m for m in (n // 16, n // 8, n // 4, n // 2, n) if m >= 2 * MIN_POINTS]
+    if len(sizes) >= 2:
+        dr = theta_drift(excess, sizes=sizes, rng=seed)
+        out |= {"drift": {"sizes": dr.sizes.tolist(), "theta": dr.theta.tolist(), "k": dr.k,
+                          "slope": dr.slope, "se": dr.se, "p_upward": dr.p_value}}
+    return out

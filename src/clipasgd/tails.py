@@ -19,6 +19,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
+from .provenance import to_jsonable
+
 SeedLike = int | np.random.SeedSequence | np.random.Generator | None
 
 MIN_POINTS = 20  # fewest positive points any estimator here accepts
@@ -505,21 +507,6 @@ def projections(vectors: ArrayLike, n_dirs: int = 8, rng: SeedLike = 0) -> NDArr
 # ---------------------------------------------------------------------------- CLI
 
 
-def _json_value(v: object) -> object:
-    """Plain-Python, JSON-safe version of ``v`` (non-finite floats become None)."""
-    if isinstance(v, np.ndarray):
-        return [_json_value(e) for e in v.tolist()]
-    if isinstance(v, list | tuple):
-        return [_json_value(e) for e in v]
-    if isinstance(v, np.bool_ | bool):
-        return bool(v)
-    if isinstance(v, np.integer | int):
-        return int(v)
-    if isinstance(v, np.floating | float):
-        return float(v) if np.isfinite(v) else None
-    return v
-
-
 def fit_tail(data: np.ndarray, k: int | None = None, seed: int = 0) -> dict:
     """JSON-ready tail summary used by ``clipasgd fit-tail FILE.npy``.
 
@@ -561,5 +548,4 @@ def fit_tail(data: np.ndarray, k: int | None = None, seed: int = 0) -> dict:
     if a.ndim == 2:
         proj = weibull_tail(projections(a, rng=seeds[1]))
         out |= {"d": a.shape[1], "projection_theta": proj.theta, "projection_n": proj.n}
-    return {key: ({kk: _json_value(vv) for kk, vv in val.items()} if isinstance(val, dict)
-                  else _json_value(val)) for key, val in out.items()}
+    return to_jsonable(out)

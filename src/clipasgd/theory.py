@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["vanilla_step", "ClippedParams", "clipped_params", "rate_thm42", "rate_vanilla"]
+__all__ = ["vanilla_step", "ClippedParams", "clipped_params"]
 
 
 def _positive(**values: float) -> None:
@@ -51,14 +51,3 @@ def clipped_params(eps: float, L: float, sigma: float, tau_c: int, theta: float 
     R = eps**2 + (sigma**2 + zeta**2) * q**2
     eta = min(1 / (K * tau_c * L), eps**2 / (K * L * R), eps / (K * c * tau_c * L))
     return ClippedParams(eta=eta, c=c, q=q, W=W, R=R)
-
-
-def rate_thm42(eps: float, sigma: float, tau_c: float) -> float:
-    """Shape of Thm 4.2's bound, constants and logs dropped:
-    ``sigma^2/eps^4 + sigma tau_C/eps^3 + tau_C/eps^2``."""
-    return sigma**2 / eps**4 + sigma * tau_c / eps**3 + tau_c / eps**2
-
-
-def rate_vanilla(eps: float, sigma: float, tau_max: float) -> float:
-    """Shape of constant-step ASGD's bound: ``sigma^2/eps^4 + tau_max/eps^2``."""
-    return sigma**2 / eps**4 + tau_max / eps**2

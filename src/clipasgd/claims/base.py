@@ -1,10 +1,11 @@
-"""The claim pattern: config section -> experiment -> data -> verdict file.
+"""The claim pattern: config section -> grid of points -> data tables -> verdict file.
 
-Every claim module exposes ``CLAIM`` (a :class:`ClaimInfo`), ``simulate(cfg, out,
-progress)`` (writes tidy CSV tables into ``out``) and ``verdict(cfg, data) ->
-Verdict``. The pipeline adds provenance and writes ``data/<scale>/claims/<id>.json``.
-A verdict is computed from data only; the margin, level and test come from the
-config section, fixed before anything runs.
+A claim module defines ``CLAIM = ClaimInfo(...)``: what it claims, how it is tested, what
+would have made it fail, its ``verdict(cfg, data) -> Verdict`` and either a
+``simulate(cfg, out, progress)`` (which declares a grid and hands it to :func:`run_grid`)
+or ``data_from``, the claim whose data it reads. The pipeline adds provenance and writes
+``data/<scale>/claims/<id>.json``. A verdict is computed from data only; the margin,
+level and test come from the config section, fixed before anything runs.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..problems import make_problem
@@ -24,18 +27,39 @@ from ..provenance import config_hash, write_csv, write_json
 
 __all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_outcome",
            "upper_bound_verdict", "read_tables", "Progress", "sigma_for_second_moment",
-           "cached_point", "code_fingerprint", "smoothness"]
+           "cached_point", "code_fingerprint", "smoothness", "named_seed", "point_seed",
+           "run_grid", "Tables"]
 
 VERDICTS = ("supported", "refuted", "inconclusive")
 Progress = Callable[[str], None]
+Tables = dict[str, pd.DataFrame]
 
 
 @dataclass(frozen=True)
 class ClaimInfo:
+    """One claim: the single place it is registered (see :mod:`clipasgd.claims`).
+
+    ``falsifier`` says, for readers, what outcome would have made the claim fail.
+    ``simulate`` is ``None`` for a claim that reads another claim's data (``data_from``).
+    """
+
     id: str
     paper_ref: str
     statement: str
     test: str
+    falsifier: str
+    verdict: Callable[[dict, Path], Verdict]
+    simulate: Callable[[dict, Path, Progress], None] | None = None
+    data_from: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.simulate is None) == (self.data_from is None):
+            raise ValueError(f"claim {self.id!r}: give exactly one of simulate and data_from")
+
+    @property
+    def source(self) -> str:
+        """The claim whose simulation (and config section) holds this claim's data."""
+        return self.data_from or self.id
 
 
 @dataclass
@@ -130,8 +154,7 @@ def code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def cached_point(out: Path, key: str, point: dict, run: Callable[[], dict[str, pd.DataFrame]]
-                 ) -> dict[str, pd.DataFrame]:
+def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables]) -> Tables:
     """Run one grid point, or reuse its tables from ``out/parts`` when an earlier
     (possibly interrupted) run finished it with the same settings and the same package
     source code: resumption without stale results."""
@@ -146,6 +169,49 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], dict[str, p
         write_csv(parts / f"{key}.{name}.csv", frame)
     write_json(stamp, {"hash": digest, "tables": sorted(tables)})  # written last
     return tables
+
+
+def named_seed(seed: int, *keys: object) -> np.random.SeedSequence:
+    """A seed keyed by names and values, not by grid position: a point draws the same
+    numbers whatever else is in the grid, at every scale."""
+    words = [zlib.crc32(str(k).encode()) for k in keys]
+    return np.random.SeedSequence([int(seed), *words])
+
+
+def point_seed(seed: int, key: str) -> int:
+    """The integer seed :func:`run_grid` gives the grid point named ``key``."""
+    return int(named_seed(seed, key).generate_state(1)[0])
+
+
+def run_grid(out: Path, points: Iterable[dict], run_point: Callable[[dict, int], Tables],
+             seed: int, settings: dict | None = None, progress: Progress | None = None
+             ) -> Tables:
+    """Run a claim's grid, benchopt-style: each point is a dict with a unique ``key`` and
+    the values that vary over the grid; ``settings`` holds what every point shares (the
+    config section less the grid lists). ``run_point(point, point_seed)`` returns named
+    tables; they are cached per point, keyed on point, settings, seed and code
+    (:func:`cached_point`: resumable, never stale), concatenated across points, written
+    to ``out/<name>.csv`` and returned.
+
+    Every point's seed is :func:`named_seed` of the claim's ``seed`` and the point's key.
+    """
+    pts = list(points)
+    keys = [p["key"] for p in pts]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"grid point keys must be unique, got {keys}")
+    tables: dict[str, list[pd.DataFrame]] = {}
+    for i, point in enumerate(pts):
+        s = point_seed(seed, point["key"])
+        done = cached_point(out, point["key"], {**point, "seed": s, "settings": settings or {}},
+                            lambda point=point, s=s: run_point(point, s))
+        for name, frame in done.items():
+            tables.setdefault(name, []).append(frame)
+        if progress is not None:
+            progress(f"grid point {i + 1}/{len(pts)} ({point['key']}) done")
+    merged = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
+    for name, frame in merged.items():
+        write_csv(Path(out) / f"{name}.csv", frame)
+    return merged
 
 
 def smoothness(cfg: dict) -> float:

@@ -41,44 +41,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..experiment import run_experiment, spec_schedule
-from ..provenance import write_csv
+from ..experiment import run_experiment, schedule_summary
 from ..stats import (
-    exceedance_test,
-    polylog_growth_fit,
-    quantile_ci,
+    QuantileGrowth,
+    exceedance_check,
+    growth_fit,
     runs_for_exceedance_power,
     runs_for_two_sided_quantile_ci,
+    tail_summary,
 )
-from ..tails import MIN_POINTS, hill, theta_drift, weibull_tail
 from .base import (
     ClaimInfo,
     Control,
     Progress,
     Verdict,
-    cached_point,
     combine,
     control_outcome,
+    point_seed,
     read_tables,
+    run_grid,
     sigma_for_second_moment,
     upper_bound_verdict,
 )
-
-CLAIM = ClaimInfo(
-    id="high_prob", paper_ref="Theorem 4.3",
-    statement="For Clipped ASGD under sub-Weibull(theta) noise, the (1 - delta)-quantile of the "
-              "oracle complexity T(eps) over independent runs grows polylogarithmically in "
-              "1/delta, no faster than log(1/delta)^(2 theta).",
-    test="Per theta: fit Q(delta) = a + b log(1/delta)^gamma to the (1 - delta)-quantiles of "
-         "T(eps) (delta down to 10/R, weights from exact order-statistic CIs); percentile "
-         "bootstrap interval of gamma over runs at level 1 - 2 alpha. Supported if its upper "
-         "end <= 2 theta + margin, refuted if its lower end > 2 theta + margin. All thetas "
-         "must be supported (intersection-union).")
-
-GAMMA_GRID = np.geomspace(0.05, 10.0, 600)
-BIG = 1e300  # stand-in for +inf inside order-statistic routines that need finite input
-BOOT_BLOCK = 4_000_000  # bootstrap resamples x runs per block: bounds memory
-
 
 # ----------------------------------------------------------------------------- design
 
@@ -177,32 +161,26 @@ def _spec(cfg: dict, point: dict, seed: int, eta_theory: float | None = None) ->
 
 
 def _tau_max(cfg: dict, point: dict, seed: int) -> int:
-    spec = _spec(cfg, point, seed)
-    return int(spec_schedule(spec).truncate(point["horizon"]).summary()["tau_max"])
+    return int(schedule_summary(_spec(cfg, point, seed))["tau_max"])
 
 
 def simulate(cfg: dict, out: Path, progress: Progress) -> None:
     """Run every design point; write ``runs.csv``, ``hits.csv``, ``curves.csv``, ``timing.csv``."""
     plan_runs(cfg)
     pts = design_points(cfg)
-    seeds = [int(ss.generate_state(1)[0])
-             for ss in np.random.SeedSequence(cfg["seed"]).spawn(len(pts))]
-    taus = [_tau_max(cfg, p, s) for p, s in zip(pts, seeds, strict=True)]
-    delay = [i for i, p in enumerate(pts) if p["part"] == "tau_max"]
-    tau_ref = taus[min(delay, key=lambda i: pts[i]["D"])] if delay else 1
-    tables: dict[str, list[pd.DataFrame]] = {"runs": [], "hits": [], "curves": [], "timing": []}
-    for point, seed, tau in zip(pts, seeds, taus, strict=True):
+    delay = [p for p in pts if p["part"] == "tau_max"]
+    first = min(delay, key=lambda p: p["D"]) if delay else None
+    tau_ref = _tau_max(cfg, first, point_seed(cfg["seed"], first["key"])) if first else 1
+
+    def run_point(point: dict, seed: int) -> dict[str, pd.DataFrame]:
+        tau = _tau_max(cfg, point, seed)
         # Control of claim 3: the classical step 1/(K L tau_max), K such that it equals
         # Clipped ASGD's eta at the smallest D (L = 1 is not assumed: K absorbs it).
         eta_theory = cfg["eta"] * tau_ref / tau if "vanilla_theory" in point["algos"] else None
-        spec = _spec(cfg, point, seed, eta_theory)
-        tables_pt = cached_point(out, point["key"], spec,
-                                 lambda spec=spec, point=point, tau=tau:
-                                 _run_point(spec, point, tau, progress))
-        for name, frame in tables_pt.items():
-            tables[name].append(frame)
-    for name, frames in tables.items():
-        write_csv(out / f"{name}.csv", pd.concat(frames, ignore_index=True))
+        return _run_point(_spec(cfg, point, seed, eta_theory), point, tau, progress)
+
+    settings = {k: v for k, v in cfg.items() if k != "scales"}
+    run_grid(out, pts, run_point, cfg["seed"], settings, progress)
 
 
 def _run_point(spec: dict, point: dict, tau_max: int, progress: Progress
@@ -267,175 +245,15 @@ def load(data: Path) -> dict[str, pd.DataFrame]:
     return read_tables(data, ("runs", "hits", "timing"))
 
 
-# ----------------------------------------------------------------------------- quantiles
+# ----------------------------------------------------------------------------- verdict
 
 
-def _finite_stand_in(x: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(x), x, BIG)
-
-
-def _quantiles(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """``numpy.quantile`` (linear) of the last axis, ``+inf`` where it lies beyond the data."""
-    q = np.quantile(_finite_stand_in(x), probs, axis=-1)
-    return np.where(q >= BIG / 2, np.inf, q)
-
-
-def quantile_box(x: np.ndarray, q: float, level: float, floor: float) -> dict:
-    """Exact two-sided order-statistic CI for the ``q``-quantile of a sample with ``+inf``
-    (censored) values: an upper bound at a censored rank is ``inf``; a lower bound there is
-    ``floor`` (the horizon: a censored run's true value exceeds it)."""
-    ci = quantile_ci(_finite_stand_in(np.asarray(x, float)), q, level)
-    est = math.inf if ci.estimate >= BIG / 2 else ci.estimate
-    lo = floor if ci.lower >= BIG / 2 else ci.lower
-    hi = math.inf if ci.upper >= BIG / 2 else ci.upper
-    return {"q": q, "estimate": est, "lower": lo, "upper": hi, "coverage": ci.coverage,
-            "n": ci.n}
-
-
-def quantile_curve(x: np.ndarray, deltas: list[float], level: float, floor: float
-                   ) -> list[dict]:
-    """``(1 - delta)``-quantile and its exact CI for every ``delta``."""
-    return [{"delta": d, **quantile_box(x, 1 - d, level, floor)} for d in deltas]
-
-
-# ----------------------------------------------------------------------------- growth fit
-
-
-def fit_gamma(deltas: np.ndarray, Q: np.ndarray, w: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted least squares of ``Q = a + b L^gamma`` (``L = log(1/delta)``) for every row
-    of ``Q`` (shape ``(B, n)``): ``gamma`` minimises the RSS over :data:`GAMMA_GRID`
-    (resolution 0.9%), ``(a, b)`` are linear given ``gamma``. Returns ``(gamma, a, b)``."""
-    Q = np.atleast_2d(np.asarray(Q, float))
-    X = np.log(1.0 / np.asarray(deltas, float))[None, :] ** GAMMA_GRID[:, None]  # (G, n)
-    sw, swx, swxx = w.sum(), X @ w, (X * X) @ w
-    swq, swqq, swxq = Q @ w, (Q * Q) @ w, Q @ (X * w).T  # (B,), (B,), (B, G)
-    b = (sw * swxq - swx[None, :] * swq[:, None]) / (sw * swxx - swx**2)[None, :]
-    a = (swq[:, None] - b * swx[None, :]) / sw
-    rss = swqq[:, None] - a * swq[:, None] - b * swxq
-    i = np.argmin(rss, axis=1)
-    rows = np.arange(Q.shape[0])
-    return GAMMA_GRID[i], a[rows, i], b[rows, i]
-
-
-def _fit_weights(curve: list[dict], level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The deltas with a finite estimate and CI, their estimates and LS weights."""
-    from scipy.stats import norm
-
-    z = norm.ppf(0.5 + level / 2)
-    ok = [c for c in curve if math.isfinite(c["estimate"]) and math.isfinite(c["upper"])]
-    d = np.array([c["delta"] for c in ok])
-    Q = np.array([c["estimate"] for c in ok])
-    sd = np.array([(c["upper"] - c["lower"]) / (2 * z) for c in ok])
-    pos = sd[sd > 0]
-    sd = np.maximum(sd, 0.05 * (np.median(pos) if pos.size else 1.0))  # ties: no zero width
-    return d, Q, 1.0 / sd**2
-
-
-def growth_fit(x: np.ndarray, deltas: list[float], level: float, n_boot: int, alpha: float,
-               rng: np.random.Generator, floor: float) -> dict:
-    """Growth exponent ``gamma`` of the quantile curve with a bootstrap interval.
-
-    Point estimate: :func:`fit_gamma` on the deltas whose quantile and CI are finite (at
-    least 4). Interval: resample the runs with replacement ``n_boot`` times, recompute the
-    quantiles at those deltas (censored runs stay ``inf`` and enter the fit at twice the
-    horizon: a conservative stand-in that can only raise ``gamma``), refit with the same
-    weights; the ``alpha`` and ``1 - alpha`` percentiles. ``at_bound`` flags an estimate or
-    interval end on the edge of :data:`GAMMA_GRID`.
-    """
-    x = np.asarray(x, float)
-    curve = quantile_curve(x, deltas, level, floor)
-    d, Q, w = _fit_weights(curve, level)
-    out: dict = {"curve": curve, "n_runs": int(x.size), "n_censored": int(np.isinf(x).sum()),
-                 "deltas_fitted": d.tolist(), "level": 1 - 2 * alpha}
-    if d.size < 4:
-        return out | {"gamma": None, "ci": None, "reason": f"only {d.size} finite quantiles"}
-    g, a, b = fit_gamma(d, Q, w)
-    cap = 2 * floor
-    xs = np.where(np.isfinite(x), x, cap)
-    boots = []
-    block = max(1, BOOT_BLOCK // x.size)
-    for start in range(0, n_boot, block):
-        m = min(block, n_boot - start)
-        Qb = np.quantile(xs[rng.integers(0, x.size, (m, x.size))], 1 - d, axis=1).T
-        boots.append(fit_gamma(d, Qb, w)[0])
-    gb = np.concatenate(boots)
-    lo, hi = (float(v) for v in np.quantile(gb, [alpha, 1 - alpha]))
-    edge = (GAMMA_GRID[0] * 1.001, GAMMA_GRID[-1] / 1.001)
-    rival = polylog_growth_fit(d, Q, sigma=1 / np.sqrt(w))
-    return out | {"gamma": float(g[0]), "a": float(a[0]), "b": float(b[0]), "ci": (lo, hi),
-                  "at_bound": bool(lo <= edge[0] or hi >= edge[1]),
-                  "n_boot": int(n_boot),
-                  "aic_polylog": rival.aic, "aic_power": rival.power_aic,
-                  "power_beta": rival.power_beta, "power_a": rival.power_a}
-
-
-def growth_verdict(fit: dict, bound: float, margin: float) -> str:
+def growth_verdict(fit: QuantileGrowth, bound: float, margin: float) -> str:
     """The claim's one-sided reading of a growth exponent. An interval at the edge of the
     gamma grid keeps its meaning here: stuck at the lower edge, its upper end is still an
     upper bound (it can support); stuck at the upper edge, it cannot support and its lower
     end can still refute. ``at_bound`` is reported in the details."""
     return upper_bound_verdict(fit.get("ci"), bound, margin)
-
-
-def exceedance_check(x: np.ndarray, deltas: list[float], exc_deltas: list[float], level: float,
-                     alpha: float, floor: float) -> list[dict]:
-    """Horizon from the curve fitted on the even-numbered runs, failures among the odd ones.
-
-    The calibration fit uses the deltas ``>= 10 / n_cal``; for each ``delta`` in
-    ``exc_deltas`` the horizon is ``T* = a + b log(1/delta)^gamma`` and a hold-out run fails
-    when its metric exceeds ``T*`` (censored runs always fail). Exact one-sided binomial test
-    of ``rate <= delta``.
-    """
-    cal, hold = x[0::2], x[1::2]
-    usable = [d for d in deltas if d >= 10 / cal.size * (1 - 1e-9)]
-    d, Q, w = _fit_weights(quantile_curve(cal, usable, level, floor), level)
-    if d.size < 4:
-        return [{"delta": e, "reason": f"only {d.size} finite calibration quantiles"}
-                for e in exc_deltas]
-    g, a, b = (float(v[0]) for v in fit_gamma(d, Q, w))
-    out = []
-    for e in exc_deltas:
-        t_star = a + b * math.log(1 / e) ** g
-        fails = int(np.sum(hold > t_star))
-        test = exceedance_test(fails, hold.size, e, alternative="greater", alpha=alpha)
-        out.append({"delta": e, "horizon": t_star, "n_calibration": int(cal.size),
-                    "fit": {"a": a, "b": b, "gamma": g}, **test.to_dict()})
-    return out
-
-
-# ----------------------------------------------------------------------------- tails
-
-
-def tail_summary(x: np.ndarray, seed: int = 0) -> dict:
-    """Tail parameter of the metric across runs, on its excess over the median.
-
-    Girard's theta_hat (``k`` = 5% of the excesses) with its asymptotic CI, Hill's index,
-    and :func:`clipasgd.tails.theta_drift` (theta_hat at a fixed ``k`` on nested subsamples):
-    an upward drift with the number of runs is the mark of a power-law tail. Censored runs
-    are left out (``n_censored`` says how many; that biases theta_hat down).
-    """
-    x = np.asarray(x, float)
-    fin = x[np.isfinite(x)]
-    excess = fin - np.median(fin)
-    excess = excess[excess > 0]
-    out: dict = {"n_excess": int(excess.size), "n_censored": int(np.isinf(x).sum())}
-    if excess.size < 2 * MIN_POINTS:
-        return out | {"reason": "too few runs above the median"}
-    fit = weibull_tail(excess)
-    h = hill(excess)
-    out |= {"girard_theta": fit.theta, "girard_ci": (fit.ci_low, fit.ci_high), "k": fit.k,
-            "hill_alpha": h.alpha, "hill_ci": (h.ci_low, h.ci_high)}
-    n = excess.size
-    sizes = [m for m in (n // 16, n // 8, n // 4, n // 2, n) if m >= 2 * MIN_POINTS]
-    if len(sizes) >= 2:
-        dr = theta_drift(excess, sizes=sizes, rng=seed)
-        out |= {"drift": {"sizes": dr.sizes.tolist(), "theta": dr.theta.tolist(), "k": dr.k,
-                          "slope": dr.slope, "se": dr.se, "p_upward": dr.p_value}}
-    return out
-
-
-# ----------------------------------------------------------------------------- verdict
 
 
 def _rng(cfg: dict, tag: str) -> np.random.Generator:
@@ -512,3 +330,19 @@ def timing_summary(timing: pd.DataFrame) -> dict:
             "steps_per_s": float((timing["steps_per_s"] * timing["seconds"]).sum() / secs),
             "by_point": {str(r.point): round(float(r.runs_per_s), 1)
                          for r in timing.itertuples()}}
+
+
+CLAIM = ClaimInfo(
+    id="high_prob", paper_ref="Theorem 4.3",
+    statement="For Clipped ASGD under sub-Weibull(theta) noise, the (1 - delta)-quantile of the "
+              "oracle complexity T(eps) over independent runs grows polylogarithmically in "
+              "1/delta, no faster than log(1/delta)^(2 theta).",
+    test="Per theta: fit Q(delta) = a + b log(1/delta)^gamma to the (1 - delta)-quantiles of "
+         "T(eps) (delta down to 10/R, weights from exact order-statistic CIs); percentile "
+         "bootstrap interval of gamma over runs at level 1 - 2 alpha. Supported if its upper "
+         "end <= 2 theta + margin, refuted if its lower end > 2 theta + margin. All thetas "
+         "must be supported (intersection-union).",
+    falsifier="At some theta, a bootstrap interval of gamma entirely above 2 theta + margin "
+              "(quantiles growing faster than the theorem's polylog). A theta where the "
+              "Pareto-noise control is not refuted cannot support (no power there).",
+    simulate=simulate, verdict=verdict)

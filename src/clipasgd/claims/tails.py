@@ -28,7 +28,6 @@ Pre-registered decision (:func:`decide`): see ``CLAIM.test``.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,35 +35,17 @@ import pandas as pd
 from scipy import stats
 
 from .. import gradnoise, tails
-from ..provenance import write_csv
 from .base import (
     ClaimInfo,
     Control,
     Progress,
     Verdict,
-    cached_point,
     combine,
     control_outcome,
+    named_seed,
     read_tables,
+    run_grid,
 )
-
-CLAIM = ClaimInfo(
-    id="tails", paper_ref="Definition 3.1, Figure 1",
-    statement="Definition 3.1 fits gradient noise: the estimated tail parameter theta of the "
-              "noise norm is finite and the law is plausibly sub-Weibull (the paper reports "
-              "theta = 2.71 for ResNet-18 on CIFAR-10).",
-    test="Per real-noise sample (model x batch x checkpoint x {norm, 1-D projection}, and user "
-         "files), with tails.is_sub_weibull at Bonferroni-corrected levels: refuted if its "
-         "likelihood-ratio test finds that a power law beats every stretched exponential with "
-         "theta <= theta_max; inconclusive if only its drift test fires (theta_hat rising with "
-         "n: a heavier-than-sub-Weibull tail, or a sub-Weibull law approached from below); "
-         "supported if neither fires and the bootstrap CI of theta_hat ends below theta_max; "
-         "else inconclusive. Overall: inconclusive if the "
-         "check's size on exact Weibull samples exceeds its binomial bound; refuted if any "
-         "sample is refuted; supported if every sample is supported and the estimator's "
-         "calibration (bias and CI coverage within the fixed bands for every theta and n) "
-         "passed; otherwise inconclusive. Negative control: Student-t(3), Pareto(2) and "
-         "log-normal samples must each be flagged in >= the configured fraction of replicates.")
 
 CONTROL_LAWS = {
     "student_t3": lambda rng, n: np.abs(rng.standard_t(3, n)),
@@ -89,14 +70,8 @@ PAPER_SETTING = "ResNet-18 on CIFAR-10, norms of gradient errors; checkpoint, ba
 TAIL_POINTS = 200  # ranks kept per sample for QQ and survival plots
 
 
-# ------------------------------------------------------------------------------ seeds
-
-
 def _seed(cfg: dict, *keys: object) -> np.random.SeedSequence:
-    """A seed keyed by names and values (not by grid position), so a cell draws the same
-    numbers at every scale."""
-    words = [zlib.crc32(str(k).encode()) for k in keys]
-    return np.random.SeedSequence([int(cfg["seed"]), *words])
+    return named_seed(cfg["seed"], *keys)
 
 
 # ------------------------------------------------------------------------- user files
@@ -301,52 +276,38 @@ def _user_case(cfg: dict, path: str, a: np.ndarray) -> dict[str, pd.DataFrame]:
 
 
 def simulate(cfg: dict, out: Path, progress: Progress) -> None:
-    """Write ``calibration``, ``plausibility``, ``real``, ``curves`` and ``tail`` tables."""
+    """Write ``calibration``, ``plausibility``, ``real``, ``curves`` and ``tail`` tables.
+
+    Each cell seeds itself by its names (``_seed``), so it draws the same numbers at every
+    scale and whatever else is in the grid."""
     user = check_user_files(cfg)  # before any work: a missing file fails at once
-    tables: dict[str, list[pd.DataFrame]] = {n: [] for n in
-                                             ("calibration", "plausibility", "real", "curves",
-                                              "tail")}
-
-    def add(point: dict[str, pd.DataFrame]) -> None:
-        for name, frame in point.items():
-            tables[name].append(frame)
-
     cal = cfg["calibration"]
-    for theta in cal["thetas"]:
-        for n in cal["ns"]:
-            point = {"part": "calibration", "theta": theta, "n": n, "seed": cfg["seed"],
-                     "calibration": cal, "plausibility": cfg["plausibility"]}
-            add(cached_point(out, f"calib-theta{theta}-n{n}", point,
-                             lambda theta=theta, n=n: _calibration_cell(cfg, theta, n)))
-        progress(f"calibration theta={theta} done")
-    for law in KNOWN_LAWS:
-        for n in cal["ns"]:
-            point = {"part": "known", "law": law, "n": n, "seed": cfg["seed"],
-                     "calibration": cal}
-            add(cached_point(out, f"known-{law}-n{n}", point,
-                             lambda law=law, n=n: _known_cell(cfg, law, n)))
-    for law in CONTROL_LAWS:
-        for n in cfg["control"]["ns"]:
-            point = {"part": "control", "law": law, "n": n, "seed": cfg["seed"],
-                     "control": cfg["control"], "plausibility": cfg["plausibility"],
-                     "frac": cal["frac"]}
-            add(cached_point(out, f"control-{law}-n{n}", point,
-                             lambda law=law, n=n: _control_cell(cfg, law, n)))
-    progress("controls done")
-    for name in cfg["real"]["models"]:
-        point = {"part": "real", "model": name, "seed": cfg["seed"], "real": cfg["real"],
-                 "plausibility": cfg["plausibility"], "calibration": cal}
-        add(cached_point(out, f"real-{name}", point,
-                         lambda name=name: _real_model(cfg, name, progress)))
-    for i, (path, a) in enumerate(user.items()):
-        digest = hashlib.sha256(a.tobytes() + str(a.shape).encode()).hexdigest()[:16]
-        point = {"part": "user", "path": path, "sha": digest, "seed": cfg["seed"],
-                 "real": cfg["real"], "plausibility": cfg["plausibility"], "calibration": cal}
-        add(cached_point(out, f"user{i}-{digest}", point,
-                         lambda path=path, a=a: _user_case(cfg, path, a)))
-        progress(f"user file {path} fitted")
-    for name, frames in tables.items():
-        write_csv(out / f"{name}.csv", pd.concat(frames, ignore_index=True))
+    points = [{"key": f"calib-theta{theta}-n{n}", "part": "calibration", "theta": theta, "n": n}
+              for theta in cal["thetas"] for n in cal["ns"]]
+    points += [{"key": f"known-{law}-n{n}", "part": "known", "law": law, "n": n}
+               for law in KNOWN_LAWS for n in cal["ns"]]
+    points += [{"key": f"control-{law}-n{n}", "part": "control", "law": law, "n": n}
+               for law in CONTROL_LAWS for n in cfg["control"]["ns"]]
+    points += [{"key": f"real-{name}", "part": "real", "model": name}
+               for name in cfg["real"]["models"]]
+    digests = {path: hashlib.sha256(a.tobytes() + str(a.shape).encode()).hexdigest()[:16]
+               for path, a in user.items()}
+    points += [{"key": f"user{i}-{digests[path]}", "part": "user", "path": path,
+                "sha": digests[path]} for i, path in enumerate(user)]
+
+    def run_point(p: dict, seed: int) -> dict[str, pd.DataFrame]:
+        if p["part"] == "calibration":
+            return _calibration_cell(cfg, p["theta"], p["n"])
+        if p["part"] == "known":
+            return _known_cell(cfg, p["law"], p["n"])
+        if p["part"] == "control":
+            return _control_cell(cfg, p["law"], p["n"])
+        if p["part"] == "real":
+            return _real_model(cfg, p["model"], progress)
+        return _user_case(cfg, p["path"], user[p["path"]])
+
+    settings = {k: v for k, v in cfg.items() if k not in ("scales", "user_files")}
+    run_grid(out, points, run_point, cfg["seed"], settings, progress)
 
 
 # ---------------------------------------------------------------------------- verdict
@@ -569,3 +530,26 @@ def verdict(cfg: dict, data: Path) -> Verdict:
         note="statistic/ci: the largest theta_hat (bootstrap CI) over the built-in real-noise "
              "norm samples; margin: theta_max, the largest theta the plausibility check "
              f"admits. Paper's Figure 1 value {paper} is a comparison only. {reason}.")
+
+
+CLAIM = ClaimInfo(
+    id="tails", paper_ref="Definition 3.1, Figure 1",
+    statement="Definition 3.1 fits gradient noise: the estimated tail parameter theta of the "
+              "noise norm is finite and the law is plausibly sub-Weibull (the paper reports "
+              "theta = 2.71 for ResNet-18 on CIFAR-10).",
+    test="Per real-noise sample (model x batch x checkpoint x {norm, 1-D projection}, and user "
+         "files), with tails.is_sub_weibull at Bonferroni-corrected levels: refuted if its "
+         "likelihood-ratio test finds that a power law beats every stretched exponential with "
+         "theta <= theta_max; inconclusive if only its drift test fires (theta_hat rising with "
+         "n: a heavier-than-sub-Weibull tail, or a sub-Weibull law approached from below); "
+         "supported if neither fires and the bootstrap CI of theta_hat ends below theta_max; "
+         "else inconclusive. Overall: inconclusive if the "
+         "check's size on exact Weibull samples exceeds its binomial bound; refuted if any "
+         "sample is refuted; supported if every sample is supported and the estimator's "
+         "calibration (bias and CI coverage within the fixed bands for every theta and n) "
+         "passed; otherwise inconclusive. Negative control: Student-t(3), Pareto(2) and "
+         "log-normal samples must each be flagged in >= the configured fraction of replicates.",
+    falsifier="A real-noise sample where a power law beats every stretched exponential with "
+              "theta <= theta_max (refuted). Calibration must pass (bias and CI coverage on "
+              "exact Weibull samples) and the heavy-tailed controls must be flagged.",
+    simulate=simulate, verdict=verdict)
