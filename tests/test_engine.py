@@ -52,7 +52,9 @@ def reference(problem, noise, rule, s: Schedule, T: int, R: int, seed: int,
               x0: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Asynchronous SGD on one shared schedule, written from the definition.
 
-    ``x_{t+1} = x_t - rule(g_w(x_{model[t]}) + xi, t - model[t])`` with ``w = worker[t]``.
+    ``x_{t+1} = x_t - u_t`` with ``u_t, state = rule.update(g, state, t - model[t])``,
+    ``g = g_w(x_{model[t]}) + xi``, ``w = worker[t]``; the state threads through the jobs in
+    the order the engine computes them.
     Also returns ``vdist[t] = ||sum of updates sent but not yet applied at x_t||``.
     """
     rng = np.random.default_rng(seed)
@@ -62,13 +64,14 @@ def reference(problem, noise, rule, s: Schedule, T: int, R: int, seed: int,
     for e, m in enumerate(s.model.tolist()):
         by_model.setdefault(m, []).append(e)
     u: dict[int, np.ndarray] = {}
+    state = rule.init(xs[0])
     for m in range(T + 1):
         grad = problem.grad(xs[m])
         for e in by_model.get(m, []):
             g = noise.sample(rng, xs[m].shape)
             g += problem.local_grad(xs[m], int(s.worker[e]), grad) if problem.n_parts > 1 \
                 else grad
-            u[e] = rule(g, e - m)
+            u[e], state = rule.update(g, state, e - m)
         if m < T:
             xs.append(xs[m] - u[m])
     out = trajectory_metrics(problem, xs, T)
