@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from clipasgd.algorithms import ALGORITHMS, make_algorithm
+from clipasgd.algorithms import ALGORITHMS, Scheduler, make_algorithm
 from clipasgd.theory import (
     clipped_params,
     rate_thm42,
@@ -20,10 +22,10 @@ from clipasgd.updates import (
     clip,
     delay_adaptive,
     drop_stale,
+    momentum,
     row_norms,
     scale,
 )
-
 
 
 def once(t: Transform, g: np.ndarray, delay) -> np.ndarray:
@@ -137,7 +139,8 @@ def test_make_algorithm_rules() -> None:
     a = make_algorithm("clipped_asgd", eta=0.1, c=1.0)
     assert a.scheduler is None and a.rule.radius == 1.0
     np.testing.assert_allclose(once(a.rule, g.copy(), 7), [[0.06, 0.08]])
-    np.testing.assert_allclose(once(make_algorithm("asgd", eta=0.1).rule, g.copy(), 7), [[3.0, 4.0]])
+    asgd = make_algorithm("asgd", eta=0.1).rule
+    np.testing.assert_allclose(once(asgd, g.copy(), 7), [[3.0, 4.0]])
     da = make_algorithm("delay_adaptive_asgd", eta=0.1, tau_c=2).rule
     np.testing.assert_allclose(once(da, g.copy(), 8), [[0.75, 1.0]])
     rm = make_algorithm("ringmaster_asgd", eta=0.1, max_delay=3).rule
@@ -229,3 +232,69 @@ def test_vanilla_step() -> None:
 def test_rate_shapes() -> None:
     assert rate_thm42(0.5, 2.0, 3.0) == pytest.approx(4 / 0.0625 + 6 / 0.125 + 3 / 0.25)
     assert rate_vanilla(0.5, 2.0, 30.0) == pytest.approx(4 / 0.0625 + 30 / 0.25)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def test_momentum_matches_heavy_ball() -> None:
+    beta, rng = 0.7, np.random.default_rng(0)
+    gs = rng.standard_normal((6, 3, 2))
+    rule = momentum(beta)
+    state, v = rule.init(np.zeros((3, 2))), np.zeros((3, 2))
+    for g in gs:
+        u, state = rule.update(g.copy(), state, 0)
+        v = beta * v + g
+        np.testing.assert_allclose(u, v, rtol=1e-15)
+    # a later transform working in place must not corrupt the state
+    rule = chain(momentum(beta), scale(10.0))
+    state = rule.init(np.zeros((3, 2)))
+    u1, state = rule.update(gs[0].copy(), state, 0)
+    u2, state = rule.update(gs[1].copy(), state, 0)
+    np.testing.assert_allclose(u2, 10.0 * (beta * gs[0] + gs[1]), rtol=1e-14)
+    with pytest.raises(ValueError, match="beta must lie"):
+        momentum(1.0)
+
+
+def test_clip_counts_per_replication_and_chain_forwards() -> None:
+    g = np.array([[3.0, 4.0], [0.3, 0.4]])
+    rule = chain(scale(1.0), clip(1.0))
+    state = rule.init(g)
+    for _ in range(3):
+        _, state = rule.update(g.copy(), state, 0)
+    np.testing.assert_array_equal(rule.clipped(state), [3, 0])
+    assert scale(1.0).clipped(()) is None and chain(scale(1.0)).clipped(((),)) is None
+    # two clips: the smaller radius is the one reported
+    two = chain(clip(10.0), clip(0.45))
+    _, st2 = two.update(g.copy(), two.init(g), 0)
+    np.testing.assert_array_equal(two.clipped(st2), [1, 1])
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_make_algorithm_signature_and_scheduler() -> None:
+    mb = make_algorithm("minibatch_sgd", n_workers=5, eta=1.0)
+    assert mb.scheduler is Scheduler.SYNCHRONOUS and mb.rule == scale(1.0 / 5)
+    assert make_algorithm("sgd", eta=0.1).scheduler is Scheduler.SINGLE
+    m = make_algorithm("momentum_asgd", eta=0.1, beta=0.5)
+    assert m.rule == chain(momentum(0.5), scale(0.1)) and m.scheduler is None
+    with pytest.raises(ValueError, match=r"'clipped_asgd'.*missing \['c'\]"):
+        make_algorithm("clipped_asgd", eta=0.1)
+    with pytest.raises(ValueError, match=r"'ringmaster_asgd'.*unknown \['tau_c'\]"):
+        make_algorithm("ringmaster_asgd", eta=0.1, max_delay=3, tau_c=2)
+
+
+def test_readme_algorithm_example_runs() -> None:
+    """The README's "Adding an algorithm" snippet, verbatim."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    code = re.search(r"## Adding an algorithm.*?```python\n(.*?)```", text, re.S).group(1)
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)  # noqa: S102
+    res, rule = ns["res"], ns["rule"]
+    assert res.c == 1.0 and 0 < res.clip_fraction.mean() < 1
+    # the stateful step: after k jobs the counter is k, so the next step is eta/sqrt(1+k)
+    state = rule.init(np.zeros((2, 3)))
+    for k in range(4):
+        u, state = rule.update(np.full((2, 3), 0.1), state, 0)
+        np.testing.assert_allclose(u, 0.1 * 0.5 / np.sqrt(1 + k))
