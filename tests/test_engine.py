@@ -23,7 +23,15 @@ from clipasgd.experiment import run_experiment
 from clipasgd.noise import Gaussian, NoNoise, Pareto, SubWeibull
 from clipasgd.problems import HeterogeneousQuadratic, Quadratic
 from clipasgd.schedules import Schedule, algorithm1, algorithm2, from_delays, synchronous
-from clipasgd.updates import chain, clip, delay_adaptive, drop_stale, row_norms, scale
+from clipasgd.updates import (
+    chain,
+    clip,
+    delay_adaptive,
+    drop_stale,
+    momentum,
+    row_norms,
+    scale,
+)
 
 ETA = 0.2
 
@@ -52,7 +60,9 @@ def reference(problem, noise, rule, s: Schedule, T: int, R: int, seed: int,
               x0: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Asynchronous SGD on one shared schedule, written from the definition.
 
-    ``x_{t+1} = x_t - rule(g_w(x_{model[t]}) + xi, t - model[t])`` with ``w = worker[t]``.
+    ``x_{t+1} = x_t - u_t`` with ``u_t, state = rule.update(g, state, t - model[t])``,
+    ``g = g_w(x_{model[t]}) + xi``, ``w = worker[t]``; the state threads through the jobs in
+    the order the engine computes them.
     Also returns ``vdist[t] = ||sum of updates sent but not yet applied at x_t||``.
     """
     rng = np.random.default_rng(seed)
@@ -62,13 +72,14 @@ def reference(problem, noise, rule, s: Schedule, T: int, R: int, seed: int,
     for e, m in enumerate(s.model.tolist()):
         by_model.setdefault(m, []).append(e)
     u: dict[int, np.ndarray] = {}
+    state = rule.init(xs[0])
     for m in range(T + 1):
         grad = problem.grad(xs[m])
         for e in by_model.get(m, []):
             g = noise.sample(rng, xs[m].shape)
             g += problem.local_grad(xs[m], int(s.worker[e]), grad) if problem.n_parts > 1 \
                 else grad
-            u[e] = rule(g, e - m)
+            u[e], state = rule.update(g, state, e - m)
         if m < T:
             xs.append(xs[m] - u[m])
     out = trajectory_metrics(problem, xs, T)
@@ -620,3 +631,78 @@ def test_federated_oracle_uses_each_workers_part() -> None:
     assert np.all(np.isfinite(res.metrics["gn"][-1]))
     with pytest.raises(ValueError, match="parts"):
         simulate(prob, NoNoise(), scale(0.2), algorithm2(stragglers(3), 50), R=1, rng=0)
+
+
+# --------------------------------------------------------------------------- state, options
+
+
+def test_stateful_momentum_matches_definition(quad: Quadratic) -> None:
+    """A stateful rule on a random Algorithm 2 schedule, against the slot-free reference."""
+    T, R, seed = 250, 3, 7
+    s = algorithm2(stragglers(4, 1, 12.0, "exponential"), T + 100, np.random.default_rng(1),
+                   concurrency=6)
+    rule = chain(clip(0.3), momentum(0.6), scale(ETA / 8))
+    res = simulate(quad, Gaussian(0.3), rule, s, R=R, rng=seed, horizon=T, options=every(T))
+    assert_matches(res, reference(quad, Gaussian(0.3), rule, s, T, R, seed), rtol=1e-10,
+                   atol=1e-12)
+    plain = simulate(quad, Gaussian(0.3), chain(clip(0.3), scale(ETA / 8)), s, R=R, rng=seed,
+                     horizon=T, options=every(T))
+    assert not np.allclose(plain.metrics["gn"], res.metrics["gn"])
+
+
+class _NoFullGradient:
+    """A problem wrapper whose full gradient and value must not be called."""
+
+    def __init__(self, problem):
+        self._p = problem
+
+    def __getattr__(self, name):
+        if name in ("grad", "value"):
+            raise AssertionError(f"engine called problem.{name}")
+        return getattr(self._p, name)
+
+
+def test_full_gradient_off_and_evaluate() -> None:
+    from clipasgd.noise import Minibatch
+    from clipasgd.problems import make_problem
+
+    prob = make_problem("logistic", dataset="breast_cancer", lam=0.01)
+    sched = algorithm1(stragglers(4, 1, 10.0), 300)
+    rule, T = chain(clip(5.0), scale(0.1)), 250
+    norm = lambda x: {"x_norm": row_norms(x)}  # noqa: E731
+    on = simulate(prob, Minibatch(8), rule, sched, R=3, rng=5, horizon=T,
+                  options=EngineOptions(evaluate=norm))
+    off = simulate(_NoFullGradient(prob), Minibatch(8), rule, sched, R=3, rng=5, horizon=T,
+                   options=EngineOptions(evaluate=norm, full_gradient=False))
+    # same iterates either way; evaluate sees x of shape (R, d) at each checkpoint
+    np.testing.assert_array_equal(on.metrics["x_norm"], off.metrics["x_norm"])
+    for k in ("vdist", "clip"):
+        np.testing.assert_array_equal(on.metrics[k], off.metrics[k])
+    assert np.all(on.metrics["x_norm"] > 0) and off.hit.size == 0
+    for k in ("gn", "avg", "gmin", "subopt"):
+        assert np.isnan(off.metrics[k]).all() and np.isfinite(on.metrics[k]).all(), k
+    frame = off.checkpoints_frame()
+    assert "x_norm" in frame and frame["x_norm"].notna().all()
+    with pytest.raises(ValueError, match="needs a minibatch oracle"):
+        simulate(prob, Gaussian(0.1), rule, sched, R=1, rng=0,
+                 options=EngineOptions(full_gradient=False))
+    with pytest.raises(ValueError, match="hitting times"):
+        simulate(prob, Minibatch(8), rule, sched, R=1, rng=0,
+                 options=EngineOptions(full_gradient=False, eps=(0.1,)))
+    with pytest.raises(ValueError, match="'gn' is taken"):
+        simulate(prob, Minibatch(8), rule, sched, R=1, rng=0,
+                 options=EngineOptions(evaluate=lambda x: {"gn": row_norms(x)}))
+
+
+def test_schedule_summary_is_the_runs_schedule() -> None:
+    from clipasgd.experiment import schedule_summary, spec_schedule
+
+    spec = {"name": "sumry", "seed": 4, "replications": 2, "horizon": 80,
+            "problem": {"name": "quadratic", "dim": 3},
+            "noise": {"name": "gaussian", "sigma": 0.1},
+            "workers": {"n": 4, "stragglers": 1, "D": 30.0, "law": "exponential"},
+            "scheduler": "algorithm1", "algorithms": [{"name": "asgd", "eta": 0.05}]}
+    summary = schedule_summary(spec)
+    assert summary == spec_schedule(spec).truncate(80).summary()
+    assert summary == run_experiment(spec, progress=lambda m: None).runs["asgd"].schedule
+    assert summary["events"] == 80 and summary["tau_C"] == 4 and summary["tau_max"] >= 3

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from clipasgd.algorithms import ALGORITHMS, make_algorithm
+from clipasgd.algorithms import ALGORITHMS, Scheduler, make_algorithm
 from clipasgd.theory import (
     clipped_params,
     vanilla_step,
@@ -16,19 +18,25 @@ from clipasgd.updates import (
     Transform,
     chain,
     clip,
-    clip_radius,
     delay_adaptive,
     drop_stale,
+    momentum,
     row_norms,
     scale,
 )
+
+
+def once(t: Transform, g: np.ndarray, delay) -> np.ndarray:
+    """One update from a fresh state."""
+    return t.update(g, t.init(g), delay)[0]
+
 
 # --------------------------------------------------------------------------- clip
 
 
 def test_clip_known_answers() -> None:
     g = np.array([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0], [0.6, 0.8]])
-    out = clip(1.0)(g.copy(), 0)
+    out = once(clip(1.0), g.copy(), 0)
     np.testing.assert_allclose(out[0], [0.6, 0.8], rtol=1e-15)  # norm 5 -> norm 1
     np.testing.assert_array_equal(out[1], [0.3, 0.4])  # small: unchanged
     np.testing.assert_array_equal(out[2], [0.0, 0.0])  # zero: unchanged, no NaN
@@ -39,7 +47,7 @@ def test_clip_known_answers() -> None:
 def test_clip_per_row_and_direction() -> None:
     rng = np.random.default_rng(0)
     g = rng.standard_normal((200, 7)) * rng.exponential(3.0, (200, 1))
-    out = clip(2.0)(g.copy(), np.arange(200))
+    out = once(clip(2.0), g.copy(), np.arange(200))
     norms_in, norms_out = row_norms(g), row_norms(out)
     np.testing.assert_allclose(norms_out, np.minimum(norms_in, 2.0), rtol=1e-12)
     cos = np.einsum("ij,ij->i", g, out) / (norms_in * norms_out)
@@ -47,10 +55,10 @@ def test_clip_per_row_and_direction() -> None:
 
 
 def test_clip_single_vector_and_3d() -> None:
-    out = clip(1.0)(np.array([0.0, 5.0]), 0)
+    out = once(clip(1.0), np.array([0.0, 5.0]), 0)
     np.testing.assert_allclose(out, [0.0, 1.0])
     batch = np.full((2, 3, 4), 1.0)  # each row norm 2
-    np.testing.assert_allclose(row_norms(clip(0.5)(batch, 0)), 0.5)
+    np.testing.assert_allclose(row_norms(once(clip(0.5), batch, 0)), 0.5)
 
 
 @pytest.mark.parametrize("c", [0.0, -1.0, float("inf"), float("nan")])
@@ -63,7 +71,7 @@ def test_clip_rejects_bad_radius(c: float) -> None:
 
 
 def test_scale() -> None:
-    np.testing.assert_allclose(scale(0.25)(np.array([[4.0, -8.0]]), 3), [[1.0, -2.0]])
+    np.testing.assert_allclose(once(scale(0.25), np.array([[4.0, -8.0]]), 3), [[1.0, -2.0]])
     for eta in (0.0, -0.1, float("inf")):
         with pytest.raises(ValueError, match="step size eta"):
             scale(eta)
@@ -73,12 +81,12 @@ def test_delay_adaptive_factor() -> None:
     eta, tau_c = 0.1, 4
     delays = np.array([0, 1, 4, 5, 8, 40, 1000])
     g = np.ones((delays.size, 3))
-    out = delay_adaptive(eta, tau_c)(g, delays)
+    out = once(delay_adaptive(eta, tau_c), g, delays)
     expected = eta * np.minimum(1.0, tau_c / np.maximum(delays, 1))
     np.testing.assert_allclose(out[:, 0], expected, rtol=1e-15)
     np.testing.assert_allclose(out[:, 0], [0.1, 0.1, 0.1, 0.08, 0.05, 0.01, 0.0004])
     # a scalar delay applies to every row
-    np.testing.assert_allclose(delay_adaptive(eta, tau_c)(np.ones((2, 2)), 8), 0.05)
+    np.testing.assert_allclose(once(delay_adaptive(eta, tau_c), np.ones((2, 2)), 8), 0.05)
     with pytest.raises(ValueError, match="tau_c must be >= 1"):
         delay_adaptive(0.1, 0)
     with pytest.raises(ValueError, match="step size eta"):
@@ -88,37 +96,37 @@ def test_delay_adaptive_factor() -> None:
 def test_drop_stale() -> None:
     rule = drop_stale(5)
     delays = np.array([0, 4, 5, 6, 100])
-    out = rule(np.ones((5, 2)), delays)
+    out = once(rule, np.ones((5, 2)), delays)
     np.testing.assert_array_equal(out[:, 0], [1, 1, 0, 0, 0])  # delay >= R is dropped
-    np.testing.assert_array_equal(rule(np.ones((2, 2)), 4), 1.0)
-    np.testing.assert_array_equal(rule(np.ones((2, 2)), 5), 0.0)
+    np.testing.assert_array_equal(once(rule, np.ones((2, 2)), 4), 1.0)
+    np.testing.assert_array_equal(once(rule, np.ones((2, 2)), 5), 0.0)
     with pytest.raises(ValueError, match="max_delay must be >= 1"):
         drop_stale(0)
 
 
 def test_chain_order_matters() -> None:
     g = np.array([[3.0, 4.0]])
-    clip_then_scale = chain(clip(1.0), scale(10.0))(g.copy(), 0)
-    scale_then_clip = chain(scale(10.0), clip(1.0))(g.copy(), 0)
+    clip_then_scale = once(chain(clip(1.0), scale(10.0)), g.copy(), 0)
+    scale_then_clip = once(chain(scale(10.0), clip(1.0)), g.copy(), 0)
     np.testing.assert_allclose(row_norms(clip_then_scale), 10.0)
     np.testing.assert_allclose(row_norms(scale_then_clip), 1.0)
-    np.testing.assert_array_equal(chain()(g.copy(), 0), g)  # empty chain: identity
+    np.testing.assert_array_equal(once(chain(), g.copy(), 0), g)  # empty chain: identity
 
 
 def test_chain_passes_delay_to_each() -> None:
     rule = chain(drop_stale(3), delay_adaptive(1.0, 2))
-    out = rule(np.ones((4, 1)), np.array([1, 2, 3, 4]))
+    out = once(rule, np.ones((4, 1)), np.array([1, 2, 3, 4]))
     np.testing.assert_allclose(out[:, 0], [1.0, 1.0, 0.0, 0.0])
 
 
-def test_clip_radius() -> None:
-    assert clip_radius(clip(2.5)) == 2.5
-    assert clip_radius(chain(clip(2.5), scale(0.1))) == 2.5
-    assert clip_radius(chain(scale(0.1), chain(clip(3.0), clip(1.5)))) == 1.5
-    assert clip_radius(scale(0.1)) == np.inf
-    assert clip_radius(chain()) == np.inf
-    assert clip_radius(delay_adaptive(0.1, 3)) == np.inf
-    assert clip_radius(Transform()) == np.inf
+def test_radius() -> None:
+    assert clip(2.5).radius == 2.5
+    assert chain(clip(2.5), scale(0.1)).radius == 2.5
+    assert chain(scale(0.1), chain(clip(3.0), clip(1.5))).radius == 1.5
+    assert scale(0.1).radius == np.inf
+    assert chain().radius == np.inf
+    assert delay_adaptive(0.1, 3).radius == np.inf
+    assert Transform().radius == np.inf
 
 
 # --------------------------------------------------------------------------- algorithms
@@ -127,17 +135,18 @@ def test_clip_radius() -> None:
 def test_make_algorithm_rules() -> None:
     g = np.array([[30.0, 40.0]])
     a = make_algorithm("clipped_asgd", eta=0.1, c=1.0)
-    assert a.scheduler is None and clip_radius(a.rule) == 1.0
-    np.testing.assert_allclose(a.rule(g.copy(), 7), [[0.06, 0.08]])
-    np.testing.assert_allclose(make_algorithm("asgd", eta=0.1).rule(g.copy(), 7), [[3.0, 4.0]])
+    assert a.scheduler is None and a.rule.radius == 1.0
+    np.testing.assert_allclose(once(a.rule, g.copy(), 7), [[0.06, 0.08]])
+    asgd = make_algorithm("asgd", eta=0.1).rule
+    np.testing.assert_allclose(once(asgd, g.copy(), 7), [[3.0, 4.0]])
     da = make_algorithm("delay_adaptive_asgd", eta=0.1, tau_c=2).rule
-    np.testing.assert_allclose(da(g.copy(), 8), [[0.75, 1.0]])
+    np.testing.assert_allclose(once(da, g.copy(), 8), [[0.75, 1.0]])
     rm = make_algorithm("ringmaster_asgd", eta=0.1, max_delay=3).rule
-    np.testing.assert_allclose(rm(g.copy(), 3), [[0.0, 0.0]])
-    np.testing.assert_allclose(rm(g.copy(), 2), [[3.0, 4.0]])
+    np.testing.assert_allclose(once(rm, g.copy(), 3), [[0.0, 0.0]])
+    np.testing.assert_allclose(once(rm, g.copy(), 2), [[3.0, 4.0]])
     mb = make_algorithm("minibatch_sgd", n_workers=4, eta=0.4)
     assert mb.scheduler == "synchronous" and mb.params == {"eta": 0.4}
-    np.testing.assert_allclose(mb.rule(g.copy(), 0), [[3.0, 4.0]])  # eta / n = 0.1
+    np.testing.assert_allclose(once(mb.rule, g.copy(), 0), [[3.0, 4.0]])  # eta / n = 0.1
     assert make_algorithm("sgd", eta=0.1).scheduler == "single"
     assert set(ALGORITHMS) >= {"clipped_asgd", "asgd", "delay_adaptive_asgd",
                                "ringmaster_asgd", "minibatch_sgd", "sgd"}
@@ -216,3 +225,69 @@ def test_vanilla_step() -> None:
     assert vanilla_step(L=0.5, tau_max=0) == pytest.approx(2.0)  # tau_max 0 counts as 1
     with pytest.raises(ValueError, match="L must be positive"):
         vanilla_step(L=0.0, tau_max=3)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def test_momentum_matches_heavy_ball() -> None:
+    beta, rng = 0.7, np.random.default_rng(0)
+    gs = rng.standard_normal((6, 3, 2))
+    rule = momentum(beta)
+    state, v = rule.init(np.zeros((3, 2))), np.zeros((3, 2))
+    for g in gs:
+        u, state = rule.update(g.copy(), state, 0)
+        v = beta * v + g
+        np.testing.assert_allclose(u, v, rtol=1e-15)
+    # a later transform working in place must not corrupt the state
+    rule = chain(momentum(beta), scale(10.0))
+    state = rule.init(np.zeros((3, 2)))
+    u1, state = rule.update(gs[0].copy(), state, 0)
+    u2, state = rule.update(gs[1].copy(), state, 0)
+    np.testing.assert_allclose(u2, 10.0 * (beta * gs[0] + gs[1]), rtol=1e-14)
+    with pytest.raises(ValueError, match="beta must lie"):
+        momentum(1.0)
+
+
+def test_clip_counts_per_replication_and_chain_forwards() -> None:
+    g = np.array([[3.0, 4.0], [0.3, 0.4]])
+    rule = chain(scale(1.0), clip(1.0))
+    state = rule.init(g)
+    for _ in range(3):
+        _, state = rule.update(g.copy(), state, 0)
+    np.testing.assert_array_equal(rule.clipped(state), [3, 0])
+    assert scale(1.0).clipped(()) is None and chain(scale(1.0)).clipped(((),)) is None
+    # two clips: the smaller radius is the one reported
+    two = chain(clip(10.0), clip(0.45))
+    _, st2 = two.update(g.copy(), two.init(g), 0)
+    np.testing.assert_array_equal(two.clipped(st2), [1, 1])
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_make_algorithm_signature_and_scheduler() -> None:
+    mb = make_algorithm("minibatch_sgd", n_workers=5, eta=1.0)
+    assert mb.scheduler is Scheduler.SYNCHRONOUS and mb.rule == scale(1.0 / 5)
+    assert make_algorithm("sgd", eta=0.1).scheduler is Scheduler.SINGLE
+    m = make_algorithm("momentum_asgd", eta=0.1, beta=0.5)
+    assert m.rule == chain(momentum(0.5), scale(0.1)) and m.scheduler is None
+    with pytest.raises(ValueError, match=r"'clipped_asgd'.*missing \['c'\]"):
+        make_algorithm("clipped_asgd", eta=0.1)
+    with pytest.raises(ValueError, match=r"'ringmaster_asgd'.*unknown \['tau_c'\]"):
+        make_algorithm("ringmaster_asgd", eta=0.1, max_delay=3, tau_c=2)
+
+
+def test_readme_algorithm_example_runs() -> None:
+    """The README's "Adding an algorithm" snippet, verbatim."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    code = re.search(r"## Adding an algorithm.*?```python\n(.*?)```", text, re.S).group(1)
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)  # noqa: S102
+    res, rule = ns["res"], ns["rule"]
+    assert res.c == 1.0 and 0 < res.clip_fraction.mean() < 1
+    # the stateful step: after k jobs the counter is k, so the next step is eta/sqrt(1+k)
+    state = rule.init(np.zeros((2, 3)))
+    for k in range(4):
+        u, state = rule.update(np.full((2, 3), 0.1), state, 0)
+        np.testing.assert_allclose(u, 0.1 * 0.5 / np.sqrt(1 + k))

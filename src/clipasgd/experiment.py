@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .algorithms import make_algorithm
+from .algorithms import Scheduler, make_algorithm
 from .compute_times import ComputeTimes, make_compute_times
 from .engine import EngineOptions, simulate
 from .noise import make_noise
@@ -24,8 +24,8 @@ from .results import RunResult
 from .schedules import Schedule, algorithm1, make_schedule
 from .spec import load_spec
 
-__all__ = ["build", "run_experiment", "spec_schedule", "ExperimentResult", "concat_results",
-           "schedule_slack"]
+__all__ = ["build", "run_experiment", "spec_schedule", "schedule_summary", "ExperimentResult",
+           "concat_results", "schedule_slack"]
 
 
 def schedule_slack(T: int, n: int) -> int:
@@ -93,18 +93,18 @@ def _children(ss: np.random.SeedSequence, k: int) -> list[np.random.SeedSequence
     return [np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, i)) for i in range(k)]
 
 
-def _schedules_for(scheduler: str | None, spec: dict, times, T: int,
+def _schedules_for(scheduler: Scheduler | None, spec: dict, times, T: int,
                    ss: np.random.SeedSequence, per_rep: bool, R: int
                    ) -> Schedule | list[Schedule]:
     """Schedule(s) for an algorithm's scheduler (``None``: the spec's own)."""
     slack = T + schedule_slack(T, times.n)
-    if scheduler == "single":
+    if scheduler is Scheduler.SINGLE:
         one = ComputeTimes(np.zeros(1), np.ones(1))
         return algorithm1(one, slack)
-    kind = scheduler or spec["scheduler"]
+    kind = str(scheduler or spec["scheduler"])
     opts = {"concurrency": spec["concurrency"]} if kind == "algorithm2" and "concurrency" in spec \
         else {}
-    if per_rep and kind != "synchronous":
+    if per_rep and kind != Scheduler.SYNCHRONOUS:
         return [make_schedule(kind, times, slack, np.random.default_rng(s), **opts)
                 for s in _children(ss, R)]
     return make_schedule(kind, times, slack, np.random.default_rng(ss), **opts)
@@ -116,6 +116,13 @@ def spec_schedule(spec: dict) -> Schedule:
     _, _, times, _ = build(spec)
     sched_ss = np.random.SeedSequence(spec["seed"]).spawn(2)[0]
     return _schedules_for(None, spec, times, spec["horizon"], sched_ss, False, 1)
+
+
+def schedule_summary(spec: dict) -> dict:
+    """Summary (``tau_C``, ``tau_max``, ``tau_avg``, time per call, ...) of the shared
+    schedule ``run_experiment`` draws for ``spec``, truncated at the spec's horizon."""
+    spec = load_spec(spec)
+    return spec_schedule(spec).truncate(spec["horizon"]).summary()
 
 
 def run_experiment(spec: dict, progress: Callable[[str], None] | None = None) -> ExperimentResult:
@@ -146,9 +153,3 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None) ->
         runs[label] = run
         sched_summary[label] = run.schedule
     return ExperimentResult(spec, runs, sched_summary)
-
-
-def schedule_summary(spec: dict) -> dict:
-    """``tau_C``, ``tau_max``, ``tau_avg``, ... of the spec's shared schedule over its horizon."""
-    spec = load_spec(spec)
-    return spec_schedule(spec).truncate(spec["horizon"]).summary()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["RunResult", "METRIC_COLUMNS"]
+__all__ = ["RunResult", "METRIC_COLUMNS", "RESERVED_COLUMNS"]
 
 METRIC_COLUMNS = {
     "gn": "grad_norm",  # ||grad f(x_k)||
@@ -18,6 +18,8 @@ METRIC_COLUMNS = {
     "vdist": "virtual_dist",  # ||x_k - x~_k||
     "vmax": "virtual_max",  # max_{t<=k} ||x_t - x~_t||
 }
+# names an extra metric (``EngineOptions.evaluate``) may not take; it keeps its own name
+RESERVED_COLUMNS = frozenset({"rep", "iter", "algorithm", *METRIC_COLUMNS.values()})
 
 
 @dataclass
@@ -55,10 +57,10 @@ class RunResult:
         return np.where(T >= 2, self.times[idx, col], 0.0)
 
     def checkpoints_frame(self) -> pd.DataFrame:
-        """One row per (replication, checkpoint)."""
+        """One row per (replication, checkpoint); extra metrics keep their own names."""
         K, R = self.metrics["gn"].shape
         out = {"rep": np.tile(np.arange(R), K), "iter": np.repeat(self.iters, R)}
-        out |= {METRIC_COLUMNS[k]: v.ravel() for k, v in self.metrics.items()}
+        out |= {METRIC_COLUMNS.get(k, k): v.ravel() for k, v in self.metrics.items()}
         return pd.DataFrame(out)
 
     def hits_frame(self) -> pd.DataFrame:
