@@ -288,3 +288,23 @@ def test_fit_tail_2d() -> None:
 def test_fit_tail_errors(data: np.ndarray, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         tails.fit_tail(data)
+
+
+def test_fit_tail_reports_the_checks_power() -> None:
+    from clipasgd.tails import CHECK_POWER_TABLE, fit_tail, power_at
+
+    x = np.abs(np.random.default_rng(3).standard_t(3, 5000))
+    out = fit_tail(x)
+    power = out["check_power"]
+    assert power["n"] == 5000 and "interpolated in log n" in power["method"]
+    assert power["student_t3"] == CHECK_POWER_TABLE[5000]["student_t3"] < 0.5
+    mid = power_at(3000)["pareto2"]  # between the 2000 and 5000 rows
+    lo, hi = sorted([CHECK_POWER_TABLE[2000]["pareto2"], CHECK_POWER_TABLE[5000]["pareto2"]])
+    assert lo <= mid <= hi
+    assert "clamped" in power_at(10**7)["method"] and power_at(10**7)["lognormal"] == 1.0
+
+
+def test_check_power_table_reproduces() -> None:
+    from clipasgd.tails import CHECK_POWER_REPLICATES, CHECK_POWER_TABLE, check_power
+
+    assert check_power(2000, CHECK_POWER_REPLICATES, seed=0) == CHECK_POWER_TABLE[2000]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .provenance import provenance, to_jsonable, write_csv, write_json
+from .spec import check_memory, load_array, schedule_memory
 
 __all__ = ["main"]
 
@@ -33,7 +34,7 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
     from .schedules import from_delays, make_schedule, mva_time_per_call
 
     if args.delays:
-        raw = _load_array(args.delays)
+        raw = load_array(args.delays, "--delays")
         if raw.ndim != 1 or not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
             raise ValueError(f"--delays {args.delays}: expected a 1-D array of whole numbers")
         delays = raw.astype(np.int64)
@@ -41,12 +42,19 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
             int(np.sum(np.arange(delays.size) == delays))
         return from_delays(delays, C).summary()
     if args.trace:
-        arr = _load_array(args.trace)
-        times = TraceTimes(tuple(arr)) if arr.ndim == 2 else None
-        if times is None:
+        arr = load_array(args.trace, "--trace")
+        if arr.ndim != 2:
             raise ValueError("--trace: expected a 2-D array (workers x recorded times)")
+        times = TraceTimes(tuple(arr))
     else:
-        times = make_compute_times(_key_values(args.workers))
+        workers = _key_values(args.workers)
+        n = workers.get("n", 1)
+        if isinstance(n, int | float) and not isinstance(n, bool) and np.isfinite(n):
+            check_memory(schedule_memory(n, 1), "--workers n", "schedule")
+        times = make_compute_times(workers)
+    jobs = max(times.n, args.concurrency or 0)
+    check_memory(schedule_memory(jobs, args.events), "--events, --workers n, --concurrency",
+                 "schedule")
     opts = {"concurrency": args.concurrency} if args.concurrency is not None else {}
     sched = make_schedule(args.scheduler, times, args.events,
                           np.random.default_rng(np.random.SeedSequence(args.seed)), **opts)
@@ -58,10 +66,11 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
 
 def _cmd_run(args: argparse.Namespace) -> dict:
     from .experiment import run_experiment
-    from .spec import load_spec
+    from .spec import check_spec
 
-    spec = load_spec(args.spec)
+    spec = check_spec(args.spec)
     out = Path(args.out or Path("results") / spec["name"])
+    _check_writable(out)
     result = run_experiment(spec, progress=None if not args.quiet else (lambda m: None))
     for which in ("checkpoints", "hits", "reps"):
         write_csv(out / f"{which}.csv", result.frame(which))
@@ -80,18 +89,30 @@ def _cmd_bench(args: argparse.Namespace) -> dict:
 def _cmd_fit_tail(args: argparse.Namespace) -> dict:
     from .tails import fit_tail
 
-    return fit_tail(_load_array(args.file), k=args.k, seed=args.seed)
+    return fit_tail(load_array(args.file, "file"), k=args.k, seed=args.seed)
 
 
-def _load_array(path: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"file not found: {p}")
-    if p.suffix == ".npy":
-        return np.load(p, allow_pickle=False)
-    if p.suffix in (".csv", ".txt"):
-        return np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=1)
-    raise ValueError(f"{p}: expected a .npy, .csv or .txt file")
+def _check_writable(out: Path) -> None:
+    """Create ``out`` and write a probe file in it, so a bad ``--out`` fails before any work."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".clipasgd-write-probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"--out {out}: output folder is not writable ({err.strerror or err})"
+                         ) from None
+
+
+def _count(text: str) -> int:
+    """A whole number; scientific notation (``1e6``) is accepted (the range is checked later)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value == int(value)):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(value)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
                         "halfnormal, pareto), spread, alpha")
     s.add_argument("--scheduler", default="algorithm1",
                    choices=["algorithm1", "algorithm2", "synchronous"])
-    s.add_argument("--events", type=int, default=10_000)
+    s.add_argument("--events", type=_count, default=10_000)
     s.add_argument("--concurrency", type=int, default=None, help="jobs in flight (Algorithm 2)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--trace", help=".npy/.csv of recorded compute times, workers x jobs")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 
@@ -137,12 +138,36 @@ class TraceTimes:
         return {"kind": "trace", "n": self.n, "jobs": [int(a.size) for a in self.times]}
 
 
+def _number(key: str, value: object, finite: bool = True) -> float:
+    """``value`` as a (finite) real number, else a ValueError naming ``workers.key``."""
+    if not isinstance(value, Real) or isinstance(value, bool) or \
+            (finite and not np.isfinite(value)):
+        raise ValueError(f"workers: {key} must be a {'finite ' if finite else ''}number, "
+                         f"got {value!r}")
+    return float(value)
+
+
+def _numbers(key: str, value: object) -> np.ndarray:
+    """A non-empty 1-D list of finite numbers, else a ValueError naming ``workers.key``."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        arr = np.array([np.nan])
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"workers: {key} must be a non-empty list of finite numbers")
+    return arr
+
+
 def stragglers(n: int, m: int = 1, D: float = 1.0, law: str = "fixed", **params: float
                ) -> ComputeTimes:
     """``n - m`` workers with mean time 1 and ``m`` stragglers with mean ``D`` (the last ``m``)."""
-    if int(n) != n or n < 1:
+    for key, value in {"n": n, "stragglers": m, "D": D}.items():
+        _number(key, value, finite=False)  # range checks below give the clearer message
+    for key, value in params.items():
+        _number(key, value)
+    if not np.isfinite(n) or int(n) != n or n < 1:
         raise ValueError(f"workers: n must be a positive integer, got {n}")
-    if int(m) != m or not 0 <= m <= n:
+    if not np.isfinite(m) or int(m) != m or not 0 <= m <= n:
         raise ValueError(f"workers: stragglers m must be an integer in [0, n], got {m}")
     if not (np.isfinite(D) and D > 0):
         raise ValueError(f"workers: delay factor D must be positive, got {D}")
@@ -153,7 +178,9 @@ def stragglers(n: int, m: int = 1, D: float = 1.0, law: str = "fixed", **params:
 
 def ringmaster_peer(n: int) -> ComputeTimes:
     """The Ringmaster ASGD paper's heterogeneous setup, ``1 + sqrt(i) + |N(0, i+1)|``."""
-    i = np.arange(n, dtype=float)
+    if _number("n", n) != int(n) or n < 1:
+        raise ValueError(f"workers: n must be a positive integer, got {n}")
+    i = np.arange(int(n), dtype=float)
     return ComputeTimes(1.0 + np.sqrt(i), np.sqrt(i + 1) * np.sqrt(2 / np.pi), "halfnormal")
 
 
@@ -163,14 +190,18 @@ def make_compute_times(spec: dict) -> ComputeTimes | TraceTimes:
     spec = dict(spec)
     if "trace" in spec:
         _no_extra(spec, {"trace"})
-        return TraceTimes(tuple(spec["trace"]))
-    if spec.get("peer") == "ringmaster":
+        return TraceTimes(tuple(_trace_rows(spec["trace"])))
+    if "peer" in spec:
+        if spec["peer"] != "ringmaster":
+            raise ValueError(f"workers: peer: unknown setup {spec['peer']!r}; choose 'ringmaster'")
         _no_extra(spec, {"peer", "n"})
-        return ringmaster_peer(int(spec["n"]))
+        return ringmaster_peer(spec.get("n", 16))
     law = spec.pop("law", "fixed")
     if "means" in spec:
-        means = np.asarray(spec.pop("means"), dtype=float)
-        shift = np.asarray(spec.pop("shift", np.zeros_like(means)), dtype=float)
+        means = _numbers("means", spec.pop("means"))
+        shift = _numbers("shift", spec.pop("shift", np.zeros_like(means)))
+        for key in set(spec) & _LAW_PARAMS.get(law, set()):
+            _number(key, spec[key])
         _no_extra(spec, _LAW_PARAMS.get(law, set()))
         return ComputeTimes(shift, means - shift, law, spec)
     known = {"n", "stragglers", "D"}
@@ -178,6 +209,24 @@ def make_compute_times(spec: dict) -> ComputeTimes | TraceTimes:
     if "n" not in spec:
         raise ValueError("workers: missing key 'n' (number of workers)")
     return stragglers(spec.pop("n"), spec.pop("stragglers", 0), spec.pop("D", 1.0), law, **spec)
+
+
+def _trace_rows(trace: object) -> list:
+    """Rows of recorded times: a nested list, or a path to a 2-D ``.npy``/``.csv`` file."""
+    if isinstance(trace, str):
+        from .spec import load_array
+
+        arr = load_array(trace, "workers.trace")
+        if arr.ndim != 2:
+            raise ValueError(f"workers.trace: {trace}: expected a 2-D array (workers x recorded "
+                             f"times), got shape {arr.shape}")
+        return list(arr)
+    if not isinstance(trace, list) or not all(isinstance(r, list | np.ndarray) for r in trace):
+        raise ValueError("workers.trace: expected a file path or a list of per-worker lists")
+    for i, row in enumerate(trace):
+        if len(row):  # an empty row gets TraceTimes' own message
+            _numbers(f"trace.{i}", row)
+    return trace
 
 
 def _no_extra(spec: dict, allowed: set[str]) -> None:

@@ -8,13 +8,22 @@ of ``horizon`` server steps each. See the README for a commented example.
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
+import warnings
+from collections.abc import Callable
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import yaml
 
-__all__ = ["SPEC_SCHEMA", "load_spec", "validate", "SpecError"]
+__all__ = ["SPEC_SCHEMA", "load_spec", "check_spec", "validate", "SpecError", "load_yaml",
+           "check_finite", "check_name", "estimate_memory", "memory_terms", "schedule_memory",
+           "memory_limit", "check_memory", "load_array"]
 
 
 class SpecError(ValueError):
@@ -70,21 +79,259 @@ def validate(data: Any, schema: dict, what: str = "spec") -> None:
         raise SpecError(f"{what}: {where}: {err.message}")
 
 
-def load_spec(source: str | Path | dict) -> dict:
-    """Read a YAML/JSON file (or take a dict), validate it and fill defaults."""
-    if isinstance(source, dict):
-        data = source
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise SpecError(f"spec file not found: {path}")
+# ---------------------------------------------------------------------------- reading
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loading with duplicate keys refused and YAML 1.2 floats (``1.0e10``, ``1e9``)."""
+
+
+_Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:float"]
+                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def load_yaml(path: str | Path, what: str = "config") -> Any:
+    """Read a YAML (or ``.json``) file; a syntax error or a duplicate key is a
+    :class:`SpecError` naming the file, line and key instead of a parser traceback."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{what} file not found: {path}")
+    try:
         text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"{what} {path}: cannot read: {err}") from None
+    if path.suffix == ".json":
         try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as err:
-            raise SpecError(f"spec {path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {err}"
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise SpecError(f"{what} {path}: not valid json: line {err.lineno}: {err.msg}"
                             ) from None
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise SpecError(f"{what} {path}: not valid YAML: {where}{problem}") from None
+
+
+def check_finite(data: Any, what: str = "spec") -> None:
+    """Refuse NaN and infinite numbers anywhere in nested dicts/lists, naming the key path
+    (JSON Schema's bounds let NaN through)."""
+    def walk(value: Any, path: list[str]) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, [*path, str(k)])
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                walk(v, [*path, str(i)])
+        elif isinstance(value, Real) and not isinstance(value, bool) \
+                and not math.isfinite(value):
+            raise SpecError(f"{what}: {'.'.join(path) or '(top level)'}: {value} is not a "
+                            "finite number")
+    walk(data, [])
+
+
+def check_name(name: str, what: str = "spec") -> None:
+    """An output-folder name: no path separators, no ``..``, nothing hidden or empty."""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+=-]*", name) or ".." in name:
+        raise SpecError(f"{what}: name: {name!r} must be a plain folder name (letters, digits, "
+                        "'_', '-', '.', no path separators or '..')")
+
+
+def load_array(path: str | Path, what: str) -> np.ndarray:
+    """A numeric array from ``.npy``/``.csv``/``.txt``; any problem is a ``ValueError``
+    naming ``what`` (the key or option) and the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{what}: file not found: {p}")
+    try:
+        if p.suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+        elif p.suffix in (".csv", ".txt"):
+            with warnings.catch_warnings():  # an empty file is reported below, not warned
+                warnings.simplefilter("ignore", UserWarning)
+                arr = np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=1)
+        else:
+            raise ValueError(f"{what}: {p}: expected a .npy, .csv or .txt file")
+    except (EOFError, OSError, ValueError, UnicodeDecodeError) as err:
+        if str(err).startswith(what):
+            raise
+        kind = "a NumPy .npy array" if p.suffix == ".npy" else f"numbers in {p.suffix} form"
+        why = "empty file" if p.stat().st_size == 0 else type(err).__name__
+        raise ValueError(f"{what}: {p}: not {kind} ({why})") from None
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise ValueError(f"{what}: {p}: expected real numbers, got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"{what}: {p}: contains no numbers")
+    return arr
+
+
+# ----------------------------------------------------------------------------- memory
+
+_EVENT_BYTES = 160  # a schedule event with the engine's plan (measured ~136 B, tracemalloc)
+_WORKER_BYTES = 1100  # a worker in a scheduler's event loop (measured ~1,010 B, algorithm2)
+
+
+def memory_limit() -> int:
+    """Bytes one command may plan to use: ``$CLIPASGD_MAX_MEMORY_GB`` if set, else 60% of
+    physical memory."""
+    env = os.environ.get("CLIPASGD_MAX_MEMORY_GB")
+    if env:
+        try:
+            gb = float(env)
+        except ValueError:
+            gb = math.nan
+        if not (math.isfinite(gb) and gb > 0):
+            raise SpecError(f"CLIPASGD_MAX_MEMORY_GB: expected a positive number, got {env!r}")
+        return int(gb * 2**30)
+    return int(0.6 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def check_memory(need: float, keys: str, what: str = "spec") -> None:
+    """Refuse a plan needing more than :func:`memory_limit`, naming the keys that drive it."""
+    limit = memory_limit()
+    if need > limit:
+        raise SpecError(f"{what}: {keys}: needs about {need / 2**30:.3g} GiB of memory, over the "
+                        f"limit of {limit / 2**30:.3g} GiB (set CLIPASGD_MAX_MEMORY_GB to change)")
+
+
+def schedule_memory(n_workers: float, events: float, per_replication: float = 1) -> float:
+    """Bytes to build ``per_replication`` schedules of ``events`` events for ``n_workers``."""
+    return per_replication * (events * _EVENT_BYTES + n_workers * _WORKER_BYTES)
+
+
+def _num(value: Any, default: float = 1.0) -> float:
+    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    return max(float(value), 1.0) if ok else default
+
+
+def _n_workers(workers: Any) -> float:
+    if not isinstance(workers, dict):
+        return 1.0
+    for key in ("means", "trace"):
+        if isinstance(workers.get(key), list):
+            return float(len(workers[key]))
+    return _num(workers.get("n"))
+
+
+def memory_terms(spec: dict) -> dict[str, float]:
+    """Rough peak bytes of ``run_experiment(spec)`` by part, keyed by the spec keys that drive
+    each: the engine (``3 * 8 R tau_C d`` plus ``6 R d`` vectors per chunk of ``R`` runs), the
+    schedule(s) (:func:`schedule_memory`), the problem, and the kept results (wall-clock times
+    per event, metrics per checkpoint)."""
+    problem = spec.get("problem") if isinstance(spec.get("problem"), dict) else {}
+    d = _num(problem.get("dim"), 20.0)
+    n = _n_workers(spec.get("workers"))
+    R = _num(spec.get("replications", DEFAULTS["replications"]))
+    R_c = min(R, _num(spec.get("chunk", DEFAULTS["chunk"])))
+    T = _num(spec.get("horizon"))
+    tau_c = max(n, _num(spec.get("concurrency"), n))
+    per_rep = bool(spec.get("per_replication_schedules"))
+    events = T + T // 4 + 10 * n  # as experiment.schedule_slack
+    rotate = problem.get("name") == "nonconvex" and problem.get("rotate", True)
+    n_algos = len(spec.get("algorithms") or [1])
+    return {
+        "problem.dim, workers.n, chunk": 8 * R_c * d * (3 * tau_c + 6),
+        "horizon, workers.n": schedule_memory(n, events, R if per_rep else 1)
+        + (3 * 8 * T * R_c if per_rep else 0),
+        "problem.dim": 8 * d * (3 * d if rotate else 2 * _num(problem.get("n_parts")) + 3),
+        "horizon, replications": n_algos * 8 * (T * (R if per_rep else 1)
+                                                + 7 * (10 * math.log10(T) + 2) * R),
+    }
+
+
+def estimate_memory(spec: dict) -> float:
+    """Rough peak bytes of ``run_experiment(spec)``: the sum of :func:`memory_terms`."""
+    return sum(memory_terms(spec).values())
+
+
+# ---------------------------------------------------------------------------- validate
+
+
+def load_spec(source: str | Path | dict) -> dict:
+    """Read a YAML/JSON file (or take a dict), validate it and fill defaults.
+
+    Cheap checks only (no problem is built): finite numbers, the schema, the workers,
+    ``name``, ``concurrency`` and the memory estimate. :func:`check_spec` also builds
+    every piece.
+    """
+    data = source if isinstance(source, dict) else load_yaml(source, "spec")
     if not isinstance(data, dict):
         raise SpecError("spec: top level must be a mapping")
+    check_finite(data, "spec")
+    if isinstance(data.get("workers"), dict):
+        _section("workers", _workers_check, data["workers"])  # before algorithms' tau_c
     validate(data, SPEC_SCHEMA)
+    check_name(data.get("name", DEFAULTS["name"]))
+    if "concurrency" in data and data.get("scheduler", DEFAULTS["scheduler"]) != "algorithm2":
+        raise SpecError("spec: concurrency: applies to scheduler algorithm2 only (algorithm1 "
+                        "keeps one job per worker in flight)")
+    terms = memory_terms(data)
+    check_memory(sum(terms.values()), max(terms, key=terms.__getitem__))
     return {**DEFAULTS, **data}
+
+
+def _workers_check(workers: dict) -> None:
+    from .compute_times import make_compute_times
+
+    n = _n_workers(workers)
+    check_memory(schedule_memory(n, 1), "workers.n", "spec")
+    make_compute_times(workers)
+
+
+def _section(key: str, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``build(...)``, with a ``ValueError``/``TypeError`` turned into a SpecError naming
+    ``key``."""
+    try:
+        return build(*args, **kwargs)
+    except SpecError:
+        raise
+    except (ValueError, TypeError) as err:
+        msg = str(err)
+        raise SpecError(msg if msg.startswith(key) else f"spec: {key}: {msg}") from None
+
+
+def check_spec(source: str | Path | dict) -> dict:
+    """:func:`load_spec` plus building the problem, noise and every algorithm (cheap next
+    to a run), so a bad parameter is a :class:`SpecError` naming its key before any work."""
+    from .algorithms import make_algorithm
+    from .compute_times import make_compute_times
+    from .noise import make_noise
+    from .problems import make_problem
+
+    spec = load_spec(source)
+    _section("problem", make_problem, **spec["problem"])
+    _section("noise", make_noise, **spec["noise"])
+    n = _section("workers", make_compute_times, spec["workers"]).n
+    for i, a in enumerate(spec["algorithms"]):
+        params = {k: v for k, v in a.items() if k not in ("name", "label")}
+        _section(f"algorithms.{i}", make_algorithm, a["name"], n, **params)
+    labels = [a.get("label", a["name"]) for a in spec["algorithms"]]
+    if len(set(labels)) != len(labels):
+        raise SpecError(f"spec: algorithms: labels must be unique, got {labels} "
+                        "(add 'label' to tell runs of one algorithm apart)")
+    return spec
