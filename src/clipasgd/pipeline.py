@@ -18,11 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from .claims import CLAIM_IDS, SIMULATED, get_claim
 from .provenance import atomic_write_text, config_hash, provenance, write_json
-from .spec import SpecError, validate
+from .spec import SpecError, check_finite, load_yaml, validate
 
 __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_summary"]
 
@@ -35,7 +33,8 @@ def load_config(path: str | Path = "config/config.yaml", schema: str | Path = SC
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"config file not found: {path}")
-    cfg = yaml.safe_load(path.read_text())
+    cfg = load_yaml(path, what=str(path))
+    check_finite(cfg, str(path))
     schema_path = Path(schema)
     if not schema_path.is_file():
         raise SpecError(f"config schema not found: {schema_path}")
