@@ -1,4 +1,4 @@
-"""Command line: ``clipasgd schedule | run | bench | fit-tail``. Every command prints JSON."""
+"""Command line: ``clipasgd schedule | run | bench | fit-tail | fetch-data``. Every command prints JSON."""
 
 from __future__ import annotations
 
@@ -83,6 +83,15 @@ def _cmd_fit_tail(args: argparse.Namespace) -> dict:
     return fit_tail(_load_array(args.file), k=args.k, seed=args.seed)
 
 
+def _cmd_fetch_data(args: argparse.Namespace) -> dict:
+    from .datasets import DataUnavailable, fetch
+
+    try:
+        return {"dataset": args.dataset, "path": str(fetch(args.dataset, args.dest))}
+    except DataUnavailable as err:
+        raise ValueError(str(err)) from err
+
+
 def _load_array(path: str) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
@@ -122,6 +131,10 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--k", type=int, default=None, help="upper order statistics used")
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=_cmd_fit_tail)
+    d = sub.add_parser("fetch-data", help="locate or fetch a data set, checksums verified")
+    d.add_argument("dataset", choices=["fashion-mnist", "shakespeare"])
+    d.add_argument("--dest", default="data/raw", help="folder for fetched files")
+    d.set_defaults(func=_cmd_fetch_data)
     return ap
 
 
