@@ -1,4 +1,7 @@
-"""Command line: ``clipasgd schedule | run | bench | fit-tail | fetch-data``. Every command prints JSON."""
+"""Command line: ``clipasgd schedule | run | bench | fit-tail | fetch-data``.
+
+Every command prints JSON.
+"""
 
 from __future__ import annotations
 

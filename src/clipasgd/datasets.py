@@ -235,15 +235,16 @@ def speeches(text: str) -> list[tuple[str, str]]:
     A speaker tag is a short name alone on a line after a blank line and before
     text, ending in a full stop (``Ham.``, ``KING HENRY.``) or in capitals
     (``THESEUS``). The speech runs to the next tag; stage directions in brackets
-    and leading/trailing spaces are dropped. Text before the first tag (title, cast list) is dropped; poems
-    give no pairs.
+    and leading/trailing spaces are dropped, and ``ACT``/``SCENE`` headings are no
+    tags. Text before the first tag (title, cast list) is dropped; poems give no pairs.
     """
     lines = text.replace("\r", "").split("\n")
     out: list[tuple[str, list[str]]] = []
     for i, line in enumerate(lines):
         m = _TAG.match(line)
-        if (m and i > 0 and not m.group(1).upper().startswith(("ACT ", "SCENE")) and not lines[i - 1].strip() and i + 1 < len(lines)
-                and lines[i + 1].strip() and (m.group(2) or m.group(1).isupper())):
+        if (m and 0 < i < len(lines) - 1 and not lines[i - 1].strip() and lines[i + 1].strip()
+                and (m.group(2) or m.group(1).isupper())
+                and not m.group(1).upper().startswith(("ACT ", "SCENE"))):
             out.append((m.group(1).upper(), []))
         elif out:
             kept = _STAGE.sub("", line).strip()

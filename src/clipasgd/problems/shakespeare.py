@@ -107,6 +107,7 @@ class ShakespeareMLP(SoftmaxNetwork):
             shards = split_indices(tr_role, self.n_parts, "iid", 1.0, rng)
             self.shard_roles = None
         self.shards = Shards(shards)
+        self.role_names, self.role_of = names, tr_role.astype(np.int32)
         self.eval_idx = len(tr_starts) + rng.permutation(len(va_starts))[:n_eval]
         self._offsets = np.arange(self.context)
         self._x0 = self.init(check_int("init_seed", init_seed, 0))
