@@ -83,8 +83,9 @@ class SoftmaxNetwork(Problem):
         """Inputs ``(R, B, n_in)`` (or ``(B, n_in)`` if row-independent) of samples ``idx``."""
 
     def _feature_grad(self, prefix: np.ndarray, idx: np.ndarray, dh: np.ndarray) -> np.ndarray:
-        """Gradient ``(R, n_prefix)`` of the prefix given ``dloss/dfeatures`` ``(R, B, n_in)``."""
-        return np.zeros((dh.shape[0], 0))
+        """Gradient ``(R, n_prefix)`` of the prefix given ``dloss/dfeatures`` ``(R, B, n_in)``;
+        only called when ``n_prefix > 0``."""
+        raise NotImplementedError
 
     @abstractmethod
     def _targets(self, idx: np.ndarray) -> np.ndarray:
@@ -109,13 +110,12 @@ class SoftmaxNetwork(Problem):
         np.put_along_axis(d, y[..., None], np.take_along_axis(d, y[..., None], -1) - 1.0, -1)
         d *= wb[..., None]  # dloss/dlogits
         da = (d @ w2.transpose(0, 2, 1)) * (1.0 - z * z)
-        hT = np.swapaxes(h, -1, -2)
-        parts = [None, hT @ da, da.sum(axis=1), z.transpose(0, 2, 1) @ d, d.sum(axis=1)]
-        if self.n_prefix:
-            parts[0] = self._feature_grad(pre, idx, da @ w1.transpose(0, 2, 1))
-        else:
-            parts[0] = np.zeros((x.shape[0], 0))
-        g = np.concatenate([p.reshape(x.shape[0], -1) for p in parts], axis=1)
+        R = x.shape[0]
+        g_pre = (self._feature_grad(pre, idx, da @ w1.transpose(0, 2, 1)) if self.n_prefix
+                 else np.zeros((R, 0)))
+        g_w1 = np.swapaxes(h, -1, -2) @ da
+        g = np.concatenate([g_pre, g_w1.reshape(R, -1), da.sum(axis=1),
+                            (z.transpose(0, 2, 1) @ d).reshape(R, -1), d.sum(axis=1)], axis=1)
         return loss, g, logits
 
     def minibatch_grad(self, x: np.ndarray, rng: np.random.Generator, batch_size: int,
