@@ -1,4 +1,7 @@
-"""Command line: ``clipasgd schedule | run | bench | fit-tail``. Every command prints JSON."""
+"""Command line: ``clipasgd schedule | run | bench | fit-tail | fetch-data``.
+
+Every command prints JSON.
+"""
 
 from __future__ import annotations
 
@@ -115,6 +118,16 @@ def _count(text: str) -> int:
     return int(value)
 
 
+def _cmd_fetch_data(args: argparse.Namespace) -> dict:
+    from .datasets import DataUnavailable, fetch
+
+    try:
+        return {"dataset": args.dataset, "path": str(fetch(args.dataset, args.dest))}
+    except DataUnavailable as err:
+        raise ValueError(str(err)) from err
+
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="clipasgd", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -143,6 +156,10 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--k", type=int, default=None, help="upper order statistics used")
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=_cmd_fit_tail)
+    d = sub.add_parser("fetch-data", help="locate or fetch a data set, checksums verified")
+    d.add_argument("dataset", choices=["fashion-mnist", "shakespeare"])
+    d.add_argument("--dest", default="data/raw", help="folder for fetched files")
+    d.set_defaults(func=_cmd_fetch_data)
     return ap
 
 
