@@ -86,7 +86,7 @@ def _cmd_run(args: argparse.Namespace) -> dict:
 def _cmd_bench(args: argparse.Namespace) -> dict:
     from .bench import run_bench
 
-    return run_bench(quick=args.quick)
+    return run_bench(quick=args.quick, repeats=args.repeats)
 
 
 def _cmd_fit_tail(args: argparse.Namespace) -> dict:
@@ -148,8 +148,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="output folder (default results/<name>)")
     r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     r.set_defaults(func=_cmd_run)
-    b = sub.add_parser("bench", help="oracle calls per second for standard settings")
-    b.add_argument("--quick", action="store_true", help="a small grid (seconds)")
+    b = sub.add_parser("bench", help="engine oracle calls/s against the compiled limit")
+    b.add_argument("--quick", action="store_true", help="a small grid (well under a minute)")
+    b.add_argument("--repeats", type=int, default=None, help="interleaved runs per row")
     b.set_defaults(func=_cmd_bench)
     f = sub.add_parser("fit-tail", help="fit the sub-Weibull tail parameter of noise samples")
     f.add_argument("file", help=".npy: 1-D noise norms or 2-D noise vectors (rows)")
