@@ -11,6 +11,7 @@ configfile: "config/config.yaml"
 validate(config, "config/config.schema.json")
 
 include: "rules/common.smk"
+include: "rules/data.smk"
 
 
 rule all:

@@ -2,6 +2,8 @@
 
 rule simulate:
     """Run a claim's experiments (progress on stderr, copied to the log)."""
+    input:
+        data_inputs,  # rules/data.smk: real data sets, only where the scale reads them
     output:
         "data/{scale}/{claim}/meta.json",
     wildcard_constraints:

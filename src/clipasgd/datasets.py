@@ -302,6 +302,18 @@ def synthetic_shakespeare(n_works: int = 2, n_speakers: int = 6, n_speeches: int
     return texts
 
 
+PROBLEM_DATA = {"fashion_mlp": "fashion-mnist", "shakespeare_mlp": "shakespeare"}
+
+
+def needed(problem: dict) -> list[str]:
+    """The data sets a problem section (``{"name": ..., "source": ...}``) reads: none for
+    a synthetic source or a problem without data (the data rule keys on this)."""
+    name = problem.get("name")
+    if problem.get("source", "auto") == "synthetic" or name not in PROBLEM_DATA:
+        return []
+    return [PROBLEM_DATA[name]]
+
+
 def fetch(name: str, dest: str | Path = "data/raw") -> Path:
     """Fetch-and-verify entry point for the command line and the data rules."""
     if name == "fashion-mnist":

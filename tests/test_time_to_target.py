@@ -1,0 +1,164 @@
+"""Time to target (Figures 2-4 claims): checkpoints from event times, censoring, the
+speedup verdict on planted tables, tuning choice, and smoke-scale runs of each claim."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clipasgd.claims import _speedup
+from clipasgd.datasets import needed
+from clipasgd.time_to_target import (
+    choose,
+    direction,
+    eval_checkpoints,
+    run_times,
+    speedup_verdict,
+    time_to_target,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SS = np.random.SeedSequence(0)
+
+
+def test_checkpoints_are_the_events_done_by_each_evaluation_time():
+    times = np.array([0.5, 1.0, 1.0, 2.5, 3.0, 4.5, 7.0])
+    # by t=2: 3 events; t=4: 5; t=6: 6 (7.0 is past the cap and never evaluated)
+    assert eval_checkpoints(times, cap=6.5, every=2).tolist() == [3, 5, 6]
+    # an evaluation time before any event, and repeats, are dropped
+    assert eval_checkpoints(np.array([3.0, 3.5, 3.6]), cap=4, every=1).tolist() == [1, 3]
+
+
+def test_time_to_target_first_hit_and_censoring():
+    t = np.array([10.0, 20.0, 30.0])
+    assert time_to_target(t, [0.5, 0.81, 0.79], 0.8, "max") == 20.0
+    assert time_to_target(t, [20.0, 16.0, 14.9], 15.0, "min") == 30.0
+    assert time_to_target(t, [0.5, 0.6, 0.7], 0.8, "max") == np.inf  # missed: censored
+    assert time_to_target(t, [np.nan, np.nan, np.nan], 0.8, "max") == np.inf  # diverged
+    with pytest.raises(ValueError, match="goal"):
+        time_to_target(t, [1, 2, 3], 1, "up")
+
+
+def _curves(spec: dict[tuple, list[float]], times=(10.0, 20.0, 30.0, 40.0)) -> pd.DataFrame:
+    """Planted curves: {(D, phase, algorithm, seed): metric values at `times`}."""
+    rows = [{"D": D, "phase": ph, "algorithm": alg, "seed": s, "time": t, "acc": v}
+            for (D, ph, alg, s), vals in spec.items() for t, v in zip(times, vals, strict=True)]
+    return pd.DataFrame(rows)
+
+
+def test_run_times_extracts_per_run_times_with_censoring():
+    c = _curves({(4, "fresh", "clipped", 0): [0.1, 0.9, 0.9, 0.9],
+                 (4, "fresh", "vanilla", 0): [0.1, 0.2, 0.3, 0.4]})
+    t = run_times(c, "acc", 0.8, "max", ["D", "phase", "algorithm"]).set_index("algorithm")
+    assert t.loc["clipped", "T"] == 20.0 and t.loc["vanilla", "T"] == np.inf
+    assert t.loc["vanilla", "final"] == pytest.approx(0.4)
+
+
+def test_direction_reading():
+    assert direction((1.1, 2.0)) == "supported"
+    assert direction((0.5, 0.9)) == "refuted"
+    assert direction((0.8, 1.3)) == "inconclusive"
+    assert direction((1.0, 1.0)) == "inconclusive"  # a tie is no speedup
+
+
+def test_speedup_verdict_on_planted_times():
+    fast, slow = np.array([10.0, 11, 12, 10, 11]), np.array([30.0, 33, 31, 32, 35])
+    v = speedup_verdict(fast, slow, cap=100, level=0.95, n_boot=2000, seed=SS, paper=1.8)
+    assert v["verdict"] == "supported" and v["ratio"] == pytest.approx(32 / 11)
+    assert v["paper"] == 1.8 and v["reading"] == "paper's direction reproduced"
+    assert speedup_verdict(slow, fast, 100, 0.95, 2000, SS)["verdict"] == "refuted"
+    same = speedup_verdict(fast, fast[::-1], 100, 0.95, 2000, SS)
+    assert same["verdict"] == "inconclusive" and same["reading"] == "not reproduced"
+    # the other algorithm never reaches the target: censored at the cap, not dropped
+    cens = speedup_verdict(fast, np.full(5, np.inf), 100, 0.95, 2000, SS)
+    assert cens["ratio"] == pytest.approx(100 / 11) and cens["censored_b"] == 5
+    assert cens["bound"] == "lower" and cens["verdict"] == "supported"
+
+
+def test_choose_smallest_median_time_then_best_final():
+    sel = pd.DataFrame([
+        {"D": 4, "algorithm": "vanilla", "eta": 0.1, "c": np.nan, "max_delay": 0, "seed": 0,
+         "T": 50.0, "final": 0.8},
+        {"D": 4, "algorithm": "vanilla", "eta": 0.2, "c": np.nan, "max_delay": 0, "seed": 0,
+         "T": 30.0, "final": 0.7},
+        {"D": 4, "algorithm": "clipped", "eta": 0.1, "c": 1.0, "max_delay": 0, "seed": 0,
+         "T": np.inf, "final": 0.6},
+        {"D": 4, "algorithm": "clipped", "eta": 0.2, "c": 1.0, "max_delay": 0, "seed": 0,
+         "T": np.inf, "final": 0.7},  # both censored: the better final metric wins
+    ])
+    best = choose(sel, "max", cap=100).set_index("algorithm")
+    assert best.loc["vanilla", "eta"] == 0.2 and best.loc["clipped", "eta"] == 0.2
+    assert np.isnan(best.loc["vanilla", "c"]) and best.loc["clipped", "c"] == 1.0
+    assert best.loc["clipped", "select_median_T"] == 100  # censored at the cap
+
+
+def _cfg() -> dict:
+    return {"metric": "acc", "target": 0.8, "goal": "max", "cap": 50.0, "level": 0.95,
+            "n_boot": 1000, "seed": 1, "algorithms": ["clipped", "vanilla"],
+            "paper": [{"D": 4, "vanilla": 1.2}]}
+
+
+def _write(tmp_path: Path, curves: pd.DataFrame) -> Path:
+    curves.to_csv(tmp_path / "curves.csv", index=False)
+    pd.DataFrame([{"D": 4, "algorithm": a, "eta": 0.1} for a in ("clipped", "vanilla")]).to_csv(
+        tmp_path / "choice.csv", index=False)
+    return tmp_path
+
+
+def test_claim_verdict_on_planted_tables(tmp_path):
+    hit = lambda k: [0.1] * k + [0.9] * (4 - k)  # noqa: E731  reaches the target at eval k
+    spec = {}
+    for s in range(4):
+        spec[4, "fresh", "clipped", s] = hit(1)
+        spec[4, "fresh", "vanilla", s] = hit(3)
+        spec[4, "control", "clipped", s] = hit(1)
+    v = _speedup.verdict(_cfg(), _write(tmp_path, _curves(spec)))
+    sp = v.details["D=4"]["speedups"]["vanilla"]
+    assert sp["ratio"] == pytest.approx(2.0) and sp["paper"] == 1.2
+    assert v.verdict == "supported" and v.control.verdict == "refuted"
+    # vanilla faster: refuted; the control against itself shows no speedup either way
+    for s in range(4):
+        spec[4, "fresh", "vanilla", s] = hit(0)
+    assert _speedup.verdict(_cfg(), _write(tmp_path, _curves(spec))).verdict == "refuted"
+
+
+def test_a_control_that_reports_a_speedup_blocks_support(tmp_path):
+    spec = {}
+    for s in range(4):
+        spec[4, "fresh", "clipped", s] = [0.1, 0.9, 0.9, 0.9]
+        spec[4, "fresh", "vanilla", s] = [0.1, 0.1, 0.1, 0.9]
+        spec[4, "control", "clipped", s] = [0.1, 0.1, 0.1, 0.9]  # planted: control slower
+    v = _speedup.verdict(_cfg(), _write(tmp_path, _curves(spec)))
+    assert v.control.verdict == "supported" and v.verdict == "inconclusive"
+
+
+def test_data_rule_keys_on_the_problem_section():
+    assert needed({"name": "fashion_mlp"}) == ["fashion-mnist"]
+    assert needed({"name": "shakespeare_mlp", "source": "auto"}) == ["shakespeare"]
+    assert needed({"name": "fashion_mlp", "source": "synthetic"}) == []
+    assert needed({"name": "quadratic"}) == []
+
+
+@pytest.mark.parametrize("claim", ["fig2_speedup", "fig3_speedup", "fig4_federated"])
+def test_smoke_scale_simulate_and_verdict(tmp_path, claim):
+    """The claim end to end on synthetic data through ``python -m clipasgd.pipeline``."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    for step in ("simulate", "verdict"):
+        subprocess.run([sys.executable, "-m", "clipasgd.pipeline", step, claim, "--scale",
+                        "smoke"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    rec = json.loads((tmp_path / "data" / "smoke" / "claims" / f"{claim}.json").read_text())
+    assert rec["verdict"] in ("supported", "refuted", "inconclusive")
+    curves = pd.read_csv(tmp_path / "data" / "smoke" / claim / "curves.csv")
+    assert set(curves["phase"]) == {"fresh", "control"}
+    assert curves["time"].max() <= rec["config_section"]["cap"]
+    for d in rec["details"].values():
+        assert {s["n_a"] for s in d["speedups"].values()} == {2}  # every fresh seed counted
