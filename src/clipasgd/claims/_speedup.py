@@ -57,6 +57,7 @@ def simulate(cfg: dict, out: Path, progress: Progress) -> None:
                             "select_median_final": np.nan}
                            for D in cfg["D"] for a in grid if a not in tuned])
     choice = single
+    (out / "select.csv").unlink(missing_ok=True)  # no stale table from an earlier grid
     if select:
         sel = run_grid(out, select, run_point, cfg["seed"], settings, progress)["select"]
         times = run_times(sel, cfg["metric"], cfg["target"], cfg["goal"], ["D", *ARM_COLUMNS])
