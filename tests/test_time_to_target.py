@@ -130,12 +130,17 @@ def test_claim_verdict_on_planted_tables(tmp_path):
     assert _speedup.verdict(_cfg(), _write(tmp_path, _curves(spec))).verdict == "refuted"
 
 
-def test_a_control_that_reports_a_speedup_blocks_support(tmp_path):
+def test_a_control_that_reports_a_difference_blocks_support(tmp_path):
     spec = {}
     for s in range(4):
         spec[4, "fresh", "clipped", s] = [0.1, 0.9, 0.9, 0.9]
         spec[4, "fresh", "vanilla", s] = [0.1, 0.1, 0.1, 0.9]
         spec[4, "control", "clipped", s] = [0.1, 0.1, 0.1, 0.9]  # planted: control slower
+    v = _speedup.verdict(_cfg(), _write(tmp_path, _curves(spec)))
+    assert v.control.verdict == "supported" and v.verdict == "inconclusive"
+    for s in range(4):  # a planted slowdown against itself is just as overconfident
+        spec[4, "fresh", "clipped", s] = [0.1, 0.1, 0.9, 0.9]
+        spec[4, "control", "clipped", s] = [0.9, 0.9, 0.9, 0.9]
     v = _speedup.verdict(_cfg(), _write(tmp_path, _curves(spec)))
     assert v.control.verdict == "supported" and v.verdict == "inconclusive"
 

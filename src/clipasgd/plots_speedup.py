@@ -65,10 +65,13 @@ def speedup_figure(root: str | Path, scale: str, claim: str, record: dict) -> pl
     ax.text(0, 1, f"Speedup of clipped (ratio of median times to target, "
                   f"{cfg['level']:.0%} bootstrap)\n\n" + "\n".join(text),
             va="top", ha="left", fontsize=7.5, family="monospace", transform=ax.transAxes)
+    chosen = [c for d in record["details"].values() for c in d["chosen"]]
+    tuned = any(c.get("select_median_T") is not None for c in chosen)
+    how = (f"the configuration each algorithm chose on {cfg['selection_seeds']} selection "
+           "seed(s)" if tuned else "one configuration per algorithm (no tuning at this scale)")
     caption(fig, f"{record['paper_ref']} analogue ({scale} scale): an analogue, not a "
                  f"replication. {record['statement']} Curves: median over "
-                 f"{cfg['fresh_seeds']} fresh seeds of the configuration each algorithm "
-                 f"chose on {cfg['selection_seeds']} selection seed(s); band = min-max. "
+                 f"{cfg['fresh_seeds']} fresh seeds of {how}; band = min-max. "
                  f"Target {cfg['target']} ({cfg['target_source']}) "
                  + (f"Reduced at this scale: {cfg['reduced']}. " if cfg.get("reduced") else "")
                  + f"Verdict: {record['verdict']}.")

@@ -23,5 +23,5 @@ CLAIM = ClaimInfo(
          "interval over the fresh seeds; direction reproduced if the interval lies above 1.",
     falsifier="A speedup interval below 1 (Clipped slower) refutes; one containing 1 does "
               "not reproduce the paper's direction. The control (Clipped against itself on "
-              "other seeds) must show no speedup.",
+              "other seeds) must show no difference (interval containing 1).",
     simulate=simulate, verdict=verdict)

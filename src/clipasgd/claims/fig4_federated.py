@@ -24,5 +24,5 @@ CLAIM = ClaimInfo(
          "the interval lies above 1.",
     falsifier="A speedup interval below 1 refutes; one containing 1 does not reproduce the "
               "paper's direction. The control (Clipped against itself on other seeds) must "
-              "show no speedup at any D.",
+              "show no difference (interval containing 1) at any D.",
     simulate=simulate, verdict=verdict)
