@@ -141,10 +141,11 @@ def details_tables(details: dict, skip: Iterable[str] = ()) -> list[tuple[str, p
         if len(parents) > 1 and len(fields) > 1:
             frame = pd.DataFrame([leaves[p] for p in parents],
                                  index=pd.Index([" / ".join(p) for p in parents], name="setting"))
-            out.append((", ".join(fields[:4]) + (", ..." if len(fields) > 4 else ""), frame))
+            out.append((f"{len(parents)} settings with the same fields", frame))
         else:
-            loose += [{"section": " / ".join(p) or "(top)", "field": k, "value": v}
-                      for p in parents for k, v in leaves[p].items()]
+            loose += [{"section": (" / ".join(p) or "(top)") if i == 0 else "", "field": k,
+                       "value": v}
+                      for p in parents for i, (k, v) in enumerate(leaves[p].items())]
     if loose:
         out.insert(0, ("single values", pd.DataFrame(loose)))
     return out + records

@@ -43,8 +43,8 @@ def tau_max(root: str | Path, scale: str) -> Drawn:
         t = rec["details"][f"theta={theta}"]
         clip = t["tests"]["clipped"]
         ax.set(xscale="log", yscale="log", xlabel=TAU_MAX,
-               title=rf"$\theta$ = {theta:g}: clipped slope {num(clip['slope'], 2)} "
-                     f"{interval(clip['ci'], 2)}\n{t['verdict']}")
+               title=rf"$\theta$ = {theta:g}: {t['verdict']}" "\n"
+                     f"clipped slope {num(clip['slope'], 2)} {interval(clip['ci'], 2)}")
     axes[0][0].set_ylabel(rf"oracle calls $T(\varepsilon = {cfg['eps']:g})$")
     a0 = axes[0][0]
     handles = [a0.plot([], [], "o-", color=COLORS[a], label=LABELS[a])[0] for a in order]
