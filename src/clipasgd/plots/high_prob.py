@@ -63,8 +63,10 @@ def _test_panel(ax: Axes, rec: dict) -> None:
             lo, hi = fit["ci"]
             ax.plot([i + dx] * 2, [lo, hi], color=COLORS[alg], lw=4, solid_capstyle="butt")
             ax.plot(i + dx, fit["gamma"], "o", color="w", mec=COLORS[alg], ms=6)
-            ax.annotate(v, (i + dx, hi), textcoords="offset points", xytext=(0, 4),
-                        ha="center", fontsize=8, color=VERDICT_COLORS[v])
+            text, good = (v, v) if alg == "clipped" else \
+                (("refuted", "supported") if v == "refuted" else ("NOT refuted", "refuted"))
+            ax.annotate(text, (i + dx, hi), textcoords="offset points", xytext=(0, 4),
+                        ha="center", fontsize=8, color=VERDICT_COLORS[good])
     ax.set_xticks(range(len(cfg["thetas"])), [rf"$\theta$ = {t:g}" for t in cfg["thetas"]])
     ax.set_xlim(-0.6, len(cfg["thetas"]) - 0.4)
     ax.set(ylabel=r"growth exponent $\gamma$", title="The test: interval vs bound")

@@ -15,8 +15,8 @@ import matplotlib as mpl
 import seaborn as sns
 from matplotlib.figure import Figure
 
-__all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "style", "new_figure", "title",
-           "control_words", "num", "interval", "finite"]
+__all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "style", "blank_figure", "new_figure",
+           "title", "control_words", "num", "interval", "finite"]
 
 _PALETTE = sns.color_palette("colorblind")
 COLORS = {"clipped": _PALETTE[0], "vanilla": _PALETTE[3], "vanilla_theory": _PALETTE[1],
@@ -53,9 +53,14 @@ def style() -> Iterator[None]:
         yield
 
 
+def blank_figure(width: float, height: float) -> Figure:
+    """A constrained-layout figure (inches) without axes, for a custom grid."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
 def new_figure(width: float, height: float, **subplots) -> tuple[Figure, object]:
     """A constrained-layout figure (inches) and its axes (``Figure.subplots`` arguments)."""
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = blank_figure(width, height)
     return fig, fig.subplots(**subplots)
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ..report import load_table, load_verdict
-from .style import VERDICT_COLORS, Drawn, new_figure, title
+from .style import VERDICT_COLORS, Drawn, blank_figure, new_figure, title
 
 __all__ = ["tails_calibration", "tails_real"]
 
@@ -195,7 +195,7 @@ def _forest(ax: Axes, cases: pd.DataFrame, paper: float) -> None:
         ax.plot([], [], "o", color=col, label=name)
     ax.plot([], [], "ko", label="noise norm")
     ax.plot([], [], "ks", mfc="none", label="1-D projection")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncols=3, fontsize=8)
 
 
 def tails_real(root: str | Path, scale: str) -> Drawn:
@@ -207,7 +207,7 @@ def tails_real(root: str | Path, scale: str) -> Drawn:
     tail = load_table(root, scale, "tails", "tail")
     cases = pd.DataFrame(det["real_noise"]["cases"])
     paper = cfg["paper_theta"]
-    fig = new_figure(15, 9.5)[0]
+    fig = blank_figure(14, 9.5)
     gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.25])
     sel = real[real["quantity"].isin(["norm", "sample"])
                & real["checkpoint"].isin(["converged", "user"])]
