@@ -73,7 +73,8 @@ def _test_panel(ax: Axes, rec: dict) -> None:
     ax.plot([], [], color=COLORS["clipped"], lw=4, label="Clipped ASGD (must be below)")
     ax.plot([], [], color=COLORS["vanilla"], lw=4, label="control (must be above)")
     ax.plot([], [], "k", lw=2, label=rf"bound $2\theta$ + {m:g}")
-    ax.legend(loc="upper left")
+    ax.margins(y=0.15)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8)
 
 
 def high_prob(root: str | Path, scale: str) -> Drawn:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullFormatter
 
 from ..report import load_table, load_verdict
 from .high_prob import survival
@@ -65,6 +66,8 @@ def high_prob_tail(root: str | Path, scale: str) -> Drawn:
                      label=rf"{LABELS[alg]}, $\theta$ = {t:g}")
     ax.set(xscale="log", yscale="log", xlabel=r"$S_T$ / its median",
            title="Sub-Weibull noise (inside the theorem)\nreported, not tested")
+    for a in axes:
+        a.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(loc="upper right", fontsize=8)
     title(fig, rec, f"under Pareto({alpha:g}) noise, vanilla ASGD's tail is heavier than "
                     "Clipped ASGD's")
