@@ -7,6 +7,7 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 import seaborn as sns
+from matplotlib.ticker import NullFormatter
 
 from ..report import load_table, load_verdict
 from .style import COLORS, LABELS, Drawn, interval, new_figure, num, title
@@ -45,6 +46,7 @@ def tau_max(root: str | Path, scale: str) -> Drawn:
         ax.set(xscale="log", yscale="log", xlabel=TAU_MAX,
                title=rf"$\theta$ = {theta:g}: {t['verdict']}" "\n"
                      f"clipped slope {num(clip['slope'], 2)} {interval(clip['ci'], 2)}")
+        ax.xaxis.set_minor_formatter(NullFormatter())
     axes[0][0].set_ylabel(rf"oracle calls $T(\varepsilon = {cfg['eps']:g})$")
     a0 = axes[0][0]
     handles = [a0.plot([], [], "o-", color=COLORS[a], label=LABELS[a])[0] for a in order]
