@@ -144,7 +144,8 @@ def test_like_sigma_reading() -> None:
 def test_zeta_rate_reading(power, expected) -> None:
     cfg, rng = _fed_cfg(), np.random.default_rng(2)
     z = np.repeat(cfg["zeta_rate"]["grid"], 10)
-    T = np.array([0.3 * fed.implied_bound(cfg, v) for v in z]) if power is None else 500 * z ** power
+    T = np.array([0.3 * fed.implied_bound(cfg, v) for v in z]) if power is None \
+        else 500 * z ** power
     frame = pd.DataFrame({"zeta": z, "T": T * np.exp(0.05 * rng.standard_normal(z.size)),
                           "censored": False})
     out = fed.zeta_rate_reading(cfg, frame)

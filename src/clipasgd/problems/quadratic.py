@@ -107,7 +107,8 @@ class Quadratic(Problem):
         """``offsets`` as an ``(n_parts, dim)`` array; a ValueError names what is wrong."""
         rows = offsets if isinstance(offsets, list | tuple | np.ndarray) else None
         try:
-            b = [np.atleast_1d(np.asarray(r, dtype=float)) for r in rows]  # type: ignore[union-attr]
+            b = [np.atleast_1d(np.asarray(r, dtype=float))
+                 for r in rows]  # type: ignore[union-attr]
         except (TypeError, ValueError):
             b = None
         if not b or any(r.ndim != 1 or r.size > self.dim or not np.all(np.isfinite(r))
