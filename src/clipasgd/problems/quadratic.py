@@ -99,7 +99,8 @@ class Quadratic(Problem):
         self.x_star = np.zeros(self.dim)
         self.f_star = 0.0
         self.f_star_exact = True
-        self.shifts = -self.a * b if b is not None else self._make_shifts()  # shifts[i] = a * (xstar - b_i) = -a * spread * u_i
+        # shifts[i] = a * (xstar - b_i) (= -a * spread * u_i for the seeded layout)
+        self.shifts = -self.a * b if b is not None else self._make_shifts()
         self.b = self.x_star - self.shifts / self.a
         self._zeta = float(np.max(np.linalg.norm(self.shifts, axis=1)))
 
