@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..report import save_figure, show_figure
+from .federated import federated, federated_high_prob, scheduler_caption
 from .high_prob import high_prob, high_prob_tau_max
 from .high_prob_tail import high_prob_tail, high_prob_tail_drift
 from .rate_shape import rate_shape
@@ -24,13 +25,17 @@ FIGURES: dict[str, Callable[[str | Path, str], Drawn]] = {
     "tau_max": tau_max, "tau_max_curves": tau_max_curves, "virtual": virtual,
     "rate_shape": rate_shape, "tails_calibration": tails_calibration, "tails": tails_real,
     "high_prob": high_prob, "high_prob_tail": high_prob_tail,
-    "high_prob_tail_drift": high_prob_tail_drift, "high_prob_tau_max": high_prob_tau_max}
+    "high_prob_tail_drift": high_prob_tail_drift, "high_prob_tau_max": high_prob_tau_max,
+    "federated": federated, "federated_high_prob": federated_high_prob,
+    "scheduler_caption": scheduler_caption}
 # The figures of each claim, main one first (its name is the claim's: figures/<scale>/<claim>).
 CLAIM_FIGURES = {"tau_max": ["tau_max", "tau_max_curves"], "virtual": ["virtual"],
                  "rate_shape": ["rate_shape"], "tails": ["tails", "tails_calibration"],
                  "high_prob": ["high_prob"],
                  "high_prob_tail": ["high_prob_tail", "high_prob_tail_drift"],
-                 "high_prob_tau_max": ["high_prob_tau_max"]}
+                 "high_prob_tau_max": ["high_prob_tau_max"], "federated": ["federated"],
+                 "federated_high_prob": ["federated_high_prob"],
+                 "scheduler_caption": ["scheduler_caption"]}
 
 
 def _figure(name: str) -> Callable[[str | Path, str], Drawn]:
