@@ -32,6 +32,15 @@ def _norm(v):
     return np.sqrt(s)
 
 
+@njit(cache=True, inline="always")
+def _row_norm(a, r):
+    """``||a[r]||`` without making a view (views cost reference counting per call)."""
+    s = 0.0
+    for i in range(a.shape[1]):
+        s += a[r, i] * a[r, i]
+    return np.sqrt(s)
+
+
 @njit(cache=True)
 def _to_y(prob, x, y):
     """Nonconvex: ``y = Q x`` (or ``x`` without rotation)."""
@@ -44,7 +53,8 @@ def _to_y(prob, x, y):
                 s += x[i] * Q[j, i]
             y[j] = s
     else:
-        y[:] = x
+        for j in range(d):
+            y[j] = x[j]
 
 
 @njit(cache=True)
@@ -93,7 +103,8 @@ def _grad(prob, x, out, y, m):
                     s += y[j] * Q[j, i]
                 out[i] = s
         else:
-            out[:] = y
+            for i in range(x.size):
+                out[i] = y[i]
     else:
         _logistic_grad(prob, x, prob[9], out, m)
 
@@ -133,11 +144,9 @@ def _value(prob, x, y, m):
 
 
 @njit(cache=True)
-def _local_grad(prob, x, gf, part, out, y, m):
-    """``grad f_part(x)`` (``gf`` when homogeneous); heterogeneous problems only differ."""
-    if prob[6].shape[0] <= 1:  # one part
-        out[:] = gf
-    elif prob[0] == 0:
+def _local_grad(prob, x, gf, part, out, m):
+    """``grad f_part(x)`` of a heterogeneous problem into ``out`` (``gf``: ``grad f(x)``)."""
+    if prob[0] == 0:
         shift = prob[6][part]
         for i in range(x.size):
             out[i] = gf[i] + shift[i]
@@ -145,7 +154,7 @@ def _local_grad(prob, x, gf, part, out, y, m):
         _logistic_grad(prob, x, prob[10][part], out, m)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _apply_ops(g, delay, codes, params, count_op, counts, r):
     """The rule's operations on one row ``g`` in order; counts the clip ``count_op``."""
     for k in range(codes.size):
@@ -171,13 +180,14 @@ def _apply_ops(g, delay, codes, params, count_op, counts, r):
                 g[i] *= keep
 
 
-@njit(cache=True)
-def _send(rng, m, plan, prob, noise, ops, x, gf, xv, buf, z, rad, g, lg, y, mm, counts):
+@njit(cache=True, inline="always")
+def _send(rng, m, plan, prob, noise, ops, x, gf, xv, buf, z, rad, g, lg, mm, counts):
     """Compute, transform and park every job of model index ``m``; returns how many."""
     starts, slots, delays, workers = plan[1], plan[2], plan[3], plan[4]
     kind, sigma, par = noise
     codes, params, count_op = ops
     R, d = x.shape
+    hetero = prob[6].shape[0] > 1
     for j in range(starts[m], starts[m + 1]):
         if kind != 0:
             for r in range(R):
@@ -194,12 +204,16 @@ def _send(rng, m, plan, prob, noise, ops, x, gf, xv, buf, z, rad, g, lg, y, mm, 
         for r in range(R):
             col = r if slots.shape[1] > 1 else 0
             slot, delay = slots[j, col], delays[j, col]
-            _local_grad(prob, x[r], gf[r], workers[j, col], lg, y, mm)
+            if hetero:
+                _local_grad(prob, x[r], gf[r], workers[j, col], lg, mm)
+            else:
+                for i in range(d):
+                    lg[i] = gf[r, i]
             if kind == 0:
                 for i in range(d):
                     g[i] = lg[i]
             else:
-                f = sigma / np.sqrt(d) if kind == 1 else sigma * rad[r] / _norm(z[r])
+                f = sigma / np.sqrt(d) if kind == 1 else sigma * rad[r] / _row_norm(z, r)
                 for i in range(d):
                     g[i] = z[r, i] * f + lg[i]
             _apply_ops(g, delay, codes, params, count_op, counts, r)
@@ -209,7 +223,7 @@ def _send(rng, m, plan, prob, noise, ops, x, gf, xv, buf, z, rad, g, lg, y, mm, 
     return starts[m + 1] - starts[m]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _observe(r, gf, x, xv, gn, vd, vmax, gmin):
     """``||grad f||``-free part of an event's bookkeeping for row ``r``: the virtual
     distance, its running maximum (NaN sticks, as ``np.maximum``) and the running minimum
@@ -252,11 +266,11 @@ def run_loop(rng, prob, noise, ops, plan, x_start, R, T, C, cps, eps, diverge_at
     gn, vd = np.empty(R), np.empty(R)
     for r in range(R):
         _grad(prob, x[r], gf[r], y, mm)
-    sent = _send(rng, 0, plan, prob, noise, ops, x, gf, xv, buf, z, rad, g, lg, y, mm, counts)
+    sent = _send(rng, 0, plan, prob, noise, ops, x, gf, xv, buf, z, rad, g, lg, mm, counts)
     k = 0
     for t in range(T + 1):
         for r in range(R):
-            gn[r] = _norm(gf[r])
+            gn[r] = _row_norm(gf, r)
             if alive[r] and not gn[r] <= diverge_at:
                 diverged[r] = t
                 alive[r] = False
@@ -290,7 +304,12 @@ def run_loop(rng, prob, noise, ops, plan, x_start, R, T, C, cps, eps, diverge_at
             s = apply[t, r if apply.shape[1] > 1 else 0]
             for i in range(d):
                 x[r, i] -= buf[s, r, i]
-            _grad(prob, x[r], gf[r], y, mm)
-        sent += _send(rng, t + 1, plan, prob, noise, ops, x, gf, xv, buf, z, rad, g, lg, y, mm,
+            if prob[0] == 0:  # the quadratic inline: no row views on the hot path
+                a, xs = prob[4], prob[5]
+                for i in range(d):
+                    gf[r, i] = a[i] * (x[r, i] - xs[i])
+            else:
+                _grad(prob, x[r], gf[r], y, mm)
+        sent += _send(rng, t + 1, plan, prob, noise, ops, x, gf, xv, buf, z, rad, g, lg, mm,
                       counts)
     return rec, hit, diverged, vmax, counts, sent
