@@ -106,9 +106,12 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
 
 def _cmd_run(args: argparse.Namespace) -> dict:
     from .experiment import run_experiment
-    from .spec import check_spec
+    from .spec import check_spec, load_yaml
 
-    spec = check_spec(args.spec)
+    data = load_yaml(args.spec, "spec")
+    if args.engine is not None and isinstance(data, dict):
+        data = {**data, "engine": args.engine}
+    spec = check_spec(data)
     out = Path(args.out or Path("results") / spec["name"])
     _check_writable(out)
     result = run_experiment(spec, progress=None if not args.quiet else (lambda m: None))
@@ -190,6 +193,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("spec")
     r.add_argument("--out", help="output folder (default results/<name>)")
     r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    r.add_argument("--engine", choices=["compiled", "numpy"], default=None,
+                   help="event loop: compiled (numba) or numpy (the reference); "
+                        "default: the spec's engine, else compiled")
     r.set_defaults(func=_cmd_run)
     b = sub.add_parser("bench", help="engine oracle calls/s against the compiled limit")
     b.add_argument("--quick", action="store_true", help="a small grid (well under a minute)")
