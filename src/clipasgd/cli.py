@@ -18,10 +18,23 @@ from .spec import check_memory, load_array, schedule_memory
 __all__ = ["main"]
 
 
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside brackets, so ``means=[1,4],law=fixed`` is two items."""
+    items, depth, cur = [], 0, ""
+    for ch in text:
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            items.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [*items, cur]
+
+
 def _key_values(text: str) -> dict:
-    """``"n=16,stragglers=1,D=100"`` -> dict with numbers parsed."""
+    """``"n=16,stragglers=1,D=100"`` -> dict with numbers (and ``[..]`` lists) parsed."""
     out: dict = {}
-    for item in filter(None, text.split(",")):
+    for item in filter(None, _split_top(text)):
         if "=" not in item:
             raise ValueError(f"--workers: expected key=value, got {item!r}")
         key, value = item.split("=", 1)
@@ -34,7 +47,13 @@ def _key_values(text: str) -> dict:
 
 def _cmd_schedule(args: argparse.Namespace) -> dict:
     from .compute_times import TraceTimes, make_compute_times
-    from .schedules import from_delays, make_schedule, mva_time_per_call
+    from .schedules import (
+        calls_within,
+        from_delays,
+        make_schedule,
+        mva_time_per_call,
+        schedule_past,
+    )
 
     if args.delays:
         raw = load_array(args.delays, "--delays")
@@ -58,20 +77,41 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
     jobs = max(times.n, args.concurrency or 0)
     check_memory(schedule_memory(jobs, args.events), "--events, --workers n, --concurrency",
                  "schedule")
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.time_cap is not None and not args.time_cap > 0:
+        raise ValueError(f"--time-cap must be positive, got {args.time_cap}")
     opts = {"concurrency": args.concurrency} if args.concurrency is not None else {}
-    sched = make_schedule(args.scheduler, times, args.events,
-                          np.random.default_rng(np.random.SeedSequence(args.seed)), **opts)
-    out = sched.summary()
-    if args.scheduler == "algorithm2" and getattr(times, "law", None) == "exponential":
-        out["time_per_call_mva"] = mva_time_per_call(times.means, sched.concurrency)
+    root = np.random.SeedSequence(args.seed)
+    seeds = [root] if args.seeds == 1 else root.spawn(args.seeds)
+    runs = []
+    for ss in seeds:
+        if args.time_cap is None:
+            out = make_schedule(args.scheduler, times, args.events, np.random.default_rng(ss),
+                                **opts).summary()
+        else:  # run until the wall-clock cap, as Fig. 4 does; --events is ignored
+            sched = schedule_past(args.scheduler, times, args.time_cap, ss, **opts)
+            out = sched.truncate(calls_within(sched, args.time_cap)[0]).summary()
+            out["time_cap"] = args.time_cap
+            out["time_per_call"] = calls_within(sched, args.time_cap)[1]
+        runs.append(out)
+    out = runs[0] if len(runs) == 1 else {
+        "seeds": len(runs), "time_per_call": float(np.mean([r["time_per_call"] for r in runs])),
+        "runs": runs}
+    exact = getattr(times, "law", None) == "exponential" and not np.any(times.shift)
+    if args.scheduler == "algorithm2" and exact:  # product form: MVA is exact only then
+        out["time_per_call_mva"] = mva_time_per_call(times.means, runs[0]["tau_C"])
     return out
 
 
 def _cmd_run(args: argparse.Namespace) -> dict:
     from .experiment import run_experiment
-    from .spec import check_spec
+    from .spec import check_spec, load_yaml
 
-    spec = check_spec(args.spec)
+    data = load_yaml(args.spec, "spec")
+    if args.engine is not None and isinstance(data, dict):
+        data = {**data, "engine": args.engine}
+    spec = check_spec(data)
     out = Path(args.out or Path("results") / spec["name"])
     _check_writable(out)
     result = run_experiment(spec, progress=None if not args.quiet else (lambda m: None))
@@ -134,12 +174,18 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schedule", help="simulate a schedule and print its delay summary")
     s.add_argument("--workers", default="n=16,stragglers=1,D=10",
                    help="key=value list: n, stragglers, D, law (fixed, exponential, uniform, "
-                        "halfnormal, pareto), spread, alpha")
+                        "halfnormal, pareto), spread, alpha, shift (every time is shift + "
+                        "(mean - shift) B); or means=[..] (per-worker means) with law, "
+                        "shift=[..]")
     s.add_argument("--scheduler", default="algorithm1",
                    choices=["algorithm1", "algorithm2", "synchronous"])
     s.add_argument("--events", type=_count, default=10_000)
     s.add_argument("--concurrency", type=int, default=None, help="jobs in flight (Algorithm 2)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seeds", type=int, default=1,
+                   help="independent schedules (children of --seed); prints their mean")
+    s.add_argument("--time-cap", type=float, default=None,
+                   help="stop at this wall-clock time; time per call = cap / calls by then")
     s.add_argument("--trace", help=".npy/.csv of recorded compute times, workers x jobs")
     s.add_argument("--delays", help=".npy/.csv of a recorded delay sequence to replay")
     s.set_defaults(func=_cmd_schedule)
@@ -147,6 +193,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("spec")
     r.add_argument("--out", help="output folder (default results/<name>)")
     r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    r.add_argument("--engine", choices=["compiled", "numpy"], default=None,
+                   help="event loop: compiled (numba) or numpy (the reference); "
+                        "default: the spec's engine, else compiled")
     r.set_defaults(func=_cmd_run)
     b = sub.add_parser("bench", help="engine oracle calls/s against the compiled limit")
     b.add_argument("--quick", action="store_true", help="a small grid (well under a minute)")

@@ -161,10 +161,13 @@ def _numbers(key: str, value: object) -> np.ndarray:
     return arr
 
 
-def stragglers(n: int, m: int = 1, D: float = 1.0, law: str = "fixed", **params: float
-               ) -> ComputeTimes:
-    """``n - m`` workers with mean time 1 and ``m`` stragglers with mean ``D`` (the last ``m``)."""
-    for key, value in {"n": n, "stragglers": m, "D": D}.items():
+def stragglers(n: int, m: int = 1, D: float = 1.0, law: str = "fixed", shift: float = 0.0,
+               **params: float) -> ComputeTimes:
+    """``n - m`` workers with mean time 1 and ``m`` stragglers with mean ``D`` (the last ``m``).
+
+    ``shift`` (at most 1): every time is ``shift + (mean - shift) B``, so ``shift = 1`` gives
+    "fast workers take exactly 1, slow ones 1 + (D - 1) B"."""
+    for key, value in {"n": n, "stragglers": m, "D": D, "shift": shift}.items():
         _number(key, value, finite=False)  # range checks below give the clearer message
     for key, value in params.items():
         _number(key, value)
@@ -174,9 +177,11 @@ def stragglers(n: int, m: int = 1, D: float = 1.0, law: str = "fixed", **params:
         raise ValueError(f"workers: stragglers m must be an integer in [0, n], got {m}")
     if not (np.isfinite(D) and D > 0):
         raise ValueError(f"workers: delay factor D must be positive, got {D}")
+    if not 0 <= shift <= min(1.0, D):
+        raise ValueError(f"workers: shift must lie in [0, min(1, D)], got {shift}")
     means = np.ones(int(n))
     means[int(n) - int(m):] = D
-    return ComputeTimes(np.zeros(int(n)), means, law, dict(params))
+    return ComputeTimes(np.full(int(n), float(shift)), means - shift, law, dict(params))
 
 
 def ringmaster_peer(n: int) -> ComputeTimes:
@@ -188,7 +193,7 @@ def ringmaster_peer(n: int) -> ComputeTimes:
 
 
 def make_compute_times(spec: dict) -> ComputeTimes | TraceTimes:
-    """Build from a dict: ``{"n", "stragglers", "D", "law", ...}``, ``{"means": [...]}``,
+    """Build from a dict: ``{"n", "stragglers", "D", "law", "shift", ...}``, ``{"means": [...]}``,
     ``{"peer": "ringmaster", "n"}`` or ``{"trace": [[...], ...]}``; errors name the bad key."""
     spec = dict(spec)
     if "trace" in spec:
@@ -207,11 +212,12 @@ def make_compute_times(spec: dict) -> ComputeTimes | TraceTimes:
             _number(key, spec[key])
         _no_extra(spec, _LAW_PARAMS.get(law, set()))
         return ComputeTimes(shift, means - shift, law, spec)
-    known = {"n", "stragglers", "D"}
+    known = {"n", "stragglers", "D", "shift"}
     _no_extra(spec, known | _LAW_PARAMS.get(law, set()))
     if "n" not in spec:
         raise ValueError("workers: missing key 'n' (number of workers)")
-    return stragglers(spec.pop("n"), spec.pop("stragglers", 0), spec.pop("D", 1.0), law, **spec)
+    return stragglers(spec.pop("n"), spec.pop("stragglers", 0), spec.pop("D", 1.0), law,
+                      spec.pop("shift", 0.0), **spec)
 
 
 def _trace_rows(trace: object) -> list:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .engine_compiled import ENGINES, lower, run
 from .noise import Minibatch, Noise
 from .oracle import make_oracle
 from .problems.base import Problem
@@ -123,11 +124,17 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
              schedule: Schedule | Sequence[Schedule], R: int,
              rng: np.random.Generator | np.random.SeedSequence | int,
              horizon: int | None = None, x0: np.ndarray | None = None,
-             options: EngineOptions = EngineOptions()) -> RunResult:
+             options: EngineOptions = EngineOptions(), engine: str = "compiled") -> RunResult:
     """Run ``R`` replications of ``x <- x - u`` (``u, state = rule.update(g, state, delay)``)
     on one shared schedule, or on one schedule per replication, for ``horizon`` events
     (default: the schedule's length).
+
+    ``engine="compiled"`` runs the numba kernel (:mod:`clipasgd.engine_kernel`) when the
+    problem, noise and rule lower to it, else this numpy loop (the readable reference);
+    ``result.meta["engine"]`` says which ran and ``meta["engine_note"]`` why not compiled.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     batched = not isinstance(schedule, Schedule)
     scheds = list(schedule) if batched else [schedule]
     if batched and len(scheds) != R:
@@ -161,6 +168,18 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
     norms = row_norms if full else (lambda g: np.where(np.isfinite(x).all(axis=1), nan, np.inf))
 
     C = scheds[0].concurrency
+    times = np.stack([s.time[:T] for s in scheds], axis=1)  # (T, R or 1)
+    info = dict(times=times, schedule=scheds[0].truncate(T).summary(), c=rule.radius, tau_c=C)
+    lowered = lower(problem, noise, rule, full, options.evaluate) if engine == "compiled" \
+        else "engine='numpy' requested"
+    if not isinstance(lowered, str):
+        metrics, hit, diverged_at, vmax, counts, sent = run(
+            lowered, plan, rng, x_start, R, T, C, cps, eps, options.diverge_at,
+            problem.f_star, options.stop_when_hit)
+        return RunResult(iters=cps, metrics=dict(zip(_Recorder.names, metrics, strict=True)),
+                         eps=eps, hit=hit, diverged_at=diverged_at, virtual_max=vmax,
+                         clip_fraction=counts / max(sent, 1), meta={"engine": "compiled"},
+                         **info)
     x = np.tile(x_start, (R, 1))
     xv = x.copy()
     state = rule.init(x)
@@ -218,10 +237,8 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
             gf = grad(x)
             send(t + 1)
 
-    times = np.stack([s.time[:T] for s in scheds], axis=1)  # (T, R or 1)
-    return rec.result(times=times, diverged_at=diverged_at, virtual_max=vmax,
-                      clip_fraction=clip_fraction(),
-                      schedule=scheds[0].truncate(T).summary(), c=rule.radius, tau_c=C)
+    return rec.result(diverged_at=diverged_at, virtual_max=vmax, clip_fraction=clip_fraction(),
+                      meta={"engine": "numpy", "engine_note": lowered}, **info)
 
 
 class _Recorder:
@@ -263,6 +280,5 @@ class _Recorder:
             new = (avg[None, :] <= self.eps[:, None]) & (self.hit == 0) & alive[None, :]
             self.hit[new] = T
 
-    def result(self, times: np.ndarray, **kw) -> RunResult:
-        return RunResult(iters=self.cps, metrics=self.data, eps=self.eps, hit=self.hit,
-                         times=times, **kw)
+    def result(self, **kw) -> RunResult:
+        return RunResult(iters=self.cps, metrics=self.data, eps=self.eps, hit=self.hit, **kw)

@@ -54,6 +54,7 @@ class ExperimentResult:
                 "final_avg_grad_norm_median": float(np.nanmedian(r.metrics["avg"][-1])),
                 "virtual_max": float(np.max(r.virtual_max)),
                 "clip_fraction": float(np.mean(r.clip_fraction)),
+                "engine": r.meta.get("engine"),
                 "T_median": {str(e): float(g["T"].median()) for e, g in hits.groupby("eps")},
                 "censored": {str(e): int(g["censored"].sum()) for e, g in hits.groupby("eps")},
             }
@@ -125,9 +126,13 @@ def schedule_summary(spec: dict) -> dict:
     return spec_schedule(spec).truncate(spec["horizon"]).summary()
 
 
-def run_experiment(spec: dict, progress: Callable[[str], None] | None = None) -> ExperimentResult:
-    """Run every algorithm of ``spec`` (a dict or a path) on the same schedule and noise."""
+def run_experiment(spec: dict, progress: Callable[[str], None] | None = None,
+                   engine: str | None = None) -> ExperimentResult:
+    """Run every algorithm of ``spec`` (a dict or a path) on the same schedule and noise.
+    ``engine`` (``compiled`` or ``numpy``) overrides the spec's ``engine``."""
     spec = load_spec(spec)
+    if engine is not None:
+        spec = load_spec({**spec, "engine": engine})
     problem, noise, times, algos = build(spec)
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     root = np.random.SeedSequence(spec["seed"])
@@ -146,10 +151,12 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None) ->
             r = min(chunk, R - lo)
             sched = scheds[lo:lo + r] if isinstance(scheds, list) else scheds
             parts.append(simulate(problem, noise, algo.rule, sched, R=r,
-                                  rng=np.random.default_rng(s_ss), horizon=T, options=opts))
+                                  rng=np.random.default_rng(s_ss), horizon=T, options=opts,
+                                  engine=spec["engine"]))
             say(f"[{spec['name']}] {label}: chunk {k + 1}/{len(starts)} ({lo + r}/{R} runs)")
         run = concat_results(parts)
-        run.meta = {"eta": (algo.params or {}).get("eta"), "algorithm": algo.describe()}
+        run.meta = {**run.meta, "eta": (algo.params or {}).get("eta"),
+                    "algorithm": algo.describe()}
         runs[label] = run
         sched_summary[label] = run.schedule
     return ExperimentResult(spec, runs, sched_summary)

@@ -30,7 +30,7 @@ from .compute_times import ComputeTimes, TraceTimes
 
 __all__ = ["Schedule", "algorithm1", "algorithm2", "algorithm1_reference",
            "algorithm2_reference", "synchronous", "from_delays", "mva_time_per_call",
-           "make_schedule"]
+           "make_schedule", "calls_within", "schedule_past"]
 
 Times = ComputeTimes | TraceTimes
 
@@ -258,3 +258,27 @@ def make_schedule(kind: str, times: Times, T: int, rng: np.random.Generator,
     if kind == "synchronous":
         return synchronous(times, -(-T // times.n), rng, **options).truncate(T)
     return SCHEDULERS[kind](times, T, rng, **options)
+
+
+def calls_within(schedule: Schedule, cap: float) -> tuple[int, float]:
+    """Oracle calls finished by wall-clock ``cap`` and the time per call ``cap / N(cap)``:
+    the statistic of a run stopped at a time cap (Fig. 4's caption), not ``time[-1] / T``."""
+    if not (np.isfinite(cap) and cap > 0):
+        raise ValueError(f"time cap must be positive and finite, got {cap}")
+    if len(schedule) == 0 or schedule.time[-1] <= cap:
+        raise ValueError(f"time cap {cap} is not inside the schedule (it ends at "
+                         f"{schedule.time[-1] if len(schedule) else 0}): draw more events")
+    N = int(np.searchsorted(schedule.time, cap, side="right"))
+    return N, (cap / N if N else float("inf"))
+
+
+def schedule_past(kind: str, times: Times, cap: float, seed: np.random.SeedSequence,
+                  **options: int) -> Schedule:
+    """A schedule that runs past wall-clock ``cap``: enough events for the largest possible
+    throughput ``sum_i 1/mean_i``, doubled (same seed, fresh generator) if ever short."""
+    events = int(1.25 * cap * float(np.sum(1.0 / times.means))) + 10 * times.n
+    while True:
+        sched = make_schedule(kind, times, events, np.random.default_rng(seed), **options)
+        if sched.time[-1] > cap:
+            return sched
+        events *= 2

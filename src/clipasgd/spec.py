@@ -56,6 +56,7 @@ SPEC_SCHEMA: dict[str, Any] = {
         "eps": {"type": "array", "items": _POS},
         "diverge_at": _POS,
         "stop_when_hit": {"type": "boolean"},
+        "engine": {"enum": ["compiled", "numpy"]},
         "algorithms": {"type": "array", "minItems": 1, "items": {
             "type": "object", "required": ["name"],
             "properties": {"name": {"type": "string"}, "label": {"type": "string"},
@@ -66,7 +67,7 @@ SPEC_SCHEMA: dict[str, Any] = {
 
 DEFAULTS = {"name": "experiment", "seed": 0, "replications": 10, "chunk": 1000,
             "scheduler": "algorithm1", "per_replication_schedules": False, "eps": [],
-            "diverge_at": 1e10, "stop_when_hit": False}
+            "diverge_at": 1e10, "stop_when_hit": False, "engine": "compiled"}
 
 
 def validate(data: Any, schema: dict, what: str = "spec") -> None:

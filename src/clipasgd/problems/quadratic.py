@@ -68,13 +68,18 @@ class Quadratic(Problem):
     stored shifts, so exact up to rounding) and holds at every ``x``. Each
     ``f_i = 0.5 sum_j a_j (x_j - b_ij)^2 - 0.5 sum_j a_j (b_ij - xstar_j)^2``:
     the constant makes ``(1/n) sum_i f_i = f`` exactly, so ``f_star`` stays 0.
+
+    Explicit layouts (``offsets``): one minimiser ``b_i`` per part, a number (``b_i e_1``)
+    or a vector of at most ``dim`` entries (zero-padded); they must average to ``xstar =
+    0``. ``n_parts`` is then ``len(offsets)`` and ``zeta = max_i ||a * b_i||`` exactly
+    (with ``condition = 1``: ``max_i ||b_i||``). Known answers need known ``b_i``.
     """
 
     name = "quadratic"
 
     def __init__(self, dim: int = 20, condition: float = 100.0, L: float = 1.0,
                  delta0: float = 1.0, n_parts: int = 1, spread: float = 0.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, offsets: list | None = None) -> None:
         self.dim = check_int("dim", dim, 1)
         self.condition = check_float("condition", condition, 1.0, strict=False)
         self.L = check_float("L", L)
@@ -82,6 +87,9 @@ class Quadratic(Problem):
         self.n_parts = check_int("n_parts", n_parts, 1)
         self.spread = check_float("spread", spread, strict=False)
         self.seed = check_int("seed", seed, 0)
+        b = None if offsets is None else self._check_offsets(offsets)
+        if b is not None:
+            self.n_parts = b.shape[0]
         self.mu = self.L / self.condition
         a = np.geomspace(self.L, self.mu, self.dim)
         a[0] = self.L  # exact endpoints despite rounding in geomspace
@@ -91,9 +99,33 @@ class Quadratic(Problem):
         self.x_star = np.zeros(self.dim)
         self.f_star = 0.0
         self.f_star_exact = True
-        self.shifts = self._make_shifts()  # shifts[i] = a * (xstar - b_i) = -a * spread * u_i
+        # shifts[i] = a * (xstar - b_i) (= -a * spread * u_i for the seeded layout)
+        self.shifts = -self.a * b if b is not None else self._make_shifts()
         self.b = self.x_star - self.shifts / self.a
         self._zeta = float(np.max(np.linalg.norm(self.shifts, axis=1)))
+
+    def _check_offsets(self, offsets: object) -> np.ndarray:
+        """``offsets`` as an ``(n_parts, dim)`` array; a ValueError names what is wrong."""
+        rows = offsets if isinstance(offsets, list | tuple | np.ndarray) else None
+        try:
+            b = [np.atleast_1d(np.asarray(r, dtype=float))
+                 for r in rows]  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            b = None
+        if not b or any(r.ndim != 1 or r.size > self.dim or not np.all(np.isfinite(r))
+                        for r in b):
+            raise ValueError(f"offsets must be a non-empty list of finite numbers or vectors "
+                             f"of at most dim = {self.dim} entries, got {offsets!r}")
+        arr = np.zeros((len(b), self.dim))
+        for i, r in enumerate(b):
+            arr[i, :r.size] = r
+        if self.n_parts not in (1, arr.shape[0]):
+            raise ValueError(f"offsets: {arr.shape[0]} minimisers but n_parts = {self.n_parts}")
+        if self.spread != 0:
+            raise ValueError("offsets and spread > 0 are exclusive: give one layout")
+        if np.max(np.abs(arr.mean(axis=0))) > 1e-9 * max(1.0, float(np.max(np.abs(arr)))):
+            raise ValueError(f"offsets must average to the optimum 0 (mean {arr.mean(axis=0)})")
+        return arr
 
     def _make_shifts(self) -> np.ndarray:
         shifts = np.zeros((self.n_parts, self.dim))
