@@ -52,9 +52,10 @@ def quantile_slope(samples: list[np.ndarray], tau_max: list[float], q: float, al
         terms = w * y
         return float(np.sum(terms)) if not np.any(np.isnan(terms)) else float("nan")
 
-    low = dot(np.where(w > 0, lo_y, hi_y))
-    high = dot(np.where(w > 0, hi_y, lo_y))
-    slope = dot(est)
+    with np.errstate(invalid="ignore"):
+        low = dot(np.where(w > 0, lo_y, hi_y))
+        high = dot(np.where(w > 0, hi_y, lo_y))
+        slope = dot(est)
     return {"slope": slope, "ci": (low, high), "box_level": level, "level": 1 - 2 * alpha,
             "points": [{"tau_max": t, **b.to_dict()} for t, b in zip(tau_max, boxes, strict=True)]}
 
