@@ -280,7 +280,8 @@ def test_dirichlet_split_is_label_skewed(fed) -> None:
 
 
 def test_registry() -> None:
-    assert set(PROBLEMS) == {"quadratic", "nonconvex", "logistic"}
+    assert set(PROBLEMS) == {"quadratic", "nonconvex", "logistic", "fashion_mlp",
+                             "shakespeare_mlp"}
     p = make_problem("quadratic", dim=3, n_parts=2, spread=0.5)
     assert isinstance(p, Quadratic) and p.n_parts == 2 and p.zeta == pytest.approx(0.5)
     assert isinstance(make_problem("nonconvex", dim=2), NonConvex)

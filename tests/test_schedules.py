@@ -17,7 +17,9 @@ from clipasgd.compute_times import (
 from clipasgd.schedules import (
     Schedule,
     algorithm1,
+    algorithm1_reference,
     algorithm2,
+    algorithm2_reference,
     from_delays,
     make_schedule,
     mva_time_per_call,
@@ -424,3 +426,71 @@ def test_schedule_properties(times: ComputeTimes, kind: str, T: int, C: int, see
     assert summary["tau_C"] == s.concurrency == (C if kind == "algorithm2" else times.n)
     np.testing.assert_array_equal(outstanding_jobs(s), np.full(T, s.concurrency))
     check_slots(s)
+
+
+# --------------------------------------------------------------------------- compiled twins
+
+_ARRAYS = ("worker", "slot", "model", "time")
+
+
+def assert_same(fast, slow, times, T: int, seed: int, **opts) -> None:
+    """Same arrays, kind and sizes, and the generator left in the same state."""
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    s, r = fast(times, T, a, **opts), slow(times, T, b, **opts)
+    for k in _ARRAYS:
+        np.testing.assert_array_equal(getattr(s, k), getattr(r, k), err_msg=k)
+    assert (s.kind, s.n_workers, s.concurrency) == (r.kind, r.n_workers, r.concurrency)
+    assert a.bit_generator.state == b.bit_generator.state
+
+
+LAWS_WITH_PARAMS = [("fixed", {}), ("exponential", {}), ("uniform", {"spread": 0.9}),
+                    ("halfnormal", {}), ("pareto", {"alpha": 1.5})]
+
+
+@pytest.mark.parametrize("law,params", LAWS_WITH_PARAMS)
+@pytest.mark.parametrize("n", [1, 2, 7, 40])
+def test_compiled_algorithm1_equals_reference(law: str, params: dict, n: int) -> None:
+    for seed in range(4):
+        # T past one block of draws (2**14) so refills happen mid-run
+        assert_same(algorithm1, algorithm1_reference, stragglers(n, n // 3, 4.0, law, **params),
+                    17_000 + 311 * seed, seed)
+
+
+@pytest.mark.parametrize("law,params", LAWS_WITH_PARAMS)
+@pytest.mark.parametrize("n,C", [(1, None), (1, 3), (2, 1), (7, None), (7, 3), (7, 20),
+                                 (40, 100)])
+def test_compiled_algorithm2_equals_reference(law: str, params: dict, n: int, C) -> None:
+    for seed in range(4):
+        assert_same(algorithm2, algorithm2_reference, stragglers(n, n // 2, 3.0, law, **params),
+                    12_000 + 977 * seed, seed, concurrency=C)
+
+
+def test_compiled_schedules_equal_reference_on_heterogeneous_workers() -> None:
+    times = ringmaster_peer(25)  # per-worker shift and scale
+    for seed in range(4):
+        assert_same(algorithm1, algorithm1_reference, times, 40_000, seed)
+        assert_same(algorithm2, algorithm2_reference, times, 40_000, seed, concurrency=9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_schedules_equal_reference_on_traces(seed: int) -> None:
+    """Trace replay, with whole-number times so finish-time ties are frequent."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 9))
+    trace = TraceTimes(tuple(rng.integers(1, 4, size=3000).astype(float) for _ in range(n)))
+    assert_same(algorithm1, algorithm1_reference, trace, 2000, seed)
+    assert_same(algorithm2, algorithm2_reference, trace, 1500, seed, concurrency=n + 2)
+
+
+@pytest.mark.parametrize("fast,slow,opts", [(algorithm1, algorithm1_reference, {}),
+                                            (algorithm2, algorithm2_reference, {}),
+                                            (algorithm2, algorithm2_reference,
+                                             {"concurrency": 5})])
+def test_compiled_schedules_run_out_of_a_trace_like_reference(fast, slow, opts) -> None:
+    trace = TraceTimes(([1.0, 2.0, 1.0, 3.0], [2.5, 1.0], [1.0] * 6))
+    messages = []
+    for fn in (fast, slow):
+        with pytest.raises(ValueError, match="trace exhausted") as err:
+            fn(trace, 50, np.random.default_rng(3), **opts)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]

@@ -1,4 +1,7 @@
-"""Command line: ``clipasgd schedule | run | bench | fit-tail``. Every command prints JSON."""
+"""Command line: ``clipasgd schedule | run | bench | fit-tail | fetch-data``.
+
+Every command prints JSON.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +86,7 @@ def _cmd_run(args: argparse.Namespace) -> dict:
 def _cmd_bench(args: argparse.Namespace) -> dict:
     from .bench import run_bench
 
-    return run_bench(quick=args.quick)
+    return run_bench(quick=args.quick, repeats=args.repeats)
 
 
 def _cmd_fit_tail(args: argparse.Namespace) -> dict:
@@ -115,6 +118,16 @@ def _count(text: str) -> int:
     return int(value)
 
 
+def _cmd_fetch_data(args: argparse.Namespace) -> dict:
+    from .datasets import DataUnavailable, fetch
+
+    try:
+        return {"dataset": args.dataset, "path": str(fetch(args.dataset, args.dest))}
+    except DataUnavailable as err:
+        raise ValueError(str(err)) from err
+
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="clipasgd", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -135,14 +148,19 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="output folder (default results/<name>)")
     r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     r.set_defaults(func=_cmd_run)
-    b = sub.add_parser("bench", help="oracle calls per second for standard settings")
-    b.add_argument("--quick", action="store_true", help="a small grid (seconds)")
+    b = sub.add_parser("bench", help="engine oracle calls/s against the compiled limit")
+    b.add_argument("--quick", action="store_true", help="a small grid (well under a minute)")
+    b.add_argument("--repeats", type=int, default=None, help="interleaved runs per row")
     b.set_defaults(func=_cmd_bench)
     f = sub.add_parser("fit-tail", help="fit the sub-Weibull tail parameter of noise samples")
     f.add_argument("file", help=".npy: 1-D noise norms or 2-D noise vectors (rows)")
     f.add_argument("--k", type=int, default=None, help="upper order statistics used")
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=_cmd_fit_tail)
+    d = sub.add_parser("fetch-data", help="locate or fetch a data set, checksums verified")
+    d.add_argument("dataset", choices=["fashion-mnist", "shakespeare"])
+    d.add_argument("--dest", default="data/raw", help="folder for fetched files")
+    d.set_defaults(func=_cmd_fetch_data)
     return ap
 
 

@@ -82,15 +82,18 @@ class ComputeTimes:
     def means(self) -> np.ndarray:
         return self.shift + self.scale
 
+    def block(self, rng: np.random.Generator) -> np.ndarray:
+        """The generator's next block of base variates, in the order draws use them."""
+        return BASE_LAWS[self.law](self.params)(rng, _BLOCK)
+
     def sampler(self, rng: np.random.Generator) -> Callable[[int], float]:
         """A fast ``draw(worker) -> time`` that pulls base variates in blocks."""
-        base = BASE_LAWS[self.law](self.params)
         shift, scale = self.shift.tolist(), self.scale.tolist()
         pool: list[float] = []
 
         def draw(worker: int) -> float:
             if not pool:
-                pool.extend(base(rng, _BLOCK)[::-1].tolist())
+                pool.extend(self.block(rng)[::-1].tolist())
             return shift[worker] + scale[worker] * pool.pop()
 
         return draw

@@ -70,15 +70,24 @@ def provenance(config: Any, seed: int | None) -> dict:
             "created": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
+def _file_mode() -> int:
+    """``0666`` minus the process umask: what ``open()`` would give (0644 under umask 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write via a temporary file in the same folder and ``os.replace``: a reader never
-    sees a half-written file, and an interrupted run leaves the old one intact."""
+    sees a half-written file, and an interrupted run leaves the old one intact. The file
+    gets the usual umask-based mode (``mkstemp`` alone would leave it private, 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+            os.fchmod(fh.fileno(), _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

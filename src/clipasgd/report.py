@@ -1,54 +1,204 @@
-"""Small helpers the notebooks share: load a claim's verdict and data, save figures.
+"""What the notebooks and the landing page show: a claim's verdict, its figure, its details.
 
-Notebooks only load and draw; every number they show comes from the verdict file
-or the data tables the pipeline wrote.
+Everything shown comes from the verdict file or the data tables the pipeline wrote; nothing
+here computes a statistic. Figures are saved to ``figures/<scale>/<name>.{pdf,png}`` and
+shown inline as that same PNG, so an executed notebook (and its HTML) holds every figure
+whatever matplotlib backend the kernel runs.
 """
 
 from __future__ import annotations
 
+import html
 import json
-import textwrap
+import math
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+__all__ = ["load_verdict", "load_table", "figure_paths", "save_figure", "verdict_table",
+           "summary_markdown", "falsifier_markdown", "details_tables", "fmt",
+           "show_summary", "show_figure", "show_falsifier", "show_verdict_table",
+           "show_details"]
 
-__all__ = ["load_verdict", "load_table", "save_figure", "verdict_frame", "caption", "COLORS"]
-
-COLORS = {"clipped": "C0", "vanilla": "C3", "vanilla_theory": "C1", "delay_adaptive": "C2",
-          "ringmaster": "C4", "minibatch": "C5"}
+HEADLINE = ["claim", "paper_ref", "statement", "test", "verdict", "statistic", "ci", "margin",
+            "note", "scale", "seed", "config_hash", "version", "git_commit"]
 
 
 def load_verdict(root: str | Path, scale: str, claim: str) -> dict:
-    return json.loads((Path(root) / "data" / scale / "claims" / f"{claim}.json").read_text())
+    """``data/<scale>/claims/<claim>.json``."""
+    path = Path(root) / "data" / scale / "claims" / f"{claim}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no verdict file {path}: run the pipeline for claim "
+                                f"{claim!r} at scale {scale!r} first")
+    return json.loads(path.read_text())
 
 
 def load_table(root: str | Path, scale: str, folder: str, name: str) -> pd.DataFrame:
+    """``data/<scale>/<folder>/<name>.csv``."""
     return pd.read_csv(Path(root) / "data" / scale / folder / f"{name}.csv")
 
 
-def save_figure(fig: plt.Figure, root: str | Path, scale: str, claim: str) -> list[Path]:
-    """Write ``figures/<scale>/<claim>.pdf`` and ``.png``."""
+def figure_paths(root: str | Path, scale: str, name: str) -> tuple[Path, Path]:
+    """``figures/<scale>/<name>.pdf`` and ``.png``."""
     out = Path(root) / "figures" / scale
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{claim}.pdf", out / f"{claim}.png"]
-    fig.savefig(paths[0], bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight", dpi=150)
-    return paths
+    return out / f"{name}.pdf", out / f"{name}.png"
 
 
-def verdict_frame(record: dict) -> pd.DataFrame:
-    """The headline fields of a verdict record as a one-column table."""
-    keys = ["claim", "paper_ref", "statement", "test", "verdict", "statistic", "ci", "margin",
-            "scale", "seed", "config_hash", "version", "git_commit"]
-    rows = {k: record.get(k) for k in keys}
-    rows["negative control"] = f"{record['control']['verdict']}: {record['control']['description']}"
-    return pd.DataFrame({"value": [str(v) for v in rows.values()]}, index=list(rows))
+def save_figure(fig: Figure, root: str | Path, scale: str, name: str) -> tuple[Path, Path]:
+    """Write the figure as PDF and as a 150-dpi PNG."""
+    pdf, png = figure_paths(root, scale, name)
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(pdf, bbox_inches="tight")
+    fig.savefig(png, bbox_inches="tight", dpi=150)
+    return pdf, png
 
 
-def caption(fig: plt.Figure, text: str, width: int = 150) -> None:
-    """A caption under the axes that states the setup (figures must explain themselves)."""
-    fig.text(0.01, -0.02, textwrap.fill(text, width), ha="left", va="top", fontsize=8)
+def fmt(x: Any, digits: int = 4) -> str:
+    """A value for a table cell: numbers to ``digits`` significant figures, short lists
+    inline, ``None`` as an en dash; JSON's ``"inf"`` stays readable."""
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        return "n/a" if math.isnan(x) else ("∞" if x == math.inf else f"{x:.{digits}g}")
+    if isinstance(x, list | tuple):
+        return "[" + ", ".join(fmt(v, digits) for v in x) + "]"
+    if isinstance(x, dict):
+        return ", ".join(f"{k}: {fmt(v, digits)}" for k, v in x.items())
+    return str(x)
+
+
+def summary_markdown(rec: dict) -> str:
+    """The verdict in two sentences: outcome, statistic with interval, negative control."""
+    c = rec["control"]
+    ctrl = ("refuted, as it must be" if c["verdict"] == "refuted"
+            else f"**{c['verdict']}**: it was not refuted, so this check had no power")
+    stat = f"statistic {fmt(rec.get('statistic'))}"
+    if rec.get("ci"):
+        stat += f", interval {fmt(rec['ci'])}"
+    if rec.get("margin") is not None:
+        stat += f", margin {fmt(rec['margin'])}"
+    text = (f"**Verdict: {rec['verdict'].upper()}** ({rec['paper_ref']}; {stat}).\n\n"
+            f"Negative control ({c['description']}): {ctrl}.")
+    if rec.get("note"):
+        text += f"\n\n*Note:* {rec['note']}"
+    return text
+
+
+def falsifier_markdown(rec: dict) -> str:
+    """The pipeline's "what would have made this claim fail" text, or ``""`` if absent."""
+    text = rec.get("falsifier")
+    return f"### What would have made this fail\n\n{text}" if text else ""
+
+
+def verdict_table(rec: dict) -> pd.DataFrame:
+    """The headline fields of a verdict file, full text (no truncation), one row each."""
+    rows = {k: fmt(rec.get(k)) for k in HEADLINE if k in rec}
+    c = rec["control"]
+    rows["negative control"] = f"{c['verdict']}: {c['description']}"
+    if c.get("statistic") is not None:
+        rows["control statistic"] = fmt(c["statistic"]) + (
+            f", interval {fmt(c['ci'])}" if c.get("ci") else "")
+    if rec.get("falsifier"):
+        rows["falsifier"] = rec["falsifier"]
+    return pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name="field"))
+
+
+def _leaves(obj: Any, path: tuple[str, ...], out: dict, tables: list) -> None:
+    """Walk ``details``: scalar leaves grouped by their parent path; lists of records apart."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _leaves(v, (*path, str(k)), out, tables)
+    elif isinstance(obj, list) and obj and all(isinstance(v, dict) for v in obj):
+        frame = pd.DataFrame([{k: fmt(v) for k, v in r.items()} for r in obj])
+        tables.append((" / ".join(path), frame))
+    else:
+        out.setdefault(path[:-1], {})[path[-1] if path else "value"] = fmt(obj)
+
+
+def details_tables(details: dict, skip: Iterable[str] = ()) -> list[tuple[str, pd.DataFrame]]:
+    """``details`` as readable tables instead of a JSON dump.
+
+    Settings that share the same fields (e.g. one per ``theta``) become one table, a row per
+    setting; the remaining single values one ``section / field / value`` table; lists of
+    records (curves, calibration cells) a table each. Top-level keys in ``skip`` are left out.
+    """
+    skip = set(skip)
+    leaves: dict[tuple[str, ...], dict[str, str]] = {}
+    records: list[tuple[str, pd.DataFrame]] = []
+    _leaves({k: v for k, v in details.items() if k not in skip}, (), leaves, records)
+    groups: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for parent, fields in leaves.items():
+        groups.setdefault(tuple(fields), []).append(parent)
+    out, loose = [], []
+    for fields, parents in groups.items():
+        if len(parents) > 1 and len(fields) > 1:
+            frame = pd.DataFrame([leaves[p] for p in parents],
+                                 index=pd.Index([" / ".join(p) for p in parents], name="setting"))
+            out.append((f"{len(parents)} settings with the same fields", frame))
+        else:
+            loose += [{"section": (" / ".join(p) or "(top)") if i == 0 else "", "field": k,
+                       "value": v}
+                      for p in parents for i, (k, v) in enumerate(leaves[p].items())]
+    if loose:
+        out.insert(0, ("single values", pd.DataFrame(loose)))
+    return out + records
+
+
+# --- display in a notebook (IPython imported lazily: the package does not need it) ---
+
+def _display(*objs: Any) -> None:
+    from IPython.display import display
+
+    display(*objs)
+
+
+def _markdown(text: str) -> None:
+    from IPython.display import Markdown
+
+    if text:
+        _display(Markdown(text))
+
+
+def _styled(frame: pd.DataFrame, index: bool = True) -> Any:
+    """Left-aligned, wrapped, never truncated."""
+    sty = frame.style.set_properties(**{"text-align": "left", "white-space": "pre-wrap",
+                                        "vertical-align": "top"})
+    sty = sty.set_table_styles([{"selector": "th", "props": "text-align: left;"}])
+    return sty if index else sty.hide(axis="index")
+
+
+def show_summary(rec: dict) -> None:
+    """The verdict in words (notebook)."""
+    _markdown(summary_markdown(rec))
+
+
+def show_figure(fig: Figure, caption: str, root: str | Path, scale: str, name: str) -> Path:
+    """Save the figure, then show that PNG inline with its caption underneath."""
+    from IPython.display import Image
+
+    _, png = save_figure(fig, root, scale, name)
+    _display(Image(filename=str(png)))
+    _markdown(f"*Figure ({html.escape(name)}).* {caption}")
+    return png
+
+
+def show_falsifier(rec: dict) -> None:
+    _markdown(falsifier_markdown(rec))
+
+
+def show_verdict_table(rec: dict) -> None:
+    _display(_styled(verdict_table(rec)))
+
+
+def show_details(rec: dict, skip: Iterable[str] = ()) -> None:
+    """Every number in ``details`` as tables, each under a small heading."""
+    for title, frame in details_tables(rec["details"], skip):
+        _markdown(f"**{title}**")
+        _display(_styled(frame, index=frame.index.name is not None))

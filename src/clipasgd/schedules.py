@@ -12,7 +12,10 @@ right after it is computed at ``x_{t+1}``.
 * :func:`synchronous`: minibatch rounds that wait for every worker.
 * :func:`from_delays`: replay a recorded delay sequence.
 
-Event loops keep a heap of finish times: O(log n) per event.
+Event loops keep a heap of finish times: O(log n) per event. Algorithms 1 and 2 run
+compiled (:mod:`clipasgd.schedule_kernels`); :func:`algorithm1_reference` and
+:func:`algorithm2_reference` are the readable Python loops they must equal exactly
+(same arrays for the same generator, which ends in the same state).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import numpy as np
 
 from .compute_times import ComputeTimes, TraceTimes
 
-__all__ = ["Schedule", "algorithm1", "algorithm2", "synchronous", "from_delays",
-           "mva_time_per_call", "make_schedule"]
+__all__ = ["Schedule", "algorithm1", "algorithm2", "algorithm1_reference",
+           "algorithm2_reference", "synchronous", "from_delays", "mva_time_per_call",
+           "make_schedule"]
 
 Times = ComputeTimes | TraceTimes
 
@@ -89,6 +93,41 @@ def algorithm1(times: Times, T: int, rng: np.random.Generator | None = None) -> 
 
     Ties in finish time go to the lower worker index.
     """
+    from .schedule_kernels import Draws, run_algorithm1  # numba loads on first use only
+
+    T = _check_events(T)
+    draws = Draws(times, rng if rng is not None else np.random.default_rng(0))
+    worker, model, time = run_algorithm1(draws, times.n, T)
+    return Schedule(worker, worker.copy(), model, time, times.n, times.n, "algorithm1")
+
+
+def algorithm2(times: Times, T: int, rng: np.random.Generator | None = None,
+               concurrency: int | None = None) -> Schedule:
+    """Algorithm 2: each new job goes to a uniformly random worker (FIFO queue there).
+
+    ``concurrency`` jobs (default ``n``) circulate; the initial ones go round-robin
+    (job ``j`` to worker ``j mod n``). A job's compute time is drawn when its
+    worker starts it.
+    """
+    from .schedule_kernels import Draws, run_algorithm2
+
+    T = _check_events(T)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    n, C = times.n, _concurrency(times.n, concurrency)
+    targets = rng.integers(0, n, size=T)
+    worker, slot, model, time = run_algorithm2(Draws(times, rng), n, C, targets, T)
+    return Schedule(worker, slot, model, time, n, C, "algorithm2")
+
+
+def _concurrency(n: int, concurrency: int | None) -> int:
+    C = n if concurrency is None else int(concurrency)
+    if C < 1:
+        raise ValueError(f"algorithm2: concurrency must be >= 1, got {concurrency}")
+    return C
+
+
+def algorithm1_reference(times: Times, T: int, rng: np.random.Generator | None = None) -> Schedule:
+    """:func:`algorithm1` as a plain Python heap loop (the reference it must equal)."""
     T = _check_events(T)
     draw = times.sampler(rng if rng is not None else np.random.default_rng(0))
     n = times.n
@@ -107,20 +146,13 @@ def algorithm1(times: Times, T: int, rng: np.random.Generator | None = None) -> 
     return Schedule(worker, worker.copy(), model, time, n, n, "algorithm1")
 
 
-def algorithm2(times: Times, T: int, rng: np.random.Generator | None = None,
-               concurrency: int | None = None) -> Schedule:
-    """Algorithm 2: each new job goes to a uniformly random worker (FIFO queue there).
-
-    ``concurrency`` jobs (default ``n``) circulate; the initial ones go round-robin
-    (job ``j`` to worker ``j mod n``). A job's compute time is drawn when its
-    worker starts it.
-    """
+def algorithm2_reference(times: Times, T: int, rng: np.random.Generator | None = None,
+                         concurrency: int | None = None) -> Schedule:
+    """:func:`algorithm2` as a plain Python loop (the reference it must equal)."""
     T = _check_events(T)
     rng = rng if rng is not None else np.random.default_rng(0)
     n = times.n
-    C = n if concurrency is None else int(concurrency)
-    if C < 1:
-        raise ValueError(f"algorithm2: concurrency must be >= 1, got {concurrency}")
+    C = _concurrency(n, concurrency)
     draw = times.sampler(rng)
     targets = rng.integers(0, n, size=T).tolist()
     queues: list[deque[int]] = [deque() for _ in range(n)]

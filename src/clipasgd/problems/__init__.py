@@ -5,14 +5,18 @@ from __future__ import annotations
 import inspect
 
 from clipasgd.problems.base import Problem
+from clipasgd.problems.fashion import FashionMLP
 from clipasgd.problems.logistic import Logistic
 from clipasgd.problems.nonconvex import NonConvex
 from clipasgd.problems.quadratic import HeterogeneousQuadratic, Quadratic
+from clipasgd.problems.shakespeare import ShakespeareMLP
 
 PROBLEMS: dict[str, type[Problem]] = {
     "quadratic": Quadratic,
     "nonconvex": NonConvex,
     "logistic": Logistic,
+    "fashion_mlp": FashionMLP,
+    "shakespeare_mlp": ShakespeareMLP,
 }
 
 
@@ -29,5 +33,5 @@ def make_problem(name: str, **params: object) -> Problem:
     return cls(**params)  # type: ignore[arg-type]
 
 
-__all__ = ["PROBLEMS", "HeterogeneousQuadratic", "Logistic", "NonConvex", "Problem",
-           "Quadratic", "make_problem"]
+__all__ = ["PROBLEMS", "FashionMLP", "HeterogeneousQuadratic", "Logistic", "NonConvex",
+           "Problem", "Quadratic", "ShakespeareMLP", "make_problem"]

@@ -1,0 +1,104 @@
+"""One look for every figure: seaborn theme, readable names, the verdict in the title.
+
+Figures are built as bare :class:`matplotlib.figure.Figure` objects (no pyplot state), so
+they work under any backend and are shown exactly once, by :func:`clipasgd.report.show`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import seaborn as sns
+from matplotlib.figure import Figure
+
+__all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "style", "blank_figure", "new_figure",
+           "title", "control_words", "num", "interval", "finite"]
+
+_PALETTE = sns.color_palette("colorblind")
+COLORS = {"clipped": _PALETTE[0], "vanilla": _PALETTE[3], "vanilla_theory": _PALETTE[1],
+          "delay_adaptive": _PALETTE[2], "ringmaster": _PALETTE[4], "minibatch": _PALETTE[5],
+          "planted": _PALETTE[7], "repeat": _PALETTE[9]}
+LABELS = {"clipped": "Clipped ASGD",
+          "vanilla": "Vanilla ASGD, same step",
+          "vanilla_theory": r"Vanilla ASGD, step $1/(L\,\tau_{\max})$",
+          "delay_adaptive": "Delay-adaptive ASGD",
+          "ringmaster": "Ringmaster ASGD",
+          "minibatch": "Minibatch SGD",
+          "planted": r"Planted control, step $\propto 1/x$"}
+VERDICT_COLORS = {"supported": _PALETTE[2], "inconclusive": _PALETTE[1],
+                  "refuted": _PALETTE[3]}
+
+
+@dataclass
+class Drawn:
+    """A figure and the caption that goes under it in the notebook and on the landing page."""
+
+    name: str
+    fig: Figure
+    caption: str
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """The shared theme: seaborn's white grid at a paper-like scale, fonts >= 9 pt."""
+    rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.85),
+          "axes.prop_cycle": mpl.cycler(color=_PALETTE), "legend.fontsize": 9,
+          "legend.title_fontsize": 9, "figure.titlesize": 13, "axes.titlesize": 11,
+          "savefig.dpi": 150, "figure.dpi": 100}
+    with mpl.rc_context(rc):
+        yield
+
+
+def blank_figure(width: float, height: float) -> Figure:
+    """A constrained-layout figure (inches) without axes, for a custom grid."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def new_figure(width: float, height: float, **subplots) -> tuple[Figure, object]:
+    """A constrained-layout figure (inches) and its axes (``Figure.subplots`` arguments)."""
+    fig = blank_figure(width, height)
+    return fig, fig.subplots(**subplots)
+
+
+def control_words(control_verdict: str) -> str:
+    """What a negative control's verdict means to a reader (it should be refuted)."""
+    if control_verdict == "refuted":
+        return "negative control refuted, as it must be"
+    return f"negative control {control_verdict.upper()} (not refuted: the check had no power)"
+
+
+def title(fig: Figure, record: dict, what: str) -> None:
+    """Suptitle: what the figure shows, then the claim's verdict and its control's."""
+    v = record["verdict"]
+    fig.suptitle(f"{record['paper_ref']}: {what}\nVerdict: {v.upper()}; "
+                 f"{control_words(record['control']['verdict'])}",
+                 bbox={"boxstyle": "round,pad=0.3", "facecolor": (*VERDICT_COLORS[v], 0.18),
+                       "edgecolor": VERDICT_COLORS[v]})
+
+
+def finite(x: object) -> float:
+    """A JSON number as float: ``None`` -> nan, the strings ``"inf"``/``"nan"`` parsed."""
+    return math.nan if x is None else float(x)
+
+
+def num(x: object, digits: int = 3) -> str:
+    """A number for a label or caption: ``digits`` significant figures, ``n/a`` if missing."""
+    f = finite(x) if not isinstance(x, str) or x in ("inf", "-inf", "nan") else None
+    if f is None:
+        return str(x)
+    if math.isnan(f):
+        return "n/a"
+    if math.isinf(f):
+        return "∞" if f > 0 else "-∞"
+    return f"{f:.{digits}g}"
+
+
+def interval(ci: object, digits: int = 3) -> str:
+    """``[lo, hi]`` or ``n/a``."""
+    if not ci:
+        return "n/a"
+    return f"[{num(ci[0], digits)}, {num(ci[1], digits)}]"
