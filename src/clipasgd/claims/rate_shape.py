@@ -131,7 +131,11 @@ def sweep_fit(h: pd.DataFrame, sweep: str, level: float) -> dict:
     y = np.log(h["T"].to_numpy(float))
     if censored.all() or np.unique(x).size < 2:
         return {"slope": None, "ci": None, "n_censored": int(censored.sum())}
-    fit = censored_slope_fit(x, y, censored, level=level)
+    try:
+        fit = censored_slope_fit(x, y, censored, level=level)
+    except (RuntimeError, ArithmeticError) as err:  # identical runs: no residual variance
+        return {"slope": None, "ci": None, "n_censored": int(censored.sum()),
+                "reason": str(err)}
     return {"slope": fit.slope, "ci": (fit.ci_low, fit.ci_high),
             "n_censored": int(censored.sum()), "n_runs": int(len(h))}
 
