@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from clipasgd.claims import base, get_claim
-from clipasgd.claims.tau_max import slope_test
+from clipasgd.claims.tau_max import tobit_slope
 from clipasgd.claims.virtual import bound_check
 from clipasgd.pipeline import claim_config, load_config
 from clipasgd.spec import SpecError
@@ -38,7 +38,7 @@ def test_shipped_config_validates_at_every_scale():
 
 @pytest.mark.parametrize("mutate, key", [
     (lambda c: c["claims"]["tau_max"].update(etaa=0.1), "etaa"),
-    (lambda c: c["claims"]["tau_max"].update(margin=-1), "claims.tau_max.margin"),
+    (lambda c: c["claims"]["tau_max"].update(ratio_margin=0.5), "claims.tau_max.ratio_margin"),
     (lambda c: c.update(scale="huge"), "scale"),
     (lambda c: c["claims"]["tau_max"]["scales"]["smoke"].update(replications=0),
      "scale smoke"),
@@ -79,21 +79,20 @@ def _hits(slope: float, rng: np.random.Generator, censor_at: float = np.inf) -> 
                          "censored": T >= censor_at, "diverged": False})
 
 
-def test_tost_slope_test_known_answers():
+def test_tobit_slope_known_answers():
     rng = np.random.default_rng(0)
-    assert slope_test(_hits(0.0, rng), 0.1, 0.05)["verdict"] == "supported"
-    assert slope_test(_hits(0.5, rng), 0.1, 0.05)["verdict"] == "refuted"
-    assert slope_test(_hits(-0.5, rng), 0.1, 0.05)["verdict"] == "refuted"
+    lo, hi = tobit_slope(_hits(0.0, rng), 0.9)["ci"]
+    assert lo < 0 < hi and hi < 0.1
+    assert tobit_slope(_hits(0.5, rng), 0.9)["ci"][0] > 0.1
+    assert tobit_slope(_hits(-0.5, rng), 0.9)["ci"][1] < -0.1
     # Censoring at the budget must not hide growth: the Tobit fit still sees the slope.
-    censored = _hits(0.5, rng, censor_at=np.exp(8 + 0.5 * np.log(128)))
-    out = slope_test(censored, 0.1, 0.05)
-    assert out["n_censored"] > 0 and out["verdict"] == "refuted"
-    assert abs(out["slope"] - 0.5) < 0.1
+    out = tobit_slope(_hits(0.5, rng, censor_at=np.exp(8 + 0.5 * np.log(128))), 0.9)
+    assert out["ci"][0] > 0.1 and abs(out["slope"] - 0.5) < 0.1
 
 
-def test_all_censored_is_inconclusive():
+def test_all_censored_has_no_slope():
     h = _hits(0.0, np.random.default_rng(1)).assign(censored=True)
-    assert slope_test(h, 0.1, 0.05)["verdict"] == "inconclusive"
+    assert tobit_slope(h, 0.9)["ci"] is None
 
 
 def test_virtual_bound_check():

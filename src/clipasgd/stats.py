@@ -48,8 +48,10 @@ __all__ = [
     "CurvePoint",
     "Equivalence",
     "GrowthFit",
+    "GrowthRatio",
     "QuantileCI",
     "QuantileGrowth",
+    "QuantileRatio",
     "SlopeFit",
     "Speedup",
     "TailComparison",
@@ -59,10 +61,13 @@ __all__ = [
     "exceedance_test",
     "fit_gamma",
     "growth_fit",
+    "growth_ratio",
+    "growth_reading",
     "polylog_growth_fit",
     "quantile_box",
     "quantile_ci",
     "quantile_curve",
+    "quantile_ratio",
     "runs_for_exceedance_power",
     "runs_for_two_sided_quantile_ci",
     "speedup",
@@ -994,6 +999,113 @@ def tail_summary(x: ArrayLike, seed: int = 0) -> dict:
         out |= {"drift": {"sizes": dr.sizes.tolist(), "theta": dr.theta.tolist(), "k": dr.k,
                           "slope": dr.slope, "se": dr.se, "p_upward": dr.p_value}}
     return out
+
+
+# --------------------------------------------------------------------------- one-sided growth
+
+
+@dataclass(frozen=True)
+class GrowthRatio(_Result):
+    """``rho = max_k Q_k / Q_0``: how far the ``q``-quantile of a metric rises above its value
+    at the first grid point (the smallest ``tau_max``), for an upper bound free of that axis.
+
+    The maximum includes ``k = 0``, so ``rho >= 1``: a falling curve reads 1 and a bump
+    anywhere on the grid counts, whatever the curve's shape. Interval: every quantile's
+    exact two-sided CI at ``box_level = 1 - 2 alpha / k`` (Bonferroni: all ``2k`` ends hold
+    at once with probability ``>= 1 - 2 alpha``), ``lower = max_k L_k / U_0`` and
+    ``upper = max_k U_k / L_0``. Censored runs are ``+inf``; a lower end at a censored rank
+    is the horizon (:func:`quantile_box`).
+    """
+
+    q: float
+    level: float
+    box_level: float
+    estimate: float
+    lower: float
+    upper: float
+    argmax: float
+    points: list[dict]
+
+
+def growth_ratio(samples: Sequence[ArrayLike], grid: Sequence[float], q: float = 0.5,
+                 alpha: float = 0.05, floors: Sequence[float] | None = None) -> GrowthRatio:
+    """:class:`GrowthRatio` of per-point samples (first entry = reference point)."""
+    k = len(samples)
+    if k < 2 or len(grid) != k:
+        raise ValueError("need >= 2 samples, one per grid value")
+    floors = [math.inf] * k if floors is None else list(floors)
+    box_level = 1 - 2 * alpha / k
+    boxes = [quantile_box(x, q, box_level, f) for x, f in zip(samples, floors, strict=True)]
+    est = np.array([b.estimate for b in boxes])
+    lo = np.array([b.lower for b in boxes])
+    hi = np.array([b.upper for b in boxes])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = est / est[0] if np.isfinite(est[0]) else np.full(k, np.nan)
+        lower = float(np.max(lo) / hi[0]) if 0 < hi[0] < math.inf else math.nan
+        upper = float(np.max(hi) / lo[0]) if lo[0] > 0 else math.inf
+    ratio = np.where(np.isnan(ratio) & np.isinf(est), np.inf, ratio)
+    j = int(np.nanargmax(ratio)) if not np.all(np.isnan(ratio)) else 0
+    return GrowthRatio(q=q, level=1 - 2 * alpha, box_level=box_level,
+                       estimate=float(np.nanmax(ratio)) if not np.all(np.isnan(ratio))
+                       else math.nan, lower=lower, upper=upper, argmax=float(grid[j]),
+                       points=[{"x": float(g), **b.to_dict()} for g, b in zip(grid, boxes,
+                                                                              strict=True)])
+
+
+def growth_reading(ratio: tuple[float, float] | None, slope: tuple[float, float] | None,
+                   ratio_margin: float, slope_margin: float) -> Verdict:
+    """One-sided reading of "the metric does not grow along the grid" (an upper bound).
+
+    ``ratio``: the interval of :class:`GrowthRatio` (monotonicity-free); ``slope``: a slope
+    interval of log metric on log grid (``None`` when it could not be fitted). Supported iff
+    ``ratio_hi <= ratio_margin`` and ``slope_hi <= slope_margin``; refuted iff
+    ``ratio_lo > ratio_margin`` or ``slope_lo > slope_margin``; else inconclusive. A falling
+    curve can never be refuted (``rho >= 1``, slope < 0), a non-monotone bump is caught by
+    ``rho``, and a control that only gets faster reads supported (not refuted).
+    """
+    if ratio_margin < 1 or slope_margin < 0:
+        raise ValueError("need ratio_margin >= 1 and slope_margin >= 0")
+    r_lo, r_hi = ratio if ratio is not None else (math.nan, math.nan)
+    s_lo, s_hi = slope if slope is not None else (math.nan, math.nan)
+    if r_lo > ratio_margin or s_lo > slope_margin:
+        return "refuted"
+    if r_hi <= ratio_margin and s_hi <= slope_margin:
+        return "supported"
+    return "inconclusive"
+
+
+@dataclass(frozen=True)
+class QuantileRatio(_Result):
+    """``r = Q_a / Q_b`` of two samples' ``q``-quantiles with a joint ``1 - 2 alpha``
+    interval from exact CIs at level ``1 - alpha`` each (Bonferroni). ``reading`` is
+    ``"win"`` (``lower > margin``: a's quantile above b's), ``"lose"`` (``upper < 1 /
+    margin``) or ``"tie"``."""
+
+    q: float
+    level: float
+    estimate: float
+    lower: float
+    upper: float
+    quantile_a: QuantileCI
+    quantile_b: QuantileCI
+    margin: float
+    reading: str
+
+
+def quantile_ratio(a: ArrayLike, b: ArrayLike, q: float, alpha: float = 0.05,
+                   margin: float = 1.0) -> QuantileRatio:
+    """:class:`QuantileRatio` of positive samples ``a`` and ``b`` (``+inf`` = censored)."""
+    if margin < 1:
+        raise ValueError("margin must be >= 1")
+    ca, cb = quantile_ci(a, q, 1 - alpha), quantile_ci(b, q, 1 - alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = ca.estimate / cb.estimate
+        lo = ca.lower / cb.upper if cb.upper > 0 else math.nan
+        hi = ca.upper / cb.lower if cb.lower > 0 else math.inf
+    reading = "win" if lo > margin else "lose" if hi < 1 / margin else "tie"
+    return QuantileRatio(q=q, level=1 - 2 * alpha, estimate=float(est), lower=float(lo),
+                         upper=float(hi), quantile_a=ca, quantile_b=cb, margin=margin,
+                         reading=reading)
 
 
 # --------------------------------------------------------------------------- speedup

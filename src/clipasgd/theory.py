@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["vanilla_step", "ClippedParams", "clipped_params"]
+__all__ = ["vanilla_step", "ClippedParams", "clipped_params", "step_conditions"]
 
 
 def _positive(**values: float) -> None:
@@ -51,3 +51,25 @@ def clipped_params(eps: float, L: float, sigma: float, tau_c: int, theta: float 
     R = eps**2 + (sigma**2 + zeta**2) * q**2
     eta = min(1 / (K * tau_c * L), eps**2 / (K * L * R), eps / (K * c * tau_c * L))
     return ClippedParams(eta=eta, c=c, q=q, W=W, R=R)
+
+
+def step_conditions(eta: float, c: float, eps: float, L: float, sigma: float, tau_c: int,
+                    theta: float = 0.5, K: float = 1.0) -> dict[str, dict]:
+    """Which of the theorem's conditions on ``(eta, c)`` a design meets at constant ``K``.
+
+    For each of ``eta <= 1/(K tau_C L)``, ``eta <= eps^2/(K L R)``, ``eta <= eps/(K c tau_C L)``
+    and the radius ``c >= eps + 4 sigma q + sqrt(8 W)`` (:func:`clipped_params`'s terms):
+    ``bound`` (the right-hand side), ``value`` and ``holds``. Computed, so a verdict file can
+    state which conditions a departure from the rule breaks.
+    """
+    p = clipped_params(eps, L, sigma, tau_c, theta=theta, K=K)
+    c_min = p.c
+    rows = {"eta <= 1/(K tau_C L)": (eta, 1 / (K * tau_c * L)),
+            "eta <= eps^2/(K L R)": (eta, eps**2 / (K * L * p.R)),
+            "eta <= eps/(K c tau_C L)": (eta, eps / (K * c * tau_c * L)),
+            "c >= eps + 4 sigma q + sqrt(8 W)": (c, c_min)}
+    out = {}
+    for name, (value, bound) in rows.items():
+        holds = value >= bound if name.startswith("c >=") else value <= bound
+        out[name] = {"value": value, "bound": bound, "holds": bool(holds)}
+    return out

@@ -72,12 +72,12 @@ def high_prob_tail(root: str | Path, scale: str) -> Drawn:
     title(fig, rec, f"under Pareto({alpha:g}) noise, vanilla ASGD's tail is heavier than "
                     "Clipped ASGD's")
     heavier = [k for k, x in det["sub_weibull"].items() if x["S_T"] == "supported"]
-    w = cfg["workers"]
+    w, hv = cfg["workers"], cfg["heavy"]
     cap = (f"Empirical survival functions over R = {cfg['replications']} runs per algorithm, "
            f"each metric divided by its median so only the shape of the tail counts. "
            f"Algorithm 1, {w['n']} workers ({w['stragglers']} stragglers, D = {cfg['D']}); "
-           f"Clipped ASGD (eta = {cfg['eta']}, c = {cfg['c']}) and vanilla ASGD (same eta) on "
-           f"the same noise draws; horizon {cfg['horizon']}. Test (pre-registered): one-sided "
+           f"Clipped ASGD (eta = {hv['eta']}, c = {hv['c']}) and vanilla ASGD (same eta) on "
+           f"the same noise draws; horizon {hv['horizon']}. Test (pre-registered): one-sided "
            f"Fisher exact test on the runs above the pooled {cfg['tail_q']}-quantile of "
            f"metric/median, level {cfg['alpha']}. Negative control: two clipped runs that differ "
            f"only in the seed (A and B) must not be reported as different. Right: sub-Weibull "

@@ -1,0 +1,220 @@
+"""Known answers for the one-sided readings of issue 9 (tau_max, high_prob_tau_max, virtual,
+high_prob) on planted tables: a control that gets faster is not refuted, a falling clipped
+curve is not refuted, a non-monotone 3x swing does not read flat, a null comparison
+reports no win at the planned rate."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clipasgd import stats as S
+from clipasgd.claims import high_prob_tau_max as hpm
+from clipasgd.claims import rate_shape as rs
+from clipasgd.claims import tau_max as tm
+from clipasgd.claims import virtual as vt
+from clipasgd.claims.high_prob import hp_reading
+from clipasgd.pipeline import claim_config, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+TAUS = [7.0, 22.0, 134.0, 1030.0]
+
+
+def _cfg(claim: str = "tau_max") -> dict:
+    cfg = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "config.schema.json")
+    return claim_config(cfg, claim, "quick")
+
+
+def _samples(medians: list[float], rng: np.random.Generator, n: int = 200) -> list[np.ndarray]:
+    return [m * (1 + 0.01 * rng.standard_normal(n)) for m in medians]
+
+
+def _read(medians: list[float], seed: int = 0, slope: tuple[float, float] | None = None
+          ) -> tuple[str, S.GrowthRatio]:
+    r = S.growth_ratio(_samples(medians, np.random.default_rng(seed)), TAUS, 0.5, 0.05)
+    return S.growth_reading((r.lower, r.upper), slope, 1.25, 0.1), r
+
+
+# ----------------------------------------------------------------- growth_ratio / reading
+
+
+def test_flat_curve_reads_supported() -> None:
+    v, r = _read([3000, 3010, 2990, 3005], slope=(-0.01, 0.01))
+    assert v == "supported" and 1 <= r.estimate < 1.01 and r.upper < 1.25
+
+
+def test_falling_curve_is_never_refuted() -> None:
+    # A clipped T that falls with tau_max: rho = 1 (the max includes the first point).
+    v, r = _read([3000, 2500, 2000, 1500], slope=(-0.12, -0.09))
+    assert v == "supported" and r.estimate == 1.0
+    assert S.growth_reading((r.lower, r.upper), None, 1.25, 0.1) != "refuted"
+
+
+def test_control_that_gets_faster_is_not_refuted() -> None:
+    v, _ = _read([5600, 3800, 3300, 3100], slope=(-0.12, -0.10))
+    assert v != "refuted"
+
+
+def test_non_monotone_3x_swing_does_not_read_flat() -> None:
+    # Slope through the points is ~0 (the bump sits in the middle): rho sees it.
+    v, r = _read([3000, 9000, 3000, 3000], slope=(-0.05, 0.05))
+    assert v == "refuted" and r.estimate == pytest.approx(3, rel=0.02) and r.argmax == 22.0
+
+
+def test_growing_curve_refuted_by_slope_alone() -> None:
+    assert S.growth_reading((1.0, 1.2), (0.15, 0.2), 1.25, 0.1) == "refuted"
+    assert S.growth_reading((1.0, 1.3), (0.0, 0.05), 1.25, 0.1) == "inconclusive"
+
+
+def test_growth_ratio_censored_points() -> None:
+    rng = np.random.default_rng(1)
+    samples = [3000 * (1 + 0.01 * rng.standard_normal(200)), np.full(200, np.inf)]
+    r = S.growth_ratio(samples, [7, 134], 0.5, 0.05, floors=[12000, 12000])
+    assert r.upper == math.inf and r.lower > 3.9  # the horizon bounds the censored median
+    assert S.growth_reading((r.lower, r.upper), None, 1.25, 0.1) == "refuted"
+
+
+def test_growth_ratio_interval_covers_on_flat_truth() -> None:
+    rng = np.random.default_rng(2)
+    reps = 200
+    cover = sum(S.growth_ratio([rng.exponential(1, 101) for _ in TAUS], TAUS).lower <= 1
+                for _ in range(reps))
+    assert cover / reps >= 0.9  # rho_lo <= true rho = 1 at joint level >= 90%
+
+
+# ----------------------------------------------------------------- tau_max verdict
+
+
+def _hits(medians: dict[str, list[float]], rng: np.random.Generator, n: int = 40,
+          horizon: float = 12000) -> pd.DataFrame:
+    rows = []
+    for alg, meds in medians.items():
+        for D, tau, m in zip((1, 16, 128, 1024), TAUS, meds, strict=True):
+            T = m * (1 + 0.01 * rng.standard_normal(n))
+            rows.append(pd.DataFrame({"algorithm": alg, "rep": np.arange(n), "eps": 0.05,
+                                      "T": np.minimum(T, horizon), "censored": T >= horizon,
+                                      "diverged": False, "theta": 1.0, "D": D,
+                                      "tau_max": tau, "tau_C": 8}))
+    return pd.concat(rows, ignore_index=True)
+
+
+GOOD = {"clipped": [8000, 7850, 7870, 7740], "vanilla": [5590, 7520, 9480, 9310],
+        "planted": [5590, 6430, 1e9, 1e9], "delay_adaptive": [5590, 3820, 3280, 3080],
+        "clipped_theory": [1e9] * 4}
+
+
+def _verdict(tmp_path: Path, **change: list[float]):
+    _hits(GOOD | change, np.random.default_rng(3)).to_csv(tmp_path / "hits.csv", index=False)
+    return tm.verdict(_cfg(), tmp_path)
+
+
+def test_tau_max_supported_with_mechanism_control(tmp_path: Path) -> None:
+    v = _verdict(tmp_path)
+    assert v.verdict == "supported" and v.control.verdict == "refuted"
+    d = v.details["thetas"]["theta=1.0"]
+    assert d["competitiveness"]["outcome"] == "passes"
+    assert not d["step_conditions"]["eta <= eps/(K c tau_C L)"]["holds"]
+    assert d["step_conditions"]["eta <= 1/(K tau_C L)"]["holds"]
+    assert "design_amendment" in v.details
+
+
+def test_tau_max_control_getting_faster_downgrades(tmp_path: Path) -> None:
+    v = _verdict(tmp_path, vanilla=[5590, 3800, 3300, 3100])
+    assert v.control.verdict != "refuted" and v.verdict == "inconclusive"
+
+
+def test_tau_max_clipped_bump_refutes(tmp_path: Path) -> None:
+    assert _verdict(tmp_path, clipped=[8000, 24000, 8000, 8000]).verdict == "refuted"
+
+
+def test_tau_max_falling_clipped_supported(tmp_path: Path) -> None:
+    assert _verdict(tmp_path, clipped=[8000, 7000, 6000, 5000]).verdict == "supported"
+
+
+def test_tau_max_uncompetitive_clipped_not_supported(tmp_path: Path) -> None:
+    v = _verdict(tmp_path, clipped=[16000, 16000, 16000, 16000])
+    d = v.details["thetas"]["theta=1.0"]
+    assert d["competitiveness"]["outcome"] == "fails" and v.verdict == "inconclusive"
+
+
+def test_high_prob_tau_max_readings(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    _hits(GOOD, rng, n=440).to_csv(tmp_path / "hits.csv", index=False)
+    v = hpm.verdict(_cfg(), tmp_path)
+    assert v.verdict == "supported" and v.control.verdict == "refuted"
+    (tmp_path / "b").mkdir()
+    _hits(GOOD | {"vanilla": [5590, 3800, 3300, 3100]}, rng, n=440).to_csv(
+        tmp_path / "b" / "hits.csv", index=False)
+    v = hpm.verdict(_cfg(), tmp_path / "b")
+    assert v.control.verdict != "refuted" and v.verdict == "inconclusive"
+
+
+# ----------------------------------------------------------------- virtual
+
+
+def test_virtual_control_needs_growth(tmp_path: Path) -> None:
+    cfg = _cfg()
+    rows = []
+    for tau, late in zip(TAUS, (0.04, 0.35, 2.0, 6.5), strict=True):
+        for alg, vmax, lt, c in (("clipped", 3.84, 0.1, 4.0), ("vanilla", 13.4, late, np.nan)):
+            rows.append(pd.DataFrame({"algorithm": alg, "rep": np.arange(50),
+                                      "virtual_max": vmax, "virtual_late": lt * (1 + 0.01 *
+                                      np.arange(50) / 50), "eta": 0.12, "c": c,
+                                      "tau_C": 8, "tau_max": tau}))
+    pd.concat(rows).to_csv(tmp_path / "reps.csv", index=False)
+    v = vt.verdict(cfg, tmp_path)
+    assert v.verdict == "supported" and v.control.verdict == "refuted"
+    flat = pd.concat(rows).assign(virtual_late=0.5)
+    flat.to_csv(tmp_path / "reps.csv", index=False)
+    assert vt.verdict(cfg, tmp_path).control.verdict != "refuted"
+
+
+# ----------------------------------------------------------------- high_prob readings
+
+
+def test_quantile_ratio_known_answers() -> None:
+    rng = np.random.default_rng(5)
+    light = 0.07 * (1 + 0.1 * rng.standard_normal(1000))
+    heavy = 0.07 * (1 + rng.weibull(1 / 3, 1000) * 0.05)
+    assert S.quantile_ratio(heavy, light, 0.99).reading == "win"
+    assert S.quantile_ratio(light, heavy, 0.99).reading == "lose"
+    assert S.quantile_ratio(light, light[::-1] * 1.0, 0.99).reading == "tie"
+
+
+def test_null_quantile_ratio_size() -> None:
+    # Two independent samples of one law (vanilla vs vanilla, another seed): a false "win"
+    # at most alpha of the time (Bonferroni CIs: in fact far less).
+    rng = np.random.default_rng(6)
+    reps = 300
+    wins = sum(S.quantile_ratio(rng.weibull(0.5, 1000), rng.weibull(0.5, 1000), 0.99,
+                                0.05).reading == "win" for _ in range(reps))
+    assert wins / reps <= 0.05
+
+
+@pytest.mark.parametrize("readings, expected", [
+    ({1.0: ("tie", 1.02), 2.0: ("win", 1.7), 3.0: ("win", 3.6)}, "supported"),
+    ({1.0: ("lose", 0.9), 2.0: ("win", 1.7), 3.0: ("win", 3.6)}, "refuted"),
+    ({1.0: ("tie", 1.02), 2.0: ("tie", 1.1), 3.0: ("win", 3.6)}, "inconclusive"),
+    ({1.0: ("tie", 1.02), 2.0: ("win", 1.7), 3.0: ("tie", 0.99)}, "refuted"),
+])
+def test_hp_reading(readings, expected) -> None:
+    assert hp_reading(readings, [2.0, 3.0]) == expected
+
+
+# ----------------------------------------------------------------- rate_shape
+
+
+def test_rate_shape_evidence_sweeps_are_noisy() -> None:
+    cfg = _cfg("rate_shape")
+    for sweep in rs.SWEEPS:
+        for value in cfg[sweep]["grid"]:
+            spec, _ = rs._spec(cfg, sweep, value, 0)
+            sigma = spec["noise"].get("sigma", 0.0)
+            c = spec["algorithms"][0]["c"]
+            assert sigma > 0 and c <= 20 * sigma  # c of order sigma, not eps
+    for sweep in rs.SANITY:
+        assert rs._spec(cfg, sweep, cfg[sweep]["grid"][0], 0)[0]["noise"]["name"] == "none"
