@@ -21,8 +21,8 @@ rule check_claim:
     conda:
         "../envs/clipasgd.yaml"
     shell:
-        logged('"$CLIPASGD_PY" -m clipasgd.pipeline check-config {wildcards.claim:q}'
-               ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG" --stamp {output:q}')
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline check-config {wildcards.claim:q}'
+                     ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG" --stamp {output:q}')
 
 
 rule simulate_shard:
@@ -48,9 +48,9 @@ rule simulate_shard:
     conda:
         "../envs/clipasgd.yaml"
     shell:
-        logged('"$CLIPASGD_PY" -m clipasgd.pipeline simulate {wildcards.claim:q}'
-               ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"'
-               ' --shard {wildcards.k}/{wildcards.n}')
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline simulate {wildcards.claim:q}'
+                     ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"'
+                     ' --shard {wildcards.k}/{wildcards.n}')
 
 
 rule simulate:
@@ -73,8 +73,8 @@ rule simulate:
     conda:
         "../envs/clipasgd.yaml"
     shell:
-        logged('"$CLIPASGD_PY" -m clipasgd.pipeline simulate {wildcards.claim:q}'
-               ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"')
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline simulate {wildcards.claim:q}'
+                     ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"')
 
 
 rule verdict:
@@ -97,8 +97,8 @@ rule verdict:
     conda:
         "../envs/clipasgd.yaml"
     shell:
-        logged('"$CLIPASGD_PY" -m clipasgd.pipeline verdict {wildcards.claim:q}'
-               ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"')
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline verdict {wildcards.claim:q}'
+                     ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"')
 
 
 rule notebook:
@@ -125,14 +125,14 @@ rule notebook:
     conda:
         "../envs/clipasgd.yaml"
     shell:
-        logged('"$CLIPASGD_PY" -m papermill {input.nb:q} {output.ipynb:q} -k python3'
-               ' -p scale {wildcards.scale:q} --cwd . -p root .'
-               ' && "$CLIPASGD_PY" -m jupyter nbconvert --to html --log-level WARN'
-               """ --TagRemoveInputPreprocessor.remove_input_tags='["hide-input"]'"""
-               " --TagRemoveCellPreprocessor.enabled=True"
-               """ --TagRemoveCellPreprocessor.remove_cell_tags='["parameters","""
-               """ "injected-parameters"]'"""
-               ' {output.ipynb:q} --output-dir "notebooks/executed/{wildcards.scale}"')
+        logged_shell('"$CLIPASGD_PY" -m papermill {input.nb:q} {output.ipynb:q} -k python3'
+                     ' -p scale {wildcards.scale:q} --cwd . -p root .'
+                     ' && "$CLIPASGD_PY" -m jupyter nbconvert --to html --log-level WARN'
+                     """ --TagRemoveInputPreprocessor.remove_input_tags='["hide-input"]'"""
+                     " --TagRemoveCellPreprocessor.enabled=True"
+                     """ --TagRemoveCellPreprocessor.remove_cell_tags='["parameters","""
+                     """ "injected-parameters"]'"""
+                     ' {output.ipynb:q} --output-dir "notebooks/executed/{wildcards.scale}"')
 
 
 rule summary:
@@ -157,8 +157,8 @@ rule summary:
     conda:
         "../envs/clipasgd.yaml"
     shell:
-        logged('"$CLIPASGD_PY" -m clipasgd.pipeline summary --scale {wildcards.scale:q}'
-               ' --config "$CLIPASGD_CONFIG" --claims {params.claims}')
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline summary --scale {wildcards.scale:q}'
+                     ' --config "$CLIPASGD_CONFIG" --claims {params.claims}')
 
 
 # One target per claim, generated from the registry: `snakemake claim_<id>`

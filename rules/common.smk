@@ -4,7 +4,7 @@ import sys
 
 from clipasgd.claims import CLAIM_IDS, DATA_FROM, SIMULATED
 from clipasgd.claims.base import code_fingerprint
-from clipasgd.pipeline import (check_config, claim_config, shard_count,
+from clipasgd.pipeline import (check_config, claim_config, logged_shell, shard_count,
                                write_merged_config)
 from clipasgd.provenance import config_hash
 
@@ -53,10 +53,3 @@ def sim_mem(wildcards):
 
 def sim_runtime(wildcards):
     return SIM_RUNTIME.get(wildcards.scale, 720)
-
-
-def logged(command):
-    """``command`` with its output in the rule's log (this attempt) and appended to
-    ``<log>.history`` under a dated header, so a resumed run keeps the killed attempt's."""
-    return ('( echo "=== attempt $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname) ==="; '
-            f"{command} ) 2>&1 | tee -a {{log:q}}.history > {{log:q}}")

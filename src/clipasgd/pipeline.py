@@ -29,7 +29,8 @@ from .spec import SpecError, check_finite, load_yaml, validate
 
 __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_summary",
            "parse_shard", "run_shard", "check_claims", "plan_points", "estimate",
-           "tidy_runs", "ALGORITHM_NAMES"]
+           "tidy_runs", "ALGORITHM_NAMES", "check_config", "write_merged_config",
+           "shard_count", "logged_shell"]
 
 ROOT = Path.cwd()
 SCHEMA = "config/config.schema.json"
@@ -288,6 +289,14 @@ def tidy_runs(scale: str, root: Path | None = None) -> Path:
         pd.DataFrame(columns=["claim", "table", "algorithm", "label"])
     atomic_write_text(out, tidy.to_csv(index=False))
     return out
+
+
+def logged_shell(command: str) -> str:
+    """A rule's shell ``command`` with its output in the rule's log (this attempt) and
+    appended to ``<log>.history`` under a dated header: a run resumed after a kill keeps
+    the killed attempt's log (Snakemake itself would overwrite the log)."""
+    return ('( echo "=== attempt $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname) ==="; '
+            f"{command} ) 2>&1 | tee -a {{log:q}}.history > {{log:q}}")
 
 
 DEFAULT_SHARDS = {"smoke": 3, "quick": 4, "paper": 16}
