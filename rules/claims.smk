@@ -102,8 +102,9 @@ rule verdict:
 
 
 rule notebook:
-    """Execute the claim's notebook with papermill (it draws the figures); the HTML hides
-    code inputs tagged hide-input and the parameters cells."""
+    """Execute the claim's notebook with papermill (it draws the figures; a failed one is
+    kept in the log folder); the HTML hides code inputs tagged hide-input and the
+    parameters cells."""
     input:
         nb="notebooks/{claim}.ipynb",
         verdict="data/{scale}/claims/{claim}.json",
@@ -121,18 +122,21 @@ rule notebook:
         mem_mb=4000,
         runtime=30,
     log:
-        "logs/{scale}/notebook_{claim}.log",
+        txt="logs/{scale}/notebook_{claim}.log",
+        nb="logs/{scale}/notebook_{claim}.ipynb",
     conda:
         "../envs/clipasgd.yaml"
     shell:
-        logged_shell('"$CLIPASGD_PY" -m papermill {input.nb:q} {output.ipynb:q} -k python3'
+        logged_shell('"$CLIPASGD_PY" -m papermill {input.nb:q} {log.nb:q} -k python3'
                      ' -p scale {wildcards.scale:q} --cwd . -p root .'
+                     ' && cp {log.nb:q} {output.ipynb:q}'
                      ' && "$CLIPASGD_PY" -m jupyter nbconvert --to html --log-level WARN'
                      """ --TagRemoveInputPreprocessor.remove_input_tags='["hide-input"]'"""
                      " --TagRemoveCellPreprocessor.enabled=True"
                      """ --TagRemoveCellPreprocessor.remove_cell_tags='["parameters","""
                      """ "injected-parameters"]'"""
-                     ' {output.ipynb:q} --output-dir "notebooks/executed/{wildcards.scale}"')
+                     ' {output.ipynb:q} --output-dir "notebooks/executed/{wildcards.scale}"',
+                     log="log.txt")
 
 
 rule summary:

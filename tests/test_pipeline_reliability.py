@@ -213,6 +213,7 @@ def test_logs_are_kept_per_attempt(tmp_path):
     assert "first" not in log.read_text() and "second" in log.read_text()
     failing = pipeline.logged_shell("exit 3").replace("{log:q}", shlex.quote(str(log)))
     assert subprocess.run(["bash", "-c", "set -euo pipefail; " + failing]).returncode == 3
+    assert "{log.txt:q}.history" in pipeline.logged_shell("true", log="log.txt")
 
 
 # --------------------------------------------- issue 12: estimate, tidy runs, landing

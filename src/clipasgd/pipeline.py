@@ -291,12 +291,14 @@ def tidy_runs(scale: str, root: Path | None = None) -> Path:
     return out
 
 
-def logged_shell(command: str) -> str:
-    """A rule's shell ``command`` with its output in the rule's log (this attempt) and
-    appended to ``<log>.history`` under a dated header: a run resumed after a kill keeps
-    the killed attempt's log (Snakemake itself would overwrite the log)."""
+def logged_shell(command: str, log: str = "log") -> str:
+    """A rule's shell ``command`` with its output in the rule's log (this attempt; ``log``
+    names the placeholder, e.g. ``log.txt``) and appended to ``<log>.history`` under a
+    dated header: a run resumed after a kill keeps the killed attempt's log (Snakemake
+    itself would overwrite the log)."""
+    path = f"{{{log}:q}}"
     return ('( echo "=== attempt $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname) ==="; '
-            f"{command} ) 2>&1 | tee -a {{log:q}}.history > {{log:q}}")
+            f"{command} ) 2>&1 | tee -a {path}.history > {path}")
 
 
 DEFAULT_SHARDS = {"smoke": 3, "quick": 4, "paper": 16}
