@@ -131,10 +131,10 @@ rule notebook:
                      ' -p scale {wildcards.scale:q} --cwd . -p root .'
                      ' && cp {log.nb:q} {output.ipynb:q}'
                      ' && "$CLIPASGD_PY" -m jupyter nbconvert --to html --log-level WARN'
-                     """ --TagRemoveInputPreprocessor.remove_input_tags='["hide-input"]'"""
-                     " --TagRemoveCellPreprocessor.enabled=True"
-                     """ --TagRemoveCellPreprocessor.remove_cell_tags='["parameters","""
-                     """ "injected-parameters"]'"""
+                     " --TagRemovePreprocessor.enabled=True"
+                     " --TagRemovePreprocessor.remove_input_tags=hide-input"
+                     " --TagRemovePreprocessor.remove_cell_tags=parameters"
+                     " --TagRemovePreprocessor.remove_cell_tags=injected-parameters"
                      ' {output.ipynb:q} --output-dir "notebooks/executed/{wildcards.scale}"',
                      log="log.txt")
 

@@ -38,7 +38,7 @@ def smoke_run(tmp_path_factory) -> Path:
     (work / "dry-run.txt").write_text(dry.stdout)
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2",
                            "--config", "scale=smoke"], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=1500)
+                          capture_output=True, text=True, timeout=2400)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return work
 
