@@ -19,6 +19,8 @@ rule all:
     input:
         f"data/{SCALE}/summary.json",
         f"data/{SCALE}/summary.md",
+        f"data/{SCALE}/index.html",
+        f"data/{SCALE}/runs.csv",
         [claim_outputs(c) for c in CLAIMS],
 
 

@@ -1,20 +1,81 @@
-# The claim pattern: simulate -> verdict -> notebook (figures) -> summary.
+# The claim pattern: check -> simulate shards -> gather -> verdict -> notebook -> summary.
+# Every rule: one thread, declared resources, a log per attempt (<log>.history keeps all),
+# quoted paths, the interpreter from $CLIPASGD_PY and the merged config $CLIPASGD_CONFIG.
+
+
+rule check_claim:
+    """Build the claim's problems, workers and grid (cheap) before any simulation."""
+    output:
+        "data/{scale}/{claim}/checked.json",
+    wildcard_constraints:
+        claim="|".join(SIMULATED),
+    params:
+        section=section_hash,
+        code=CODE,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/{scale}/check_{claim}.log",
+    conda:
+        "../envs/clipasgd.yaml"
+    shell:
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline check-config {wildcards.claim:q}'
+                     ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG" --stamp {output:q}')
+
+
+rule simulate_shard:
+    """One share of a claim's grid points (one job each: cores or a cluster run them in
+    parallel); finished points are cached in data/<scale>/<claim>/parts/."""
+    input:
+        "data/{scale}/{claim}/checked.json",
+        data_inputs,  # real data sets, only where the scale reads them (rules/data.smk)
+    output:
+        "data/{scale}/{claim}/shards/{k}-of-{n}.json",
+    wildcard_constraints:
+        claim="|".join(SIMULATED),
+        k=r"\d+",
+        n=r"\d+",
+    params:
+        section=section_hash,
+        code=CODE,
+    threads: 1
+    resources:
+        mem_mb=sim_mem,
+        runtime=sim_runtime,
+    log:
+        "logs/{scale}/simulate_{claim}_{k}-of-{n}.log",
+    conda:
+        "../envs/clipasgd.yaml"
+    shell:
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline simulate {wildcards.claim:q}'
+                     ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"'
+                     ' --shard {wildcards.k}/{wildcards.n}')
+
 
 rule simulate:
-    """Run a claim's experiments (progress on stderr, copied to the log)."""
+    """Gather a claim's shards: every point is cached, so this only concatenates."""
     input:
-        data_inputs,  # rules/data.smk: real data sets, only where the scale reads them
+        shard_files,
     output:
         "data/{scale}/{claim}/meta.json",
     wildcard_constraints:
         claim="|".join(SIMULATED),
     params:
         section=section_hash,
+        code=CODE,
+    threads: 1
+    resources:
+        mem_mb=sim_mem,
+        runtime=sim_runtime,
     log:
         "logs/{scale}/simulate_{claim}.log",
+    conda:
+        "../envs/clipasgd.yaml"
     shell:
-        "{PY} -m clipasgd.pipeline simulate {wildcards.claim} --scale {wildcards.scale}"
-        " 2>&1 | tee {log}"
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline simulate {wildcards.claim:q}'
+                     ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"')
 
 
 rule verdict:
@@ -25,14 +86,26 @@ rule verdict:
         "data/{scale}/claims/{claim}.json",
     params:
         section=section_hash,
+        code=CODE,
     wildcard_constraints:
         claim="|".join(CLAIMS),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    log:
+        "logs/{scale}/verdict_{claim}.log",
+    conda:
+        "../envs/clipasgd.yaml"
     shell:
-        "{PY} -m clipasgd.pipeline verdict {wildcards.claim} --scale {wildcards.scale}"
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline verdict {wildcards.claim:q}'
+                     ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"')
 
 
 rule notebook:
-    """Execute the claim's notebook with papermill; it draws the figures."""
+    """Execute the claim's notebook with papermill (it draws the figures; a failed one is
+    kept in the log folder); the HTML hides code inputs tagged hide-input and the
+    parameters cells."""
     input:
         nb="notebooks/{claim}.ipynb",
         verdict="data/{scale}/claims/{claim}.json",
@@ -41,25 +114,56 @@ rule notebook:
         html="notebooks/executed/{scale}/{claim}.html",
         pdf="figures/{scale}/{claim}.pdf",
         png="figures/{scale}/{claim}.png",
+    params:
+        plots=PLOTS,
     wildcard_constraints:
         claim="|".join(CLAIMS),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
-        "logs/{scale}/notebook_{claim}.ipynb",
+        txt="logs/{scale}/notebook_{claim}.log",
+        nb="logs/{scale}/notebook_{claim}.ipynb",
+    conda:
+        "../envs/clipasgd.yaml"
     shell:
-        "{PY} -m papermill {input.nb} {log} -k python3 -p scale {wildcards.scale} --cwd . -p root ."
-        " && cp {log} {output.ipynb}"
-        " && {PY} -m jupyter nbconvert --to html --log-level WARN {output.ipynb}"
-        " --output-dir notebooks/executed/{wildcards.scale}"
+        logged_shell('"$CLIPASGD_PY" -m papermill {input.nb:q} {log.nb:q} -k python3'
+                     ' -p scale {wildcards.scale:q} --cwd . -p root .'
+                     ' && cp {log.nb:q} {output.ipynb:q}'
+                     ' && "$CLIPASGD_PY" -m jupyter nbconvert --to html --log-level WARN'
+                     " --TagRemovePreprocessor.enabled=True"
+                     " --TagRemovePreprocessor.remove_input_tags=hide-input"
+                     " --TagRemovePreprocessor.remove_cell_tags=parameters"
+                     " --TagRemovePreprocessor.remove_cell_tags=injected-parameters"
+                     ' {output.ipynb:q} --output-dir "notebooks/executed/{wildcards.scale}"',
+                     log="log.txt")
 
 
 rule summary:
+    """Every verdict in one table, the landing page and the tidy table of all runs."""
     input:
-        expand("data/{{scale}}/claims/{claim}.json", claim=CLAIMS),
+        verdicts=expand("data/{{scale}}/claims/{claim}.json", claim=CLAIMS),
+        figures=expand("figures/{{scale}}/{claim}.png", claim=CLAIMS),
     output:
         json="data/{scale}/summary.json",
         md="data/{scale}/summary.md",
+        html="data/{scale}/index.html",
+        runs="data/{scale}/runs.csv",
+    params:
+        claims=" ".join(CLAIMS),
+        plots=PLOTS,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        "logs/{scale}/summary.log",
+    conda:
+        "../envs/clipasgd.yaml"
     shell:
-        "{PY} -m clipasgd.pipeline summary --scale {wildcards.scale} --claims " + " ".join(CLAIMS)
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline summary --scale {wildcards.scale:q}'
+                     ' --config "$CLIPASGD_CONFIG" --claims {params.claims}')
 
 
 # One target per claim, generated from the registry: `snakemake claim_<id>`

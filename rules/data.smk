@@ -2,7 +2,6 @@
 # fetched once into data/raw/ with pinned checksums (clipasgd.datasets). A claim's
 # simulate job depends on it only at the scales where its problem reads real data
 # (smoke scale uses synthetic look-alikes: CI needs no download).
-from clipasgd.datasets import DATASETS, needed
 
 
 rule fetch_data:
@@ -11,14 +10,14 @@ rule fetch_data:
         "data/raw/{dataset}.json",
     wildcard_constraints:
         dataset="|".join(DATASETS),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
     log:
         "logs/fetch_data_{dataset}.log",
+    conda:
+        "../envs/clipasgd.yaml"
     shell:
-        "{PY} -m clipasgd.cli fetch-data {wildcards.dataset} --dest data/raw"
-        " > {output}.tmp 2> {log} && mv {output}.tmp {output}"
-
-
-def data_inputs(wildcards):
-    """The fetch_data stamps a claim's simulation needs at this scale."""
-    problem = claim_config(config, wildcards.claim, wildcards.scale).get("problem", {})
-    return [f"data/raw/{d}.json" for d in needed(problem)]
+        '"$CLIPASGD_PY" -m clipasgd.cli fetch-data {wildcards.dataset:q} --dest data/raw'
+        ' > {output:q}.tmp 2> {log:q} && mv {output:q}.tmp {output:q}'

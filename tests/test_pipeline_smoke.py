@@ -1,5 +1,6 @@
 """Smoke run of the whole Snakemake pipeline at the tiny `smoke` scale, in a copy of
-the workflow (so the repository's data/ and figures/ are untouched)."""
+the workflow (so the repository's data/ and figures/ are untouched) inside a folder whose
+name holds a space (every path in the rules must be quoted)."""
 
 from __future__ import annotations
 
@@ -22,16 +23,22 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("pipeline")
-    for item in ("Snakefile", "rules", "config", "notebooks", "profiles"):
+    work = tmp_path_factory.mktemp("pipeline") / "a folder with spaces"
+    work.mkdir()
+    for item in ("Snakefile", "rules", "config", "notebooks", "profiles", "envs"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
     shutil.rmtree(work / "notebooks" / "executed", ignore_errors=True)
     bindir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "2",
+                          "--config", "scale=smoke"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stdout[-4000:] + dry.stderr[-4000:]
+    (work / "dry-run.txt").write_text(dry.stdout)
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2",
                            "--config", "scale=smoke"], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=2400)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return work
 
@@ -66,6 +73,32 @@ def test_figures_and_notebooks_exist(smoke_run):
                      f"notebooks/executed/smoke/{claim}.html"):
             assert (smoke_run / path).stat().st_size > 0, path
     assert (smoke_run / "data" / "smoke" / "summary.md").is_file()
+
+
+def test_grid_points_are_jobs(smoke_run):
+    """At least 10 simulation jobs (shards), so --cores 2 or a cluster runs them at once."""
+    stats = (smoke_run / "dry-run.txt").read_text()
+    count = next(int(line.split()[-1]) for line in stats.splitlines()
+                 if line.startswith("simulate_shard "))
+    assert count >= 10
+
+
+def test_landing_page_and_tidy_runs(smoke_run):
+    import pandas as pd
+
+    html = (smoke_run / "data" / "smoke" / "index.html").read_text()
+    for claim in _claims(smoke_run):
+        assert f'id="{claim}"' in html
+    assert html.count("data:image/png;base64,") >= len(_claims(smoke_run))
+    runs = pd.read_csv(smoke_run / "data" / "smoke" / "runs.csv")
+    assert {"claim", "table", "algorithm", "label"} <= set(runs.columns)
+    assert not {"clipped", "vanilla"} & set(runs["algorithm"].dropna())
+
+
+def test_notebook_html_hides_the_parameters_cells(smoke_run):
+    for claim in _claims(smoke_run):
+        page = (smoke_run / "notebooks" / "executed" / "smoke" / f"{claim}.html").read_text()
+        assert "injected-parameters" not in page and "celltag_parameters" not in page
 
 
 def test_rerun_is_a_no_op(smoke_run):

@@ -73,7 +73,7 @@ save_figure(fig, root, scale, "toy")
 def _workflow(tmp: Path) -> Path:
     work = tmp / "work"
     work.mkdir()
-    for item in ("Snakefile", "rules", "config", "profiles"):
+    for item in ("Snakefile", "rules", "config", "profiles", "envs"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
     # 1. one module (outside the package: no registry edit anywhere)

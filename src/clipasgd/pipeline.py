@@ -2,7 +2,12 @@
 
 * ``simulate CLAIM``: run the claim's experiments into ``data/<scale>/<claim>/``.
 * ``verdict CLAIM``: compute the verdict from that data into ``data/<scale>/claims/<claim>.json``.
-* ``summary``: gather every verdict into ``data/<scale>/summary.json`` and ``summary.md``.
+* ``simulate CLAIM --shard k/K``: run only the k-th of K shares of the claim's grid points
+  (their cached parts; one Snakemake job each); the plain ``simulate`` then gathers.
+* ``summary``: gather every verdict into ``data/<scale>/summary.json``, ``summary.md``,
+  the landing page ``index.html`` and the tidy table of all runs ``runs.csv``.
+* ``check-config``: validate the config and build every claim's problems, workers and grid.
+* ``estimate``: jobs and core-hours of a scale, from per-point seconds measured earlier.
 
 The config is validated (JSON schema, draft 2020-12) before any work, so a wrong key
 fails at once with its name.
@@ -18,11 +23,14 @@ import sys
 import time
 from pathlib import Path
 
-from .claims import CLAIM_IDS, SIMULATED, get_claim
+from .claims import CLAIM_IDS, SIMULATED, base, get_claim
 from .provenance import atomic_write_text, config_hash, provenance, write_json
 from .spec import SpecError, check_finite, load_yaml, validate
 
-__all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_summary"]
+__all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_summary",
+           "parse_shard", "run_shard", "check_claims", "plan_points", "estimate",
+           "tidy_runs", "ALGORITHM_NAMES", "check_config", "write_merged_config",
+           "shard_count", "logged_shell"]
 
 ROOT = Path.cwd()
 SCHEMA = "config/config.schema.json"
@@ -33,23 +41,42 @@ def load_config(path: str | Path = "config/config.yaml", schema: str | Path = SC
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"config file not found: {path}")
-    cfg = load_yaml(path, what=str(path))
-    check_finite(cfg, str(path))
+    return check_config(load_yaml(path, what=str(path)), schema, str(path))
+
+
+def check_config(cfg: dict, schema: str | Path = SCHEMA, what: str = "config") -> dict:
+    """Validate a config already read (the Snakefile's, after ``--config`` overrides):
+    finite numbers, the schema, each claim's section merged at every scale."""
+    check_finite(cfg, what)
     schema_path = Path(schema)
     if not schema_path.is_file():
         raise SpecError(f"config schema not found: {schema_path}")
     schema_doc = json.loads(schema_path.read_text())
-    validate(cfg, schema_doc, what=str(path))
+    validate(cfg, schema_doc, what=what)
     for claim, section in cfg["claims"].items():  # each scale's merged section, too
         for scale, over in section.get("scales", {}).items():
             merged = _merge({k: v for k, v in section.items() if k != "scales"}, over)
             validate(merged, {"$ref": f"#/$defs/{claim}", "$defs": schema_doc["$defs"]},
-                     what=f"{path}: claims.{claim} at scale {scale}")
+                     what=f"{what}: claims.{claim} at scale {scale}")
     missing = [c for c in SIMULATED if c not in cfg["claims"]]
     if missing:
-        raise SpecError(f"{path}: claims: no section for claim(s) {', '.join(missing)} "
+        raise SpecError(f"{what}: claims: no section for claim(s) {', '.join(missing)} "
                         "(every claim with its own simulation needs one)")
+    if "shards" in cfg:
+        shard_count(cfg, cfg["scale"])
     return cfg
+
+
+def write_merged_config(cfg: dict, folder: str | Path = ".snakemake/clipasgd") -> Path:
+    """The config as Snakemake merged it (config file, ``--configfile``, ``--config``),
+    written once to ``<folder>/config-<hash>.yaml``: the jobs read exactly this, so an
+    override reaches them (and a later plain run sees its own config again)."""
+    path = Path(folder) / f"config-{config_hash(cfg)}.yaml"
+    if not path.is_file():
+        import yaml
+
+        atomic_write_text(path, yaml.safe_dump(cfg, sort_keys=False))
+    return path
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -90,6 +117,101 @@ def run_simulate(cfg: dict, claim: str, scale: str) -> Path:
     return out
 
 
+def parse_shard(text: str) -> base.Shard:
+    """``"k/K"`` (1 <= k <= K) -> the shard with index ``k - 1`` of ``K``."""
+    try:
+        k, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise SpecError(f"--shard: expected k/K with integers, got {text!r}") from None
+    if not 1 <= k <= count:
+        raise SpecError(f"--shard {text}: need 1 <= k <= K")
+    return base.Shard(k - 1, count)
+
+
+def run_shard(cfg: dict, claim: str, scale: str, part: base.Shard) -> Path:
+    """Run one shard's grid points (parts only) and write its stamp
+    ``data/<scale>/<claim>/shards/<k>-of-<K>.json`` (the Snakemake job's output)."""
+    info = get_claim(claim)
+    if info.simulate is None:
+        raise SpecError(f"claim {claim!r} has no simulation of its own (it reads "
+                        f"{info.source!r})")
+    ccfg = claim_config(cfg, claim, scale)
+    out = _data_dir(scale, claim)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    tag = f"[{claim}:{scale} shard {part.index + 1}/{part.count}]"
+    with base.shard(part):
+        info.simulate(ccfg, out, lambda msg: print(f"{tag} {msg}", file=sys.stderr, flush=True))
+    stamp = out / "shards" / f"{part.index + 1}-of-{part.count}.json"
+    return write_json(stamp, {"claim": claim, "scale": scale, "shard": part.index + 1,
+                              "of": part.count, "config_hash": config_hash(ccfg),
+                              "code": base.code_fingerprint(),
+                              "seconds": round(time.time() - start, 1)})
+
+
+def plan_points(ccfg: dict, claim: str) -> list[dict]:
+    """The claim's grid points, from its ``simulate`` in planning mode (nothing runs;
+    whatever it builds before its grid is checked on the way)."""
+    import tempfile
+
+    info = get_claim(claim)
+    if info.simulate is None:
+        return []
+    with tempfile.TemporaryDirectory() as tmp, base.planning():
+        try:
+            info.simulate(ccfg, Path(tmp), lambda msg: None)
+        except base.Planned as plan:
+            return plan.points
+    raise SpecError(f"claim {claim!r}: its simulate did not declare a grid (run_grid)")
+
+
+def _build_parts(section: object, path: str) -> None:
+    """Build every ``problem`` and ``workers`` section found in a claim's config."""
+    from .compute_times import make_compute_times
+    from .problems import make_problem
+
+    if isinstance(section, list):
+        for i, item in enumerate(section):
+            _build_parts(item, f"{path}.{i}")
+        return
+    if not isinstance(section, dict):
+        return
+    for key, value in section.items():
+        where = f"{path}.{key}"
+        try:
+            if key == "problem" and isinstance(value, dict):
+                make_problem(**value)
+            elif key == "workers" and isinstance(value, dict):
+                make_compute_times(value)
+        except (TypeError, ValueError, KeyError) as err:
+            raise SpecError(f"{where}: {err}") from None
+        _build_parts(value, where)
+
+
+def check_claims(cfg: dict, scale: str, claims: list[str] | None = None) -> dict[str, int]:
+    """Before any simulation: every claim's merged section at ``scale`` is finite, its
+    problems and workers build, its specs check (when the module exposes ``specs(cfg)``)
+    and its grid can be declared. Returns the number of grid points per claim."""
+    from importlib import import_module
+
+    from .spec import check_spec
+
+    counts = {}
+    for claim in claims or list(CLAIM_IDS):
+        ccfg = claim_config(cfg, claim, scale)
+        where = f"claims.{get_claim(claim).source} (scale {scale})"
+        check_finite(ccfg, where)
+        _build_parts(ccfg, where)
+        specs = getattr(import_module(f"clipasgd.claims.{claim}"), "specs", None)
+        try:
+            for spec in specs(ccfg) if callable(specs) else []:
+                check_spec(spec)
+            counts[claim] = len(plan_points(ccfg, claim))
+        except (SpecError, TypeError, ValueError, KeyError, FileNotFoundError) as err:
+            raise SpecError(f"{where}: {err}") from None
+    return counts
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
@@ -126,7 +248,125 @@ def run_summary(scale: str, claims: list[str]) -> Path:
     out = ROOT / "data" / scale / "summary.json"
     write_json(out, {"scale": scale, "claims": rows, "config_hash": config_hash(rows)})
     atomic_write_text(out.with_suffix(".md"), render_summary(scale, rows))
+    from .landing import write_landing
+
+    write_landing(ROOT, scale, claims)
+    tidy_runs(scale)
     return out
+
+
+# Consistent algorithm names across claims and the CLI (the claims' table labels -> the
+# names `clipasgd run` uses); the original label stays in column `label`.
+ALGORITHM_NAMES = {"clipped": "clipped_asgd", "vanilla": "asgd", "vanilla_theory": "asgd",
+                   "clipped_asgd": "clipped_asgd", "asgd": "asgd"}
+RUN_TABLES = ("runs", "hits")  # per-run tables, in order of preference
+
+
+def tidy_runs(scale: str, root: Path | None = None) -> Path:
+    """One long table of every run across claims: ``data/<scale>/runs.csv`` with columns
+    ``claim``, ``table``, ``algorithm`` (consistent names), ``label`` and each claim's
+    own columns (empty where a claim has none). Uses each simulated claim's ``runs.csv``,
+    else its ``hits.csv`` (a claim with neither adds no rows)."""
+    import pandas as pd
+
+    root = root or ROOT
+    frames = []
+    for claim in SIMULATED:
+        for name in RUN_TABLES:
+            path = root / "data" / scale / claim / f"{name}.csv"
+            if path.is_file():
+                frame = pd.read_csv(path)
+                if "algorithm" in frame:
+                    frame = frame.rename(columns={"algorithm": "label"})
+                    frame.insert(0, "algorithm", frame["label"].map(ALGORITHM_NAMES)
+                                 .fillna(frame["label"]))
+                frame.insert(0, "table", name)
+                frame.insert(0, "claim", claim)
+                frames.append(frame)
+                break
+    out = root / "data" / scale / "runs.csv"
+    tidy = pd.concat(frames, ignore_index=True) if frames else \
+        pd.DataFrame(columns=["claim", "table", "algorithm", "label"])
+    atomic_write_text(out, tidy.to_csv(index=False))
+    return out
+
+
+def logged_shell(command: str, log: str = "log") -> str:
+    """A rule's shell ``command`` with its output in the rule's log (this attempt; ``log``
+    names the placeholder, e.g. ``log.txt``) and appended to ``<log>.history`` under a
+    dated header: a run resumed after a kill keeps the killed attempt's log (Snakemake
+    itself would overwrite the log)."""
+    path = f"{{{log}:q}}"
+    return ('( echo "=== attempt $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname) ==="; '
+            f"{command} ) 2>&1 | tee -a {path}.history > {path}")
+
+
+DEFAULT_SHARDS = {"smoke": 3, "quick": 4, "paper": 16}
+
+
+def shard_count(cfg: dict, scale: str) -> int:
+    """Shard jobs per simulated claim: the config's top-level ``shards`` if set, else a
+    default per scale (more at paper scale, where each point takes minutes)."""
+    count = cfg.get("shards", DEFAULT_SHARDS.get(scale, 4))
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise SpecError(f"shards: {count!r} is not a positive integer")
+    return count
+
+
+def _work(ccfg: dict) -> float:
+    """A claim's work per point relative to another scale: replications x horizon where
+    the section has them at its top level (a rough guide, not a model of the cost)."""
+    work = 1.0
+    for key in ("replications", "horizon"):
+        value = ccfg.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            work *= value
+    return work
+
+
+def _measured(cfg: dict, claim: str, scale: str, root: Path) -> tuple[str, float] | None:
+    """(scale, mean seconds per grid point) from the part stamps of an earlier run,
+    preferring ``scale`` itself, then the largest other scale with data."""
+    for s in [scale, *reversed([x for x in cfg["scales"] if x != scale])]:
+        secs = []
+        for stamp in (root / "data" / s / claim / "parts").glob("*.done.json"):
+            value = json.loads(stamp.read_text()).get("seconds")
+            if value is not None:
+                secs.append(value)
+        if secs:
+            return s, sum(secs) / len(secs)
+    return None
+
+
+def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
+    """A dry-run estimate of ``scale``: Snakemake jobs and core-hours per claim,
+    extrapolated from measured per-point seconds (scaled by replications x horizon)."""
+    root = root or ROOT
+    shards = shard_count(cfg, scale)
+    lines = [f"Estimate for scale {scale!r} ({shards} shard jobs per simulated claim)",
+             f"{'claim':<20} {'points':>6} {'s/point':>9} {'measured at':>11} {'core-h':>8}"]
+    total, unknown = 0.0, []
+    for claim in SIMULATED:
+        ccfg = claim_config(cfg, claim, scale)
+        n = len(plan_points(ccfg, claim))
+        found = _measured(cfg, claim, scale, root)
+        if found is None:
+            unknown.append(claim)
+            lines.append(f"{claim:<20} {n:>6} {'?':>9} {'-':>11} {'?':>8}")
+            continue
+        at, secs = found
+        per = secs * _work(ccfg) / _work(claim_config(cfg, claim, at))
+        total += n * per / 3600
+        lines.append(f"{claim:<20} {n:>6} {per:>9.1f} {at:>11} {n * per / 3600:>8.2f}")
+    jobs = shards * len(SIMULATED) + len(SIMULATED) + 2 * len(CLAIM_IDS) + 2
+    lines.append(f"jobs: {jobs} ({shards * len(SIMULATED)} simulation shards, "
+                 f"{len(SIMULATED)} gathers, {len(CLAIM_IDS)} verdicts, {len(CLAIM_IDS)} "
+                 "notebooks, summary, all)")
+    lines.append(f"core-hours: {total:.2f}" + (f" + unmeasured claims ({', '.join(unknown)}: "
+                                                "run a smaller scale first)" if unknown else ""))
+    lines.append("Wall time is about core-hours / cores while shards outnumber cores; the "
+                 "longest grid point bounds it from below.")
+    return "\n".join(lines)
 
 
 def _fmt(x) -> str:
@@ -152,11 +392,15 @@ def render_summary(scale: str, rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m clipasgd.pipeline", description=__doc__)
-    ap.add_argument("step", choices=["simulate", "verdict", "summary", "check-config"])
+    ap.add_argument("step", choices=["simulate", "verdict", "summary", "check-config",
+                                     "estimate"])
     ap.add_argument("claim", nargs="?", help=f"one of {', '.join(CLAIM_IDS)}")
     ap.add_argument("--scale", default=None)
-    ap.add_argument("--config", default="config/config.yaml")
+    ap.add_argument("--config", default="config/config.yaml",
+                    help="the (merged) config file; Snakemake passes its own merged copy")
     ap.add_argument("--claims", nargs="*", default=None, help="for summary")
+    ap.add_argument("--shard", default=None, help="k/K: simulate only this share of the grid")
+    ap.add_argument("--stamp", default=None, help="check-config: write this file when OK")
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.config)
@@ -164,15 +408,27 @@ def main(argv: list[str] | None = None) -> int:
         if scale not in cfg["scales"]:
             raise SpecError(f"unknown scale {scale!r}; configured: {', '.join(cfg['scales'])}")
         if args.step == "check-config":
-            for c in CLAIM_IDS:
-                claim_config(cfg, c, scale)
-            print(f"config OK (scale={scale}, hash {config_hash(cfg)})")
+            claims = [args.claim] if args.claim else None
+            counts = check_claims(cfg, scale, claims)
+            points = ", ".join(f"{c} {n}" for c, n in counts.items() if n)
+            print(f"config OK (scale={scale}, hash {config_hash(cfg)}; grid points: {points})")
+            if args.stamp:
+                write_json(args.stamp, {"scale": scale, "grid_points": counts,
+                                        "code": base.code_fingerprint()})
+        elif args.step == "estimate":
+            print(estimate(cfg, scale))
         elif args.step == "summary":
             run_summary(scale, args.claims or list(CLAIM_IDS))
         else:
             if not args.claim:
                 raise SpecError(f"{args.step}: name a claim ({', '.join(CLAIM_IDS)})")
-            (run_simulate if args.step == "simulate" else run_verdict)(cfg, args.claim, scale)
+            if args.shard is not None:
+                if args.step != "simulate":
+                    raise SpecError("--shard applies to simulate only")
+                run_shard(cfg, args.claim, scale, parse_shard(args.shard))
+            else:
+                (run_simulate if args.step == "simulate" else run_verdict)(cfg, args.claim,
+                                                                           scale)
     except (SpecError, ValueError, FileNotFoundError) as err:
         print(f"pipeline {args.step}: error: {err}", file=sys.stderr)
         return 2

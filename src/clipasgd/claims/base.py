@@ -10,11 +10,16 @@ level and test come from the config section, fixed before anything runs.
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import io
 import json
 import math
+import sys
+import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,12 +28,12 @@ import numpy as np
 import pandas as pd
 
 from ..problems import make_problem
-from ..provenance import config_hash, write_csv, write_json
+from ..provenance import atomic_write_text, config_hash, write_csv, write_json
 
 __all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_outcome",
            "upper_bound_verdict", "read_tables", "Progress", "sigma_for_second_moment",
            "cached_point", "code_fingerprint", "smoothness", "named_seed", "point_seed",
-           "run_grid", "Tables"]
+           "run_grid", "Tables", "Shard", "shard", "planning", "Planned"]
 
 VERDICTS = ("supported", "refuted", "inconclusive")
 Progress = Callable[[str], None]
@@ -144,31 +149,107 @@ def read_tables(folder: str | Path, names: tuple[str, ...]) -> dict[str, pd.Data
     return out
 
 
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """SHA-256 over the package's Python sources: any code change invalidates caches."""
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) \
+        and isinstance(stmt.value.value, str)
+
+
+def _code_text(path: Path) -> str:
+    """A module's code without comments, docstrings or formatting (``ast.dump``): a change
+    there changes no result, so it must not invalidate caches (it costs hours at paper
+    scale). A file that does not parse is hashed as it is."""
+    source = path.read_text()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    scopes = ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+    for node in ast.walk(tree):
+        if isinstance(node, scopes) and node.body and _is_docstring(node.body[0]):
+            node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
+# Modules that only present results (figures, pages, the CLI): no simulation or verdict
+# imports them (tests/test_pipeline_reliability.py checks), so they stay out of the
+# fingerprint that keys the caches; the notebook rule tracks them on its own.
+PRESENTATION = ("plots", "report.py", "landing.py", "cli.py", "bench.py")
+
+
+def _is_presentation(rel: Path) -> bool:
+    return rel.parts[0] in PRESENTATION
+
+
+@lru_cache(maxsize=2)
+def code_fingerprint(presentation: bool = False) -> str:
+    """SHA-256 over the package's code (every module's AST less docstrings) that results
+    depend on: any change of code invalidates the caches and reruns the claims; comments,
+    docstrings and the presentation modules do not (``presentation=True``: those only)."""
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if _is_presentation(rel) == presentation:
+            h.update(str(rel).encode())
+            h.update(_code_text(path).encode())
     return h.hexdigest()[:16]
 
 
-def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables]) -> Tables:
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_part(parts: Path, key: str, stamp: dict) -> Tables | None:
+    """The point's tables if every file is there with the hash and row count in its stamp
+    (``None`` otherwise: a damaged or edited part is recomputed, never trusted)."""
+    tables = {}
+    for name in stamp["tables"]:
+        path = parts / f"{key}.{name}.csv"
+        check = stamp.get("files", {}).get(name)
+        if not path.is_file() or check is None:
+            return None
+        text = path.read_text()
+        if _digest(text) != check["sha256"]:
+            return None
+        frame = pd.read_csv(io.StringIO(text))
+        if len(frame) != check["rows"]:
+            return None
+        tables[name] = frame
+    return tables
+
+
+def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
+                 progress: Progress | None = None) -> Tables:
     """Run one grid point, or reuse its tables from ``out/parts`` when an earlier
     (possibly interrupted) run finished it with the same settings and the same package
-    source code: resumption without stale results."""
+    code: resumption without stale results. The stamp (written last) records each
+    table's SHA-256 and row count; a part that fails that check is recomputed, with a
+    message."""
     parts = Path(out) / "parts"
-    stamp = parts / f"{key}.done.json"
+    stamp_path = parts / f"{key}.done.json"
     digest = config_hash({"point": point, "code": code_fingerprint()})
-    if stamp.is_file() and json.loads(stamp.read_text()).get("hash") == digest:
-        names = json.loads(stamp.read_text())["tables"]
-        return {n: pd.read_csv(parts / f"{key}.{n}.csv") for n in names}
+    if stamp_path.is_file():
+        stamp = json.loads(stamp_path.read_text())
+        if stamp.get("hash") == digest:
+            tables = _read_part(parts, key, stamp)
+            if tables is not None:
+                return tables
+            (progress or _stderr)(f"grid point {key}: part files in {parts} do not match "
+                                  "their stamp (damaged or edited): recomputing")
+    start = time.perf_counter()
     tables = run()
+    files = {}
     for name, frame in tables.items():
-        write_csv(parts / f"{key}.{name}.csv", frame)
-    write_json(stamp, {"hash": digest, "tables": sorted(tables)})  # written last
+        text = frame.to_csv(index=False)
+        atomic_write_text(parts / f"{key}.{name}.csv", text)
+        files[name] = {"sha256": _digest(text), "rows": len(frame)}
+    write_json(stamp_path, {"hash": digest, "tables": sorted(tables), "files": files,
+                            "seconds": round(time.perf_counter() - start, 3)})
     return tables
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def named_seed(seed: int, *keys: object) -> np.random.SeedSequence:
@@ -183,6 +264,53 @@ def point_seed(seed: int, key: str) -> int:
     return int(named_seed(seed, key).generate_state(1)[0])
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Run only grid point ``i`` with ``i % count == index`` (``index`` in 0..count-1)."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: need 0 <= index < count")
+
+
+class Planned(Exception):  # noqa: N818 (a signal, not an error)
+    """Raised by :func:`run_grid` in planning mode, carrying the grid it was given."""
+
+    def __init__(self, points: list[dict]) -> None:
+        super().__init__(f"{len(points)} grid points")
+        self.points = points
+
+
+_MODE: dict[str, Shard | bool | None] = {"shard": None, "plan": False}
+
+
+@contextmanager
+def shard(part: Shard | None) -> Iterator[None]:
+    """Within this block :func:`run_grid` runs only ``part``'s points (one Snakemake job
+    each) and writes their parts but no merged tables; the gathering job, run afterwards
+    without a shard, finds every point cached and only concatenates."""
+    old = _MODE["shard"]
+    _MODE["shard"] = part
+    try:
+        yield
+    finally:
+        _MODE["shard"] = old
+
+
+@contextmanager
+def planning() -> Iterator[None]:
+    """Within this block :func:`run_grid` raises :class:`Planned` with its points instead
+    of running anything (estimates and config checks)."""
+    _MODE["plan"] = True
+    try:
+        yield
+    finally:
+        _MODE["plan"] = False
+
+
 def run_grid(out: Path, points: Iterable[dict], run_point: Callable[[dict, int], Tables],
              seed: int, settings: dict | None = None, progress: Progress | None = None
              ) -> Tables:
@@ -194,21 +322,31 @@ def run_grid(out: Path, points: Iterable[dict], run_point: Callable[[dict, int],
     to ``out/<name>.csv`` and returned.
 
     Every point's seed is :func:`named_seed` of the claim's ``seed`` and the point's key.
+    Inside :func:`shard` only that shard's points run (points are dealt round-robin in
+    grid order, which spreads each sweep's costly end over the shards; which shard runs
+    a point never changes its result or cache) and nothing is merged or written.
     """
     pts = list(points)
     keys = [p["key"] for p in pts]
     if len(set(keys)) != len(keys):
         raise ValueError(f"grid point keys must be unique, got {keys}")
+    if _MODE["plan"]:
+        raise Planned(pts)
+    part = _MODE["shard"]
+    mine = [(i, p) for i, p in enumerate(pts)
+            if not isinstance(part, Shard) or i % part.count == part.index]
     tables: dict[str, list[pd.DataFrame]] = {}
-    for i, point in enumerate(pts):
+    for i, point in mine:
         s = point_seed(seed, point["key"])
         done = cached_point(out, point["key"], {**point, "seed": s, "settings": settings or {}},
-                            lambda point=point, s=s: run_point(point, s))
+                            lambda point=point, s=s: run_point(point, s), progress)
         for name, frame in done.items():
             tables.setdefault(name, []).append(frame)
         if progress is not None:
             progress(f"grid point {i + 1}/{len(pts)} ({point['key']}) done")
     merged = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
+    if isinstance(part, Shard):
+        return merged
     for name, frame in merged.items():
         write_csv(Path(out) / f"{name}.csv", frame)
     return merged

@@ -1,0 +1,260 @@
+"""Pipeline reliability without running Snakemake (issues 12 and 14): grid shards, the code
+fingerprint, damaged parts, claim-section checks, logs per attempt, estimate, tidy runs,
+the landing page's figure fallback."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import shlex
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from clipasgd import pipeline
+from clipasgd.claims import base
+from clipasgd.pipeline import check_claims, check_config, claim_config, load_config
+from clipasgd.spec import SpecError
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config" / "config.yaml"
+SCHEMA = ROOT / "config" / "config.schema.json"
+PACKAGE = ROOT / "src" / "clipasgd"
+
+
+def _grid(tmp_path: Path, calls: list[str]):
+    points = [{"key": f"p{i}", "x": i} for i in range(7)]
+
+    def run_point(point: dict, seed: int) -> base.Tables:
+        calls.append(point["key"])
+        return {"t": pd.DataFrame({"x": [point["x"]], "seed": [seed]})}
+
+    return lambda: base.run_grid(tmp_path, points, run_point, 1, {"s": 1})
+
+
+# ---------------------------------------------------------------- grid points as jobs
+
+def test_shards_split_the_grid_and_the_gather_only_concatenates(tmp_path):
+    calls: list[str] = []
+    run = _grid(tmp_path / "sharded", calls)
+    for k in range(3):
+        with base.shard(base.Shard(k, 3)):
+            run()
+        assert not (tmp_path / "sharded" / "t.csv").exists(), "a shard writes parts only"
+    assert sorted(calls) == [f"p{i}" for i in range(7)]  # each point once, in some shard
+    merged = run()  # the gather: every point cached
+    assert len(calls) == 7
+    plain_calls: list[str] = []
+    plain = _grid(tmp_path / "plain", plain_calls)()
+    assert merged["t"].equals(plain["t"])  # same rows, seeds and order as one plain run
+    assert pd.read_csv(tmp_path / "sharded" / "t.csv").equals(plain["t"])
+
+
+def test_shard_argument_is_checked():
+    assert pipeline.parse_shard("2/4") == base.Shard(1, 4)
+    for bad in ("0/4", "5/4", "a/b", "3"):
+        with pytest.raises(SpecError, match="--shard"):
+            pipeline.parse_shard(bad)
+
+
+def test_shard_count_default_and_override():
+    cfg = load_config(CONFIG, SCHEMA)
+    assert pipeline.shard_count(cfg, "smoke") * 4 >= 10  # >= 10 simulation jobs at smoke
+    assert pipeline.shard_count({**cfg, "shards": 7}, "paper") == 7
+    with pytest.raises(SpecError, match="shards"):
+        check_config({**cfg, "shards": 0}, SCHEMA)
+
+
+# ---------------------------------------------------- item 1: stale results, code changes
+
+def _fingerprint_text(tmp_path: Path, source: str) -> str:
+    path = tmp_path / "mod.py"
+    path.write_text(source)
+    return base._code_text(path)
+
+
+def test_fingerprint_ignores_comments_and_docstrings_but_not_code(tmp_path):
+    src = '"""Module."""\n\ndef f(x):\n    """Doc."""\n    return x + 1\n'
+    same = '"""Other words."""\n# a comment\n\ndef f(x):  # why\n    """New doc."""\n' \
+           '    return x + 1\n'
+    changed = src.replace("x + 1", "x + 2")
+    assert _fingerprint_text(tmp_path, src) == _fingerprint_text(tmp_path, same)
+    assert _fingerprint_text(tmp_path, src) != _fingerprint_text(tmp_path, changed)
+
+
+def test_presentation_modules_are_not_imported_by_results_code():
+    """The fingerprint leaves out plots/report/landing/cli/bench: safe only if no module
+    that computes results imports them (pipeline.py's summary step writes the landing
+    page: its rule tracks the presentation fingerprint)."""
+    names = {p.removesuffix(".py") for p in base.PRESENTATION}
+    allowed = {("pipeline.py", "landing")}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if base._is_presentation(rel):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            mods = []
+            if isinstance(node, ast.ImportFrom):
+                mods = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            for mod in mods:
+                parts = set(mod.replace("clipasgd.", "").split(".")) - {
+                    m for f, m in allowed if f == str(rel)}
+                assert not parts & names, f"{rel} imports presentation module {mod}"
+
+
+# ------------------------------------------------------------- item 4: damaged parts
+
+def test_damaged_part_is_recomputed_with_a_message(tmp_path):
+    calls, messages = [], []
+
+    def run():
+        calls.append(1)
+        return {"hits": pd.DataFrame({"a": [1, 2, 3]})}
+
+    base.cached_point(tmp_path, "p", {"x": 1}, run, messages.append)
+    part = tmp_path / "parts" / "p.hits.csv"
+    stamp = json.loads((tmp_path / "parts" / "p.done.json").read_text())
+    assert stamp["files"]["hits"]["rows"] == 3 and stamp["seconds"] >= 0
+    part.write_text("a\n1\n2\n")  # one row deleted
+    again = base.cached_point(tmp_path, "p", {"x": 1}, run, messages.append)
+    assert len(calls) == 2 and len(again["hits"]) == 3
+    assert messages and "do not match" in messages[0]
+    base.cached_point(tmp_path, "p", {"x": 1}, run, messages.append)  # repaired: reused
+    assert len(calls) == 2
+    part.unlink()
+    base.cached_point(tmp_path, "p", {"x": 1}, run, messages.append)
+    assert len(calls) == 3
+
+
+# ------------------------------------------ item 2/3: overrides and claim-section checks
+
+def _cfg(mutate) -> dict:
+    cfg = yaml.safe_load(CONFIG.read_text())
+    mutate(cfg)
+    return cfg
+
+
+def _set(section: str, key: str, value):
+    def mutate(cfg):
+        node = cfg["claims"]
+        *path, last = f"{section}.{key}".split(".")
+        for p in path:
+            node = node[p]
+        node[last] = value
+    return mutate
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (_set("tau_max", "eta", math.nan), "eta"),
+    (_set("tau_max", "c", math.inf), "tau_max.c"),
+    (_set("high_prob", "noise_rms", math.nan), "noise_rms"),
+    (_set("rate_shape", "sigma.grid", [0.1, math.nan]), "sigma.grid.1"),
+    (_set("tau_max", "scales.smoke.replications", 0), "scale smoke"),
+])
+def test_merged_config_is_checked_like_the_file(mutate, words):
+    """The Snakefile checks its config after overrides with check_config (before the fix
+    it only ran the schema on the unmerged config: NaN and per-scale merges passed)."""
+    with pytest.raises(SpecError, match=words):
+        check_config(_cfg(mutate), SCHEMA)
+
+
+@pytest.mark.parametrize("mutate, claim, words", [
+    (_set("tau_max", "problem.name", "nope"), "tau_max", "problem"),
+    (_set("tau_max", "problem.dim", 0), "tau_max", "problem"),
+    (_set("tau_max", "workers.n", 0), "tau_max", "workers"),
+    (_set("tau_max", "workers.stragglers", 9), "tau_max", "workers"),
+    (_set("high_prob", "workers.law", "nope"), "high_prob", "workers"),
+    (_set("tails", "user_files", ["/nonexistent/noise.npy"]), "tails", "nonexistent"),
+    (_set("high_prob", "scales.smoke.replications", 20), "high_prob", "run plan"),
+])
+def test_claim_sections_are_built_before_any_simulation(mutate, claim, words):
+    cfg = _cfg(mutate)
+    try:  # some of these the schema already refuses; either way named, before any work
+        check_config(cfg, SCHEMA)
+    except SpecError as err:
+        assert words in str(err) or claim in str(err)
+        return
+    with pytest.raises(SpecError, match=f"claims.{claim}.*{words}|{words}"):
+        check_claims(cfg, "smoke", [claim])
+
+
+def test_shipped_config_builds_every_claim():
+    cfg = load_config(CONFIG, SCHEMA)
+    counts = check_claims(cfg, "smoke")
+    assert all(counts[c] > 0 for c in ("tau_max", "rate_shape", "tails", "high_prob"))
+
+
+def test_merged_config_file_is_keyed_by_its_content(tmp_path):
+    cfg = load_config(CONFIG, SCHEMA)
+    path = pipeline.write_merged_config(cfg, tmp_path)
+    assert load_config(path, SCHEMA) == cfg
+    other = _cfg(_set("tau_max", "scales.smoke.replications", 5))
+    other_path = pipeline.write_merged_config(other, tmp_path)
+    assert other_path != path
+    assert claim_config(load_config(other_path, SCHEMA), "tau_max", "smoke")["replications"] == 5
+
+
+# ------------------------------------------------------ item 7: logs kept per attempt
+
+def test_logs_are_kept_per_attempt(tmp_path):
+    log = tmp_path / "a dir" / "job.log"
+    log.parent.mkdir()
+    for word in ("first", "second"):
+        cmd = pipeline.logged_shell(f"echo {word}").replace("{log:q}", shlex.quote(str(log)))
+        subprocess.run(["bash", "-c", "set -euo pipefail; " + cmd], check=True)
+    history = (log.parent / "job.log.history").read_text()
+    assert history.count("=== attempt") == 2 and "first" in history and "second" in history
+    assert "first" not in log.read_text() and "second" in log.read_text()
+    failing = pipeline.logged_shell("exit 3").replace("{log:q}", shlex.quote(str(log)))
+    assert subprocess.run(["bash", "-c", "set -euo pipefail; " + failing]).returncode == 3
+    assert "{log.txt:q}.history" in pipeline.logged_shell("true", log="log.txt")
+
+
+# --------------------------------------------- issue 12: estimate, tidy runs, landing
+
+def test_estimate_uses_measured_seconds(tmp_path):
+    cfg = load_config(CONFIG, SCHEMA)
+    parts = tmp_path / "data" / "quick" / "tau_max" / "parts"
+    parts.mkdir(parents=True)
+    for i, secs in enumerate((10.0, 30.0)):
+        (parts / f"k{i}.done.json").write_text(json.dumps({"seconds": secs}))
+    text = pipeline.estimate(cfg, "paper", tmp_path)
+    quick, paper = (claim_config(cfg, "tau_max", s) for s in ("quick", "paper"))
+    ratio = (paper["replications"] * paper["horizon"]) / (quick["replications"]
+                                                          * quick["horizon"])
+    row = next(line for line in text.splitlines() if line.startswith("tau_max"))
+    assert f"{20 * ratio:.1f}" in row and "quick" in row
+    assert "jobs:" in text and "unmeasured claims" in text
+
+
+def test_tidy_runs_has_consistent_algorithm_names(tmp_path):
+    folder = tmp_path / "data" / "smoke" / "high_prob"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"algorithm": ["clipped", "vanilla", "vanilla_theory"], "rep": [0, 1, 2]}
+                 ).to_csv(folder / "runs.csv", index=False)
+    tau = tmp_path / "data" / "smoke" / "tau_max"
+    tau.mkdir(parents=True)
+    pd.DataFrame({"algorithm": ["clipped"], "T": [5.0]}).to_csv(tau / "hits.csv", index=False)
+    out = pd.read_csv(pipeline.tidy_runs("smoke", tmp_path))
+    assert list(out.columns[:4]) == ["claim", "table", "algorithm", "label"]
+    assert set(out["algorithm"]) == {"clipped_asgd", "asgd"}
+    assert set(out["claim"]) == {"high_prob", "tau_max"}
+
+
+def test_landing_page_falls_back_to_the_claims_own_figure(tmp_path):
+    from clipasgd.landing import write_landing
+
+    rec = {"claim": "toy_unlisted", "paper_ref": "none", "statement": "s", "test": "t",
+           "verdict": "supported", "statistic": 0.1, "ci": None, "margin": None,
+           "control": {"verdict": "refuted", "description": "planted"}}
+    claims = tmp_path / "data" / "smoke" / "claims"
+    claims.mkdir(parents=True)
+    (claims / "toy_unlisted.json").write_text(json.dumps(rec))
+    html = write_landing(tmp_path, "smoke", ["toy_unlisted"]).read_text()
+    assert "figures/smoke/toy_unlisted.png" in html  # named as missing: the fallback exists
