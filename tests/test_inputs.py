@@ -223,6 +223,32 @@ def test_cli_run_unwritable_out_fails_before_work(tmp_path, capsys, monkeypatch)
     assert rc == 2 and "--out" in err and "not writable" in err
 
 
+def test_cli_run_keeps_finished_chunks_when_a_later_one_fails(tmp_path, monkeypatch) -> None:
+    import clipasgd.experiment as experiment
+
+    real, calls = experiment.simulate, []
+
+    def fails_on_third(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk gone")
+        return real(*a, **k)
+
+    monkeypatch.setattr(experiment, "simulate", fails_on_third)
+    spec = demo() | {"replications": 4, "chunk": 2, "horizon": 200, "name": "chunks"}
+    spec["algorithms"] = spec["algorithms"][:2]
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="disk gone"):
+        main(["run", str(write(tmp_path, spec)), "--out", str(out), "--quiet"])
+    kept = sorted(p.name for p in (out / "chunks").iterdir())
+    first = spec["algorithms"][0].get("label", spec["algorithms"][0]["name"])
+    assert kept == [f"{first}-0.hits.csv", f"{first}-0.reps.csv",
+                    f"{first}-2.hits.csv", f"{first}-2.reps.csv"]
+    import pandas as pd
+
+    assert pd.read_csv(out / "chunks" / f"{first}-2.reps.csv")["rep"].tolist() == [2, 3]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
 def test_cli_run_read_only_out(tmp_path, capsys, monkeypatch) -> None:
     import clipasgd.experiment as experiment

@@ -114,7 +114,15 @@ def _cmd_run(args: argparse.Namespace) -> dict:
     spec = check_spec(data)
     out = Path(args.out or Path("results") / spec["name"])
     _check_writable(out)
-    result = run_experiment(spec, progress=None if not args.quiet else (lambda m: None))
+
+    def keep_chunk(label: str, first: int, res) -> None:  # written as soon as it finishes
+        for which in ("hits", "reps"):
+            frame = getattr(res, f"{which}_frame")()
+            write_csv(out / "chunks" / f"{label}-{first}.{which}.csv",
+                      frame.assign(rep=frame["rep"] + first, algorithm=label))
+
+    result = run_experiment(spec, progress=None if not args.quiet else (lambda m: None),
+                            on_chunk=keep_chunk)
     for which in ("checkpoints", "hits", "reps"):
         write_csv(out / f"{which}.csv", result.frame(which))
     summary = result.summary()

@@ -127,9 +127,13 @@ def schedule_summary(spec: dict) -> dict:
 
 
 def run_experiment(spec: dict, progress: Callable[[str], None] | None = None,
-                   engine: str | None = None) -> ExperimentResult:
+                   engine: str | None = None,
+                   on_chunk: Callable[[str, int, RunResult], None] | None = None
+                   ) -> ExperimentResult:
     """Run every algorithm of ``spec`` (a dict or a path) on the same schedule and noise.
-    ``engine`` (``compiled`` or ``numpy``) overrides the spec's ``engine``."""
+    ``engine`` (``compiled`` or ``numpy``) overrides the spec's ``engine``. ``on_chunk(label,
+    first_replication, result)`` sees each chunk as it finishes (``clipasgd run`` writes it
+    at once, so a failure later loses no finished chunk)."""
     spec = load_spec(spec)
     if engine is not None:
         spec = load_spec({**spec, "engine": engine})
@@ -153,6 +157,8 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None,
             parts.append(simulate(problem, noise, algo.rule, sched, R=r,
                                   rng=np.random.default_rng(s_ss), horizon=T, options=opts,
                                   engine=spec["engine"]))
+            if on_chunk is not None:
+                on_chunk(label, lo, parts[-1])
             say(f"[{spec['name']}] {label}: chunk {k + 1}/{len(starts)} ({lo + r}/{R} runs)")
         run = concat_results(parts)
         run.meta = {**run.meta, "eta": (algo.params or {}).get("eta"),
