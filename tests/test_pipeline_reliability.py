@@ -42,7 +42,7 @@ def test_shards_split_the_grid_and_the_gather_only_concatenates(tmp_path):
     calls: list[str] = []
     run = _grid(tmp_path / "sharded", calls)
     for k in range(3):
-        with base.shard(base.Shard(k, 3)):
+        with base.shard(base.Shard(k, 3)), pytest.raises(base.ShardDone):
             run()
         assert not (tmp_path / "sharded" / "t.csv").exists(), "a shard writes parts only"
     assert sorted(calls) == [f"p{i}" for i in range(7)]  # each point once, in some shard
@@ -52,6 +52,24 @@ def test_shards_split_the_grid_and_the_gather_only_concatenates(tmp_path):
     plain = _grid(tmp_path / "plain", plain_calls)()
     assert merged["t"].equals(plain["t"])  # same rows, seeds and order as one plain run
     assert pd.read_csv(tmp_path / "sharded" / "t.csv").equals(plain["t"])
+
+
+def test_a_shard_stops_before_a_grid_built_from_its_partial_tables(tmp_path):
+    """Tuning then fresh seeds: the second grid depends on the first one's tables, so a shard
+    must stop after its share of the first grid; the gather runs the rest, complete."""
+    calls: list[str] = []
+
+    def two_stage() -> base.Tables:
+        first = _grid(tmp_path, calls)()["t"]
+        best = int(first["x"].max())  # needs every point of the first grid
+        return base.run_grid(tmp_path, [{"key": f"fresh{best}", "x": best}],
+                             lambda p, s: {"u": pd.DataFrame({"x": [p["x"]]})}, 1)
+
+    for k in range(2):
+        with base.shard(base.Shard(k, 2)), pytest.raises(base.ShardDone):
+            two_stage()
+    assert not (tmp_path / "u.csv").exists()
+    assert two_stage()["u"]["x"].tolist() == [6] and len(calls) == 7
 
 
 def test_shard_argument_is_checked():

@@ -141,7 +141,10 @@ def run_shard(cfg: dict, claim: str, scale: str, part: base.Shard) -> Path:
     start = time.time()
     tag = f"[{claim}:{scale} shard {part.index + 1}/{part.count}]"
     with base.shard(part):
-        info.simulate(ccfg, out, lambda msg: print(f"{tag} {msg}", file=sys.stderr, flush=True))
+        try:
+            info.simulate(ccfg, out, lambda m: print(f"{tag} {m}", file=sys.stderr, flush=True))
+        except base.ShardDone:
+            pass  # this shard's points are cached; later stages run in the gather job
     stamp = out / "shards" / f"{part.index + 1}-of-{part.count}.json"
     return write_json(stamp, {"claim": claim, "scale": scale, "shard": part.index + 1,
                               "of": part.count, "config_hash": config_hash(ccfg),

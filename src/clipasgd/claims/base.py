@@ -276,6 +276,12 @@ class Shard:
             raise ValueError(f"shard {self.index}/{self.count}: need 0 <= index < count")
 
 
+class ShardDone(Exception):  # noqa: N818 (a signal, not an error)
+    """Raised by :func:`run_grid` inside :func:`shard` once the shard's points are cached:
+    a claim whose later grid depends on an earlier one's tables (tuning, then fresh seeds)
+    must not go on with a shard's partial tables. Later stages run in the gather job."""
+
+
 class Planned(Exception):  # noqa: N818 (a signal, not an error)
     """Raised by :func:`run_grid` in planning mode, carrying the grid it was given."""
 
@@ -324,7 +330,9 @@ def run_grid(out: Path, points: Iterable[dict], run_point: Callable[[dict, int],
     Every point's seed is :func:`named_seed` of the claim's ``seed`` and the point's key.
     Inside :func:`shard` only that shard's points run (points are dealt round-robin in
     grid order, which spreads each sweep's costly end over the shards; which shard runs
-    a point never changes its result or cache) and nothing is merged or written.
+    a point never changes its result or cache) and nothing is merged or written: the
+    shard stops there (:class:`ShardDone`), so only a claim's first grid is sharded and any
+    grid built from its tables runs, complete, in the gather job.
     """
     pts = list(points)
     keys = [p["key"] for p in pts]
@@ -344,9 +352,9 @@ def run_grid(out: Path, points: Iterable[dict], run_point: Callable[[dict, int],
             tables.setdefault(name, []).append(frame)
         if progress is not None:
             progress(f"grid point {i + 1}/{len(pts)} ({point['key']}) done")
-    merged = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
     if isinstance(part, Shard):
-        return merged
+        raise ShardDone(f"{len(mine)} of {len(pts)} grid points")
+    merged = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
     for name, frame in merged.items():
         write_csv(Path(out) / f"{name}.csv", frame)
     return merged
