@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .report import COLORS, caption, load_table
+from .plots.style import COLORS
+from .report import load_table
 
 __all__ = ["speedup_figure", "speedup_table"]
 
@@ -69,7 +70,7 @@ def speedup_figure(root: str | Path, scale: str, claim: str, record: dict) -> pl
     tuned = any(c.get("select_median_T") is not None for c in chosen)
     how = (f"the configuration each algorithm chose on {cfg['selection_seeds']} selection "
            "seed(s)" if tuned else "one configuration per algorithm (no tuning at this scale)")
-    caption(fig, f"{record['paper_ref']} analogue ({scale} scale): an analogue, not a "
+    _caption(fig, f"{record['paper_ref']} analogue ({scale} scale): an analogue, not a "
                  f"replication. {record['statement']} Curves: median over "
                  f"{cfg['fresh_seeds']} fresh seeds of {how}; band = min-max. "
                  f"Target {cfg['target']} ({cfg['target_source']}) "
@@ -77,3 +78,10 @@ def speedup_figure(root: str | Path, scale: str, claim: str, record: dict) -> pl
                  + f"Verdict: {record['verdict']}.")
     fig.tight_layout()
     return fig
+
+
+def _caption(fig, text: str, width: int = 150) -> None:
+    """The setup under the axes, so the saved figure explains itself."""
+    import textwrap
+
+    fig.text(0.01, -0.02, textwrap.fill(text, width), ha="left", va="top", fontsize=8)
