@@ -154,17 +154,22 @@ def run_shard(cfg: dict, claim: str, scale: str, part: base.Shard) -> Path:
 
 def plan_points(ccfg: dict, claim: str) -> list[dict]:
     """The claim's grid points, from its ``simulate`` in planning mode (nothing runs;
-    whatever it builds before its grid is checked on the way)."""
+    whatever it builds before its grid is checked on the way). Empty for a real-data claim
+    whose data set is not fetched yet (its check runs again in its simulate job)."""
     import tempfile
 
     info = get_claim(claim)
     if info.simulate is None:
         return []
+    from .datasets import DataUnavailable
+
     with tempfile.TemporaryDirectory() as tmp, base.planning():
         try:
             info.simulate(ccfg, Path(tmp), lambda msg: None)
         except base.Planned as plan:
             return plan.points
+        except DataUnavailable:
+            return []  # a real-data claim before its fetch_data job: grid known after it
     raise SpecError(f"claim {claim!r}: its simulate did not declare a grid (run_grid)")
 
 
