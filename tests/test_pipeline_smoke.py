@@ -65,11 +65,25 @@ def test_every_verdict_file_has_all_fields(smoke_run):
 PLUMBING_ONLY = {"fig2_speedup", "fig3_speedup", "fig4_federated"}
 
 
+# Claims whose control is known to lack power (an open finding, reported in the verdict
+# file): rate_shape's implied bound is loose (exponent ~3.3 in 1/eps against a measured ~2.1),
+# so neither the planted 1/x step nor a step frozen at the easiest grid point (measured: faster
+# than the rule at every point) exceeds it. Such a claim must read inconclusive, never supported.
+NO_POWER_YET = {"rate_shape"}
+
+
 def test_every_negative_control_is_refuted(smoke_run):
-    for claim in sorted(set(_claims(smoke_run)) - PLUMBING_ONLY):
+    for claim in sorted(set(_claims(smoke_run)) - PLUMBING_ONLY - NO_POWER_YET):
         rec = json.loads((smoke_run / "data" / "smoke" / "claims" / f"{claim}.json").read_text())
         assert rec["control"]["refuted"], f"{claim}: negative control not refuted: the check " \
                                           "has no power"
+
+
+def test_a_claim_without_power_is_not_supported(smoke_run):
+    for claim in _claims(smoke_run):
+        rec = json.loads((smoke_run / "data" / "smoke" / "claims" / f"{claim}.json").read_text())
+        if not rec["control"]["refuted"]:
+            assert rec["verdict"] != "supported", f"{claim}: supported without a refuted control"
 
 
 def test_figures_and_notebooks_exist(smoke_run):
