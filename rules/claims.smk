@@ -5,6 +5,8 @@
 
 rule check_claim:
     """Build the claim's problems, workers and grid (cheap) before any simulation."""
+    input:
+        data_inputs,  # a real-data problem is built only once its data set is fetched
     output:
         "data/{scale}/{claim}/checked.json",
     wildcard_constraints:

@@ -276,3 +276,24 @@ def test_landing_page_falls_back_to_the_claims_own_figure(tmp_path):
     (claims / "toy_unlisted.json").write_text(json.dumps(rec))
     html = write_landing(tmp_path, "smoke", ["toy_unlisted"]).read_text()
     assert "figures/smoke/toy_unlisted.png" in html  # named as missing: the fallback exists
+
+
+def test_real_data_claims_check_before_their_data_is_fetched(tmp_path, monkeypatch):
+    """On a fresh machine check-config runs before fetch_data (with one core it may run
+    first): a real-data problem whose data set is absent is skipped, its grid planned empty;
+    its parameters are still checked."""
+    from clipasgd import datasets
+
+    monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", tmp_path / "none")
+    cfg = load_config(CONFIG, SCHEMA)
+    for claim in ("fig2_speedup", "fig4_federated"):
+        section = cfg["claims"][claim]
+        section["problem"] = {**section["problem"], "source": "auto",
+                              "data_dir": str(tmp_path / "empty")}
+        for over in section.get("scales", {}).values():
+            over.pop("problem", None)
+    assert check_claims(cfg, "quick", ["fig2_speedup", "fig4_federated"]) == \
+        {"fig2_speedup": 0, "fig4_federated": 0}
+    cfg["claims"]["fig4_federated"]["problem"]["hidden"] = 0
+    with pytest.raises(SpecError, match="hidden"):
+        check_claims(cfg, "quick", ["fig4_federated"])

@@ -176,6 +176,7 @@ def plan_points(ccfg: dict, claim: str) -> list[dict]:
 def _build_parts(section: object, path: str) -> None:
     """Build every ``problem`` and ``workers`` section found in a claim's config."""
     from .compute_times import make_compute_times
+    from .datasets import DataUnavailable
     from .problems import make_problem
 
     if isinstance(section, list):
@@ -188,7 +189,10 @@ def _build_parts(section: object, path: str) -> None:
         where = f"{path}.{key}"
         try:
             if key == "problem" and isinstance(value, dict):
-                make_problem(**value)
+                try:
+                    make_problem(**value)  # parameters are checked before the data load
+                except DataUnavailable:  # not fetched yet: the simulate job builds it again
+                    pass
             elif key == "workers" and isinstance(value, dict):
                 make_compute_times(value)
         except (TypeError, ValueError, KeyError) as err:
