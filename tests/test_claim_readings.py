@@ -218,3 +218,54 @@ def test_rate_shape_evidence_sweeps_are_noisy() -> None:
             assert sigma > 0 and c <= 20 * sigma  # c of order sigma, not eps
     for sweep in rs.SANITY:
         assert rs._spec(cfg, sweep, cfg[sweep]["grid"][0], 0)[0]["noise"]["name"] == "none"
+
+
+# --------------------------------------------------------- rate_shape readings
+
+
+def _rate_hits(cfg: dict, sweep: str, shape, rng: np.random.Generator,
+               censor_from: int | None = None, relative: bool = True) -> pd.DataFrame:
+    """20 runs per grid value with T = shape(i) * B(x) (or * 1 if not ``relative``), 2%
+    noise; runs at grid index >= ``censor_from`` censored at the sweep's horizon."""
+    grid = sorted(cfg[sweep]["grid"], reverse=sweep == "eps")  # easiest first
+    rows = []
+    for i, x in enumerate(grid):
+        b = rs.implied_bound(cfg, sweep, x) if relative else 1.0
+        t = shape(i) * b * (1 + 0.02 * rng.standard_normal(20))
+        cens = censor_from is not None and i >= censor_from
+        rows.append(pd.DataFrame({"x": x, "T": np.full(20, cfg[sweep]["horizon"]) if cens else t,
+                                  "censored": cens, "diverged": False,
+                                  "horizon": cfg[sweep]["horizon"]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.parametrize("sweep", ["eps", "tau_c", "sigma"])
+@pytest.mark.parametrize("shape, censor_from, expected", [
+    (lambda i: 2.0, None, "supported"),              # T = const * B: the bound's shape
+    (lambda i: 2.0 * 0.6**i, None, "supported"),     # T/B falls (loose bound): never refuted
+    (lambda i: 2.0 * (3.0 if i == 1 else 1.0), None, "refuted"),  # a 3x bump mid-grid
+    (lambda i: 2.0 * 1.8**i, None, "refuted"),       # T outgrows B
+    (lambda i: 0.3, 2, "refuted"),                   # never reaches eps from grid point 2
+])
+def test_rate_shape_reading_known_answers(sweep, shape, censor_from, expected) -> None:
+    cfg = _cfg("rate_shape")
+    h = _rate_hits(cfg, sweep, shape, np.random.default_rng(3), censor_from)
+    assert rs.sweep_reading(h, sweep, cfg)["verdict"] == expected
+
+
+def test_rate_shape_no_growth_control_reads_T_itself() -> None:
+    """'T does not grow': refuted by a growing T, not by one that gets faster."""
+    cfg = _cfg("rate_shape")
+    rng = np.random.default_rng(4)
+    grows = _rate_hits(cfg, "tau_c", lambda i: 1e3 * 2.0**i, rng, relative=False)
+    faster = _rate_hits(cfg, "tau_c", lambda i: 1e3 * 0.7**i, rng, relative=False)
+    assert rs.sweep_reading(grows, "tau_c", cfg, relative=False)["verdict"] == "refuted"
+    assert rs.sweep_reading(faster, "tau_c", cfg, relative=False)["verdict"] == "supported"
+
+
+def test_rate_shape_control_breaks_a_step_condition() -> None:
+    """The mechanism control's fixed step violates an eta condition at the hardest point."""
+    cfg = _cfg("rate_shape")
+    for sweep in rs.SWEEPS:
+        rows = rs.fixed_step_conditions(cfg, sweep)
+        assert not all(v["holds"] for k, v in rows.items() if k.startswith("eta")), sweep

@@ -65,15 +65,8 @@ def test_every_verdict_file_has_all_fields(smoke_run):
 PLUMBING_ONLY = {"fig2_speedup", "fig3_speedup", "fig4_federated"}
 
 
-# Claims whose control is known to lack power (an open finding, reported in the verdict
-# file): rate_shape's implied bound is loose (exponent ~3.3 in 1/eps against a measured ~2.1),
-# so neither the planted 1/x step nor a step frozen at the easiest grid point (measured: faster
-# than the rule at every point) exceeds it. Such a claim must read inconclusive, never supported.
-NO_POWER_YET = {"rate_shape"}
-
-
 def test_every_negative_control_is_refuted(smoke_run):
-    for claim in sorted(set(_claims(smoke_run)) - PLUMBING_ONLY - NO_POWER_YET):
+    for claim in sorted(set(_claims(smoke_run)) - PLUMBING_ONLY):
         rec = json.loads((smoke_run / "data" / "smoke" / "claims" / f"{claim}.json").read_text())
         assert rec["control"]["refuted"], f"{claim}: negative control not refuted: the check " \
                                           "has no power"

@@ -1,23 +1,33 @@
 """Claim T4.2-rate: the shape of Thm 4.2's bound in ``eps``, ``tau_C`` and ``sigma``.
 
-Each sweep varies one quantity, sets Clipped ASGD's ``(eta, c)`` by the reconstructed
-theory rule (``theory.clipped_params`` with the config's ``K``), and fits the local
-exponent of ``T`` (Tobit on logs; censored runs at the budget). The bound is an
-upper bound, so the pre-registered test is one-sided: the exponent is *at most*
-the implied bound ``1/(eta eps^2)``'s largest local exponent plus a margin.
+Each sweep varies one quantity and sets Clipped ASGD's ``(eta, c)`` by the reconstructed
+theory rule (``theory.clipped_params`` with the config's ``K``). The bound the descent
+argument gives for those parameters is ``B(x) = 1/(eta eps^2)`` (log factors included). The
+claim "``T = O(B)``" is read one-sidedly on ``T/B`` along the grid (easiest point first),
+with :func:`clipasgd.stats.growth_reading`: ``rho`` = max median ``T/B`` over the grid /
+median at the easiest point (exact Bonferroni median intervals; censored runs ``+inf``) and
+the upper end of the Tobit slope of ``log(T/B)`` on the log of the swept quantity (``1/eps``,
+``tau_C``, ``sigma``). Supported iff ``rho_hi <= ratio_margin`` and ``slope_hi <= margin``;
+refuted iff ``rho_lo > ratio_margin`` or ``slope_lo > margin``. A falling ``T/B`` (the bound
+is loose) never refutes; a bump anywhere on the grid is caught by ``rho``.
 
-Evidence (issue 9): every sweep runs with sub-Weibull noise, ``sigma > 0``, so the rule's
-``c`` is of order ``sigma`` (not ``eps``) and ``T`` is random:
+Evidence (issue 9): every sweep runs with sub-Weibull noise, ``sigma > 0``, so the rule's ``c``
+is of order ``sigma`` and ``T`` is random. ``eps`` at ``sigma = eps.sigma`` with ``eps.n``
+workers; ``tau_c``: ``n`` equally fast workers (``tau_C = n``); ``sigma`` at fixed ``eps``,
+into the noise-dominated regime.
 
-* ``eps`` at ``sigma = eps.sigma``; ``tau_c``: ``n`` equally fast workers (``tau_C = n``) at
-  ``sigma = tau_c.sigma``; ``sigma`` at fixed ``eps``, reaching the noise-dominated regime.
+Controls, each read by the same test:
+
+* mechanism: Vanilla ASGD at the rule's step for the grid's *easiest* point, held fixed along
+  the sweep. It breaks the step condition the swept term comes from (``eta <= eps^2/(K L R)``
+  for ``eps`` and ``sigma``: a noise floor above ``eps``; ``eta <= 1/(K tau_C L)`` for
+  ``tau_C``: stale unclipped gradients destabilise), so its ``T/B`` must grow;
+* "``T`` does not grow at all" on the measured runs (``T`` itself, not ``T/B``);
+* power check, reported only: a planted run whose step shrinks like ``1/x`` (one power
+  faster than the clipped run): the bound is loose, so it need not exceed it.
 
 Sanity checks (reported, not evidence): ``eps_det`` and ``tau_c_det`` at ``sigma = 0``, where
 the rule sets ``c = eps`` and ``T ~ 1/(eta c eps)`` holds by construction (identical runs).
-
-Negative controls per sweep, both refuted by the same test: the planted false claim
-"``T`` does not grow at all" (exponent at most 0), and a planted run whose step shrinks
-like ``1/x`` over the grid (its ``T`` grows one power faster) held to the prediction.
 """
 
 from __future__ import annotations
@@ -28,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from ..experiment import run_experiment
-from ..stats import censored_slope_fit
-from ..theory import clipped_params
+from ..stats import censored_slope_fit, growth_ratio, growth_reading
+from ..theory import clipped_params, step_conditions
 from .base import (
     ClaimInfo,
     Control,
@@ -40,58 +50,68 @@ from .base import (
     read_tables,
     run_grid,
     smoothness,
-    upper_bound_verdict,
 )
 
 SWEEPS = ("eps", "tau_c", "sigma")  # evidence
 SANITY = ("eps_det", "tau_c_det")  # sigma = 0: hold by the rule's algebra
-AMENDMENT = ("Issue 9: the eps and tau_C sweeps ran at sigma = 0, where the rule sets c = "
-             "eps and T ~ 1/(eta c eps) holds by construction (identical runs; old quick "
-             "verdict supported, both controls refuted). They now run at sigma = 0.2 (c = "
-             "1.6-1.8, of order sigma) as evidence; the sigma = 0 sweeps stay as sanity "
-             "checks outside the verdict; quick grids end at tau_C = 16 and sigma = 0.4 (CPU: "
-             "the planted runs at tau_C = 32, sigma = 0.8 cost 80k-320k steps). Earlier: "
-             "Design amended once, after the first smoke/quick runs and recorded here: the "
-             "sigma sweep first ran at eps = 0.4 with sigma <= eps and was held to the "
-             "log-free rate shape; its control ('T does not grow') was not refuted there (no "
-             "power: the tau_C/eps^2 term dominated). It now runs at eps = 0.2 with sigma up "
-             "to 4 eps, and every sweep's prediction is the implied bound 1/(eta eps^2) with "
-             "the rule's eta (log factors included). After review a second planted control "
-             "was added (a run whose step shrinks like 1/x, one power faster than the "
-             "clipped run), with budgets raised to fit it. Margins, levels and the test "
-             "are unchanged.")
+AMENDMENT = ("Issue 9, second redesign (session 16), fixed before the quick run. Old design "
+             "(all sweeps n = 8, grids eps 0.4-0.14, tau_C 2-16, sigma 0.1-0.4, 5 runs; test: "
+             "Tobit exponent of T <= the implied bound's largest local exponent + 0.25; "
+             "controls 'T does not grow' and the planted 1/x step) read at quick scale on three "
+             "seeds: inconclusive, control NOT refuted (eps exponent 2.07 vs bound 3.29 + "
+             "0.25; the planted run's 3.03 stays under the loose bound: no power). New: the "
+             "reading is on T/B (does T outgrow the bound's own shape anywhere on the grid), "
+             "with rho and the slope, like tau_max; a mechanism control (vanilla at the "
+             "easiest point's rule step, fixed: noise floor / stale-gradient instability); "
+             "grids extended to where the rule's step conditions bind (eps to 0.1 at sigma = "
+             "0.8 with one worker; tau_C to 64; sigma to 1.6 with two workers), located with "
+             "probes of median T at seed 11 (notes in the closing note); 20 runs per point; "
+             "the planted step kept as a reported power check. After the first smoke run (before "
+             "any quick run) the eps sweep's horizon went from 4e5 to 1.2e6: its control read "
+             "inconclusive because a run censored at 4e5 only shows T/B > 1.18 at eps = 0.1 "
+             "(B = 338k), below 1.25x its value at eps = 0.4; tau_C and sigma controls were "
+             "refuted, all clipped readings supported. Earlier amendments: the eps "
+             "and tau_C sweeps ran at sigma = 0 (T ~ 1/(eta c eps) by construction) and now "
+             "stay only as sanity checks; the sigma sweep first ran at eps = 0.4.")
+NO_POWER = ("The planted 1/x step is a power check only: the implied bound is loose, so a run "
+            "one power slower than the clipped one can stay under it (read, reported, not "
+            "deciding).")
 
 
-NO_POWER = ("Open finding (issue 9): the implied bound is loose (largest local exponent ~3.3 "
-            "in 1/eps against a measured ~2.1), so the planted 1/x step (one power faster) "
-            "stays under it and the sweep reads inconclusive. A mechanism control was probed "
-            "and rejected: (eta, c) frozen at the easiest grid point's rule values is faster "
-            "than the rule at every point (smoke, 3 runs: tau_C = 8 median T 1432 vs 5307; "
-            "sigma = 0.4: 5687 vs 12141), because the rule's step is far below the noise "
-            "floor's threshold. No design here makes T outgrow the bound, so no verdict "
-            "beyond inconclusive is claimed.")
-
-
-def _spec(cfg: dict, sweep: str, value: float, seed: int) -> tuple[dict, float]:
-    """The experiment at one grid point, and the swept quantity's value."""
+def _rule(cfg: dict, sweep: str, value: float) -> tuple[float, int, float, object]:
+    """``(eps, n, sigma, params)`` at one grid point: the rule's ``(eta, c)`` there."""
     base, kind = cfg[sweep], sweep.removesuffix("_det")
     eps = value if kind == "eps" else base["eps"]
     n = int(value) if kind == "tau_c" else base.get("n", cfg["n"])
     sigma = value if kind == "sigma" else base["sigma"]
-    L = smoothness(cfg)
-    p = clipped_params(eps, L, sigma, n, theta=cfg["theta"], K=cfg["K"])
+    p = clipped_params(eps, smoothness(cfg), sigma, n, theta=cfg["theta"], K=cfg["K"])
+    return eps, n, sigma, p
+
+
+def easiest(cfg: dict, sweep: str) -> float:
+    """The grid point where ``T`` is smallest: the largest ``eps``, smallest ``tau_C``/``sigma``."""
+    grid = cfg[sweep]["grid"]
+    return max(grid) if sweep.startswith("eps") else min(grid)
+
+
+def _spec(cfg: dict, sweep: str, value: float, seed: int) -> tuple[dict, float]:
+    """The experiment at one grid point, and the swept quantity's value. Evidence sweeps run
+    the clipped rule, the planted power check and the mechanism control; sanity sweeps only
+    the clipped rule."""
+    base, kind = cfg[sweep], sweep.removesuffix("_det")
+    eps, n, sigma, p = _rule(cfg, sweep, value)
     noise = {"name": "subweibull", "theta": cfg["theta"], "sigma": sigma} if sigma > 0 \
         else {"name": "none"}
-    grid = np.asarray(base["grid"], dtype=float)
-    easiest = grid.max() if kind == "eps" else grid.min()
-    slow = value / easiest if kind == "eps" else easiest / value  # in (0, 1]
+    x0 = easiest(cfg, sweep)
+    slow = value / x0 if kind == "eps" else x0 / value  # in (0, 1]
+    algos = [{"name": "clipped_asgd", "label": "clipped", "eta": p.eta, "c": p.c}]
+    if sweep in SWEEPS:
+        algos += [{"name": "clipped_asgd", "label": "planted", "eta": p.eta * slow, "c": p.c},
+                  {"name": "asgd", "label": "vanilla_fixed", "eta": _rule(cfg, sweep, x0)[3].eta}]
     spec = {"name": f"rate-{sweep}-{value}", "seed": seed, "replications": cfg["replications"],
             "horizon": base["horizon"], "problem": cfg["problem"], "noise": noise,
             "workers": {"n": n}, "scheduler": "algorithm1", "eps": [eps],
-            "stop_when_hit": True,
-            "algorithms": [{"name": "clipped_asgd", "label": "clipped", "eta": p.eta, "c": p.c},
-                           {"name": "clipped_asgd", "label": "planted", "eta": p.eta * slow,
-                            "c": p.c}]}
+            "stop_when_hit": True, "algorithms": algos}
     return spec, value
 
 
@@ -116,17 +136,16 @@ def simulate(cfg: dict, out: Path, progress: Progress) -> None:
 
 
 def implied_bound(cfg: dict, sweep: str, value: float) -> float:
-    """``1 / (eta eps^2)`` for the rule's ``eta``: the oracle complexity the descent
+    """``B = 1 / (eta eps^2)`` for the rule's ``eta``: the oracle complexity the descent
     argument gives for these parameters, log factors (``q``) included."""
-    spec, _ = _spec(cfg, sweep, value, 0)
-    eps = spec["eps"][0]
-    return 1.0 / (spec["algorithms"][0]["eta"] * eps**2)
+    eps, _, _, p = _rule(cfg, sweep, value)
+    return 1.0 / (p.eta * eps**2)
 
 
 def predicted_exponent(cfg: dict, sweep: str) -> float:
-    """The implied bound's largest local exponent over the grid (upper-bound reading):
-    2 in ``1/eps`` and 1 in ``tau_C`` with deterministic gradients; about 2 (plus the
-    log factor) in ``sigma`` where noise dominates."""
+    """The implied bound's largest local exponent over the grid (shown in the figure):
+    2 in ``1/eps`` and 1 in ``tau_C`` with deterministic gradients; larger where the noise
+    terms and their log factors dominate."""
     grid = np.asarray(cfg[sweep]["grid"], dtype=float)
     x = 1 / grid if sweep.startswith("eps") else grid
     b = np.log([implied_bound(cfg, sweep, v) for v in grid])
@@ -134,73 +153,101 @@ def predicted_exponent(cfg: dict, sweep: str) -> float:
     return float(np.max(np.diff(b[order]) / np.diff(np.log(x[order]))))
 
 
-def sweep_fit(h: pd.DataFrame, sweep: str, level: float) -> dict:
-    censored = (h["censored"] | h["diverged"]).to_numpy()
+def _log_x(sweep: str, x: np.ndarray) -> np.ndarray:
+    return np.log(1 / x) if sweep.startswith("eps") else np.log(x)
+
+
+def sweep_reading(h: pd.DataFrame, sweep: str, cfg: dict, relative: bool = True) -> dict:
+    """The one-sided reading of one algorithm's runs in one sweep: ``T/B`` (``relative``) or
+    ``T`` along the grid, easiest point first (see the module docstring)."""
+    bad = (h["censored"] | h["diverged"]).to_numpy()
+    scale = np.array([implied_bound(cfg, sweep, v) if relative else 1.0 for v in h["x"]])
+    y = h["T"].to_numpy(float) / scale
+    floors = h["horizon"].to_numpy(float) / scale  # a censored run exceeds this
     x = h["x"].to_numpy(float)
-    x = np.log(1 / x) if sweep.startswith("eps") else np.log(x)
-    y = np.log(h["T"].to_numpy(float))
-    if censored.all() or np.unique(x).size < 2:
-        return {"slope": None, "ci": None, "n_censored": int(censored.sum())}
-    try:
-        fit = censored_slope_fit(x, y, censored, level=level)
-    except (RuntimeError, ArithmeticError) as err:  # identical runs: no residual variance
-        return {"slope": None, "ci": None, "n_censored": int(censored.sum()),
-                "reason": str(err)}
-    return {"slope": fit.slope, "ci": (fit.ci_low, fit.ci_high),
-            "n_censored": int(censored.sum()), "n_runs": int(len(h))}
+    grid = sorted(set(x), reverse=sweep.startswith("eps"))
+    samples = [np.where(bad[x == v], np.inf, y[x == v]) for v in grid]
+    ratio = growth_ratio(samples, grid, 0.5, cfg["alpha"],
+                         floors=[float(floors[x == v][0]) for v in grid])
+    slope: dict = {"slope": None, "ci": None}
+    if np.unique(x[~bad]).size >= 2:
+        try:
+            fit = censored_slope_fit(_log_x(sweep, x), np.log(np.where(bad, floors, y)), bad,
+                                     level=1 - 2 * cfg["alpha"])
+            slope = {"slope": fit.slope, "ci": (fit.ci_low, fit.ci_high)}
+        except (RuntimeError, ArithmeticError, ValueError) as err:  # identical runs
+            slope["reason"] = str(err)
+    v = growth_reading((ratio.lower, ratio.upper), slope["ci"], cfg["ratio_margin"],
+                       cfg["margin"])
+    return {"verdict": v, "rho": ratio.estimate, "rho_ci": (ratio.lower, ratio.upper),
+            "argmax": ratio.argmax, **slope, "n_censored": int(bad.sum()),
+            "medians": {f"{g:g}": float(np.median(t)) for g, t in zip(grid, samples,
+                                                                     strict=True)}}
+
+
+def fixed_step_conditions(cfg: dict, sweep: str) -> dict:
+    """Which of the theorem's step conditions the control's fixed step breaks at the grid's
+    hardest point (vanilla: no clipping, so only the conditions on ``eta``)."""
+    hard = max(cfg[sweep]["grid"], key=lambda v: implied_bound(cfg, sweep, v))
+    eps, n, sigma, p = _rule(cfg, sweep, hard)
+    eta0 = _rule(cfg, sweep, easiest(cfg, sweep))[3].eta
+    rows = step_conditions(eta0, p.c, eps, smoothness(cfg), sigma, n, theta=cfg["theta"],
+                           K=cfg["K"])
+    return {"fixed_eta": eta0, "hardest_point": hard,
+            **{k: v for k, v in rows.items() if k.startswith("eta")}}
 
 
 def verdict(cfg: dict, data: Path) -> Verdict:
     hits = read_tables(data, ("hits",))["hits"]
-    if "algorithm" not in hits:
-        hits = hits.assign(algorithm="clipped")
-    margin, alpha = cfg["margin"], cfg["alpha"]
-    details, verdicts, controls = {"sanity": {}}, [], []
+    details: dict = {"sanity": {}, "design_amendment": AMENDMENT, "power_check": NO_POWER}
+    verdicts, controls = [], []
     for sweep in SWEEPS + SANITY:
         h = hits[hits["sweep"] == sweep]
-        fit = sweep_fit(h[h["algorithm"] == "clipped"], sweep, 1 - 2 * alpha)
-        planted = sweep_fit(h[h["algorithm"] == "planted"], sweep, 1 - 2 * alpha)
-        pred = predicted_exponent(cfg, sweep)
-        v = upper_bound_verdict(fit["ci"], pred, margin)
-        grows = upper_bound_verdict(fit["ci"], 0.0, margin)
-        faster = upper_bound_verdict(planted["ci"], pred, margin)
-        c = "refuted" if grows == faster == "refuted" else \
-            ("supported" if "supported" in (grows, faster) else "inconclusive")
-        if v == "supported" and c != "refuted":
-            v = "inconclusive"  # no power in this sweep
-        entry = {**fit, "predicted_max_exponent": pred, "verdict": v, "control_verdict": c,
-                 "control_no_growth": grows, "control_planted_faster": faster,
-                 "planted_fit": planted, "sigma": cfg[sweep].get("sigma")}
+        runs = {a: h[h["algorithm"] == a] for a in ("clipped", "vanilla_fixed", "planted")}
+        claim = sweep_reading(runs["clipped"], sweep, cfg)
+        entry = {**claim, "predicted_max_exponent": predicted_exponent(cfg, sweep),
+                 "sigma": cfg[sweep].get("sigma")}
         if sweep in SANITY:  # sigma = 0: holds by the step rule's algebra
             details["sanity"][sweep] = entry | {"note": "sanity check, not evidence"}
             continue
-        details[sweep] = entry
+        mech = sweep_reading(runs["vanilla_fixed"], sweep, cfg)
+        grows = sweep_reading(runs["clipped"], sweep, cfg, relative=False)
+        power = sweep_reading(runs["planted"], sweep, cfg)
+        c = control_outcome([mech["verdict"], grows["verdict"]])
+        v = claim["verdict"]
+        if v == "supported" and c != "refuted":
+            v = "inconclusive"  # no power in this sweep
+        details[sweep] = entry | {
+            "verdict": v, "control_verdict": c, "mechanism_control": mech,
+            "no_growth_control": grows, "power_check_planted": power,
+            "fixed_step": fixed_step_conditions(cfg, sweep)}
         verdicts.append(v)
         controls.append(c)
-    ctrl = Control(description="Two planted false variants per sweep, each refuted by the same "
-                               "one-sided test: 'T does not grow' (exponent <= 0) on the "
-                               "measured runs, and 'exponent <= prediction' on a planted run "
-                               "whose step shrinks like 1/x over the grid (one power faster).",
+    ctrl = Control(description="Per sweep, both refuted by the same one-sided test: (1, "
+                               "mechanism) Vanilla ASGD at the rule's step for the easiest grid "
+                               "point, held fixed (breaks the step condition of the swept "
+                               "term: noise floor, stale-gradient instability), its T/B must "
+                               "grow; (2) 'T does not grow' on the measured clipped runs.",
                    verdict=control_outcome(controls))
     main = details["eps"]
-    details["design_amendment"] = AMENDMENT
-    details["control_power"] = NO_POWER
-    return Verdict(verdict=combine(verdicts), statistic=main["slope"], ci=main["ci"],
-                   margin=margin, control=ctrl, details=details,
-                   note="statistic/ci: the eps sweep's exponent of 1/eps; see details for the "
-                        "others.")
+    return Verdict(verdict=combine(verdicts), statistic=main["rho"], ci=main["rho_ci"],
+                   margin=cfg["ratio_margin"], control=ctrl, details=details,
+                   note="statistic/ci: the eps sweep's rho of T/B (max median over the grid / "
+                        "median at eps = max); see details for every sweep.")
 
 
 CLAIM = ClaimInfo(
     id="rate_shape", paper_ref="Theorem 4.2",
-    statement="T(eps) = O(sigma^2/eps^4 + sigma tau_C/eps^3 + tau_C/eps^2): no faster growth "
-              "in 1/eps, tau_C or sigma than the bound's local exponent, with noise (sigma > "
-              "0) in every sweep and (eta, c) from the rule.",
-    test="Per sweep: Tobit slope of log T on the log of the swept quantity; supported if the "
-         "upper end of the (1 - 2 alpha) CI is <= predicted + margin, refuted if the lower "
-         "end is > predicted + margin, else inconclusive.",
-    falsifier="A noisy sweep whose exponent interval lies above the implied bound's exponent "
-              "plus the margin (T grows faster in 1/eps, tau_C or sigma than the bound allows). "
-              "A sweep whose controls are not refuted cannot support. The sigma = 0 sweeps "
-              "(eps_det, tau_c_det) hold by the rule's algebra: sanity checks, not evidence.",
+    statement="T(eps) = O(sigma^2/eps^4 + sigma tau_C/eps^3 + tau_C/eps^2): with (eta, c) "
+              "from the rule and noise (sigma > 0) in every sweep, T grows no faster than the "
+              "bound B = 1/(eta eps^2) in 1/eps, tau_C or sigma.",
+    test="Per sweep, on T/B along the grid (easiest point first): rho = max median / median at "
+         "the easiest point (exact Bonferroni median intervals, joint 1 - 2 alpha) and the "
+         "Tobit slope CI of log(T/B) on log x. Supported iff rho_hi <= ratio_margin and "
+         "slope_hi <= margin; refuted iff rho_lo > ratio_margin or slope_lo > margin.",
+    falsifier="A noisy sweep where T outgrows the bound: rho_lo above ratio_margin (median T/B "
+              "25% above its value at the easiest point somewhere on the grid) or the slope's "
+              "lower end above the margin. Not supportable where the fixed-step vanilla "
+              "control or 'T does not grow' is not refuted. The sigma = 0 sweeps hold by the "
+              "rule's algebra: sanity checks, not evidence.",
     simulate=simulate, verdict=verdict)

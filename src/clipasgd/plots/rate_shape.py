@@ -1,12 +1,11 @@
-"""Figure of the ``rate_shape`` claim: measured exponents of ``T`` beside the bound's."""
+"""Figure of the ``rate_shape`` claim: ``T`` relative to the bound, per sweep, with controls."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import seaborn as sns
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ..claims.rate_shape import implied_bound
 from ..report import load_table, load_verdict
@@ -16,56 +15,83 @@ __all__ = ["rate_shape"]
 
 AXES = {"eps": r"$1/\varepsilon$ (target accuracy)", "tau_c": r"concurrency $\tau_C$ (workers)",
         "sigma": r"noise level $\sigma$"}
+SERIES = {"clipped": "Clipped ASGD, the rule's (eta, c)",
+          "vanilla_fixed": "Vanilla ASGD, easiest point's step held fixed (mechanism control)",
+          "planted": LABELS["planted"] + " (power check)"}
+_COLORS = {**COLORS, "vanilla_fixed": COLORS["vanilla"]}
+
+
+def _plain(v: float, _: object = None) -> str:
+    """A log-axis tick as a plain number (``0.3``, not ``3 x 10^-1``)."""
+    return f"{v:g}"
+
+
+def _medians(hs, cfg: dict, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per grid value: x on the axis, median ``T/B``, and whether the median is censored
+    (then the value is the horizon's ``T/B``, a lower bound)."""
+    xs, med, cens = [], [], []
+    for x, g in hs.groupby("x"):
+        b = implied_bound(cfg, sweep, x)
+        bad = (g["censored"] | g["diverged"]).to_numpy()
+        t = np.where(bad, np.inf, g["T"].to_numpy(float)) / b
+        m = float(np.median(t))
+        xs.append(1 / x if sweep == "eps" else x)
+        cens.append(not np.isfinite(m))
+        med.append(float(g["horizon"].iloc[0]) / b if cens[-1] else m)
+    order = np.argsort(xs)
+    return np.array(xs)[order], np.array(med)[order], np.array(cens)[order]
 
 
 def rate_shape(root: str | Path, scale: str) -> Drawn:
-    """One panel per sweep: median ``T`` with its range, the planted control, the bound."""
+    """One panel per sweep: median ``T/B`` of the clipped runs, the controls, the margin."""
     rec = load_verdict(root, scale, "rate_shape")
     cfg, det = rec["config_section"], rec["details"]
     hits = load_table(root, scale, "rate_shape", "hits")
-    if "algorithm" not in hits:
-        hits = hits.assign(algorithm="clipped")
-    fig, axes = new_figure(14, 4.6, ncols=3)
+    fig, axes = new_figure(14, 4.8, ncols=3)
     for ax, sweep in zip(axes, AXES, strict=True):
-        hs = hits[hits["sweep"] == sweep]
-        hs = hs.assign(xx=1 / hs["x"] if sweep == "eps" else hs["x"])
-        sns.lineplot(data=hs, x="xx", y="T", hue="algorithm", palette=COLORS,
-                     hue_order=[a for a in ("clipped", "planted") if a in set(hs["algorithm"])],
-                     estimator="median", errorbar=("pi", 100), err_style="bars",
-                     err_kws={"capsize": 3}, marker="o", ax=ax, legend=False)
-        med = hs[hs["algorithm"] == "clipped"].groupby("xx")["T"].median()
-        xs = np.array(sorted(med.index), float)
-        d = det[sweep]
-        pred = d["predicted_max_exponent"]
-        if sweep == "sigma":
-            ref = np.array([implied_bound(cfg, "sigma", s) for s in xs])
-            ax.plot(xs, med.iloc[-1] * ref / ref[-1], "k--", lw=1)
-        else:
-            ax.plot(xs, med.iloc[0] * (xs / xs[0]) ** pred, "k--", lw=1)
+        hs, d = hits[hits["sweep"] == sweep], det[sweep]
+        first = None
+        for algo in SERIES:
+            xs, med, cens = _medians(hs[hs["algorithm"] == algo], cfg, sweep)
+            if not xs.size:
+                continue
+            ax.plot(xs, med, "o-", color=_COLORS[algo], lw=1.5)
+            ax.plot(xs[cens], med[cens], "^", color=_COLORS[algo], ms=11)
+            if algo == "clipped":
+                first = med[0]  # the easiest point (x ascends: 1/eps, tau_C, sigma)
+        if first is not None:
+            ax.axhline(first * rec["margin"], color="k", ls="--", lw=1)
         ax.set(xscale="log", yscale="log", xlabel=AXES[sweep], ylabel="",
-               title=f"exponent {num(d['slope'], 2)} {interval(d['ci'], 2)}, bound "
-                     f"{num(pred, 2)} + {rec['margin']:g}\n{d['verdict']}")
+               title=f"clipped rho {num(d['rho'], 3)} {interval(d['rho_ci'], 3)}: "
+                     f"{d['verdict']}\ncontrol: {d['control_verdict']} (fixed-step rho_lo "
+                     f"{num(d['mechanism_control']['rho_ci'][0], 2)})")
         ax.xaxis.set_minor_formatter(NullFormatter())
-    axes[0].set_ylabel(r"oracle calls $T(\varepsilon)$")
-    handles = [axes[0].plot([], [], "o-", color=COLORS[a], label=lab)[0] for a, lab in
-               (("clipped", f"{LABELS['clipped']}, theory step (median, range)"),
-                ("planted", LABELS["planted"] + " (control)"))]
+        ax.yaxis.set_major_formatter(FuncFormatter(_plain))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: _plain(v) if
+                                                   f"{v:.0e}"[0] in "25" else ""))
+    axes[0].set_ylabel(r"$T(\varepsilon)\,/\,B$,  $B = 1/(\eta\,\varepsilon^2)$ (median)")
+    handles = [axes[0].plot([], [], "o-", color=_COLORS[a], label=lab)[0]
+               for a, lab in SERIES.items()]
+    handles.append(axes[0].plot([], [], "^", color="grey", ms=9,
+                                label="median censored: at least this")[0])
     handles.append(axes[0].plot([], [], "k--", lw=1,
-                                label=r"implied bound $1/(\eta\,\varepsilon^2)$, scaled")[0])
+                                label=f"{rec['margin']:g} x clipped at the easiest point")[0])
     fig.legend(handles=handles, loc="outside lower center", ncols=3)
-    title(fig, rec, r"$T(\varepsilon)$ grows no faster than the bound in $1/\varepsilon$, "
-                    r"$\tau_C$ and $\sigma$")
-    cap = (f"Clipped ASGD with the step and clipping radius of the reconstructed theory rule "
-           f"(constant K = {cfg['K']}) on problem {cfg['problem'].get('name', 'see config')}, "
-           f"{cfg['replications']} runs per point, Algorithm 1 with equally fast workers. "
-           f"Sub-Weibull noise (theta = {cfg['theta']}) in every sweep. Left: sigma = "
-           f"{cfg['eps']['sigma']}, tau_C = {cfg['n']}. Middle: eps = {cfg['tau_c']['eps']}, "
-           f"sigma = {cfg['tau_c']['sigma']}. Right: eps = {cfg['sigma']['eps']}. The sigma = 0 "
-           "sweeps are sanity checks in the verdict file, not shown. "
-           f"Exponents are censored (Tobit) slopes of log T with 90% "
-           f"intervals; the bound's exponent is the steepest local slope of 1/(eta eps^2) over "
-           f"the grid (dashed). Test: the interval's upper end at most the bound + "
-           f"{rec['margin']:g}. Controls, both of which the same test must refute: 'T does not "
-           "grow' on the measured runs, and the planted run (grey), whose step shrinks like 1/x "
-           "so T grows one power faster than the bound.")
+    title(fig, rec, r"$T$ grows no faster than the bound $B$ in $1/\varepsilon$, $\tau_C$ "
+                    r"and $\sigma$")
+    cap = (f"Median T(eps)/B over {cfg['replications']} runs per point, B = 1/(eta eps^2) the "
+           f"bound for the rule's step (constant K = {cfg['K']}), problem "
+           f"{cfg['problem'].get('name', 'see config')}, Algorithm 1 with equally fast "
+           f"workers, sub-Weibull noise (theta = {cfg['theta']}) in every sweep. Left: sigma "
+           f"= {cfg['eps']['sigma']}, tau_C = {cfg['eps'].get('n', cfg['n'])}. Middle: eps = "
+           f"{cfg['tau_c']['eps']}, sigma = {cfg['tau_c']['sigma']}. Right: eps = "
+           f"{cfg['sigma']['eps']}, tau_C = {cfg['sigma'].get('n', cfg['n'])}. A flat or "
+           "falling clipped curve is what the bound allows (it is loose); the claim fails if "
+           f"the curve rises above the dashed line ({rec['margin']:g}x its value at the "
+           "easiest point) or its Tobit slope is above the margin. The mechanism control, "
+           "vanilla ASGD with the easiest point's step held fixed, breaks the rule's step "
+           "condition as the grid hardens (noise floor; stale-gradient instability): its "
+           "runs never reach eps (triangles) and the same test refutes it. The planted 1/x "
+           "step is a power check only. The sigma = 0 sweeps are sanity checks in the "
+           "verdict file, not shown.")
     return Drawn("rate_shape", fig, cap)
