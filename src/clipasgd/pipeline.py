@@ -100,7 +100,10 @@ def _data_dir(scale: str, claim: str) -> Path:
     return ROOT / "data" / scale / claim
 
 
-def run_simulate(cfg: dict, claim: str, scale: str) -> Path:
+def _simulate(cfg: dict, claim: str, scale: str, part: base.Shard | None = None
+              ) -> tuple[dict, Path, float]:
+    """Run a claim's simulation (one shard's points if ``part``) into its data folder, with
+    progress on stderr. Returns ``(merged section, folder, seconds)``."""
     info = get_claim(claim)
     if info.simulate is None:
         raise SpecError(f"claim {claim!r} has no simulation of its own: it reads the data of "
@@ -108,11 +111,21 @@ def run_simulate(cfg: dict, claim: str, scale: str) -> Path:
     ccfg = claim_config(cfg, claim, scale)
     out = _data_dir(scale, claim)
     out.mkdir(parents=True, exist_ok=True)
+    tag = f"[{claim}:{scale}" + (f" shard {part.index + 1}/{part.count}]" if part else "]")
     start = time.time()
-    info.simulate(ccfg, out, lambda msg: print(f"[{claim}:{scale}] {msg}", file=sys.stderr,
-                                                 flush=True))
+    with base.shard(part):
+        try:
+            info.simulate(ccfg, out, lambda m: print(f"{tag} {m}", file=sys.stderr, flush=True))
+        except base.ShardDone:
+            pass  # this shard's points are cached; later stages run in the gather job
+    return ccfg, out, round(time.time() - start, 1)
+
+
+def run_simulate(cfg: dict, claim: str, scale: str) -> Path:
+    """Run (or gather, from the cached points) a claim's whole grid; write ``meta.json``."""
+    ccfg, out, seconds = _simulate(cfg, claim, scale)
     meta = provenance(ccfg, ccfg.get("seed")) | {"claim": claim, "scale": scale,
-                                                 "seconds": round(time.time() - start, 1)}
+                                                 "seconds": seconds}
     write_json(out / "meta.json", meta)
     return out
 
@@ -131,25 +144,11 @@ def parse_shard(text: str) -> base.Shard:
 def run_shard(cfg: dict, claim: str, scale: str, part: base.Shard) -> Path:
     """Run one shard's grid points (parts only) and write its stamp
     ``data/<scale>/<claim>/shards/<k>-of-<K>.json`` (the Snakemake job's output)."""
-    info = get_claim(claim)
-    if info.simulate is None:
-        raise SpecError(f"claim {claim!r} has no simulation of its own (it reads "
-                        f"{info.source!r})")
-    ccfg = claim_config(cfg, claim, scale)
-    out = _data_dir(scale, claim)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.time()
-    tag = f"[{claim}:{scale} shard {part.index + 1}/{part.count}]"
-    with base.shard(part):
-        try:
-            info.simulate(ccfg, out, lambda m: print(f"{tag} {m}", file=sys.stderr, flush=True))
-        except base.ShardDone:
-            pass  # this shard's points are cached; later stages run in the gather job
+    ccfg, out, seconds = _simulate(cfg, claim, scale, part)
     stamp = out / "shards" / f"{part.index + 1}-of-{part.count}.json"
     return write_json(stamp, {"claim": claim, "scale": scale, "shard": part.index + 1,
                               "of": part.count, "config_hash": config_hash(ccfg),
-                              "code": base.code_fingerprint(),
-                              "seconds": round(time.time() - start, 1)})
+                              "code": base.code_fingerprint(), "seconds": seconds})
 
 
 def plan_points(ccfg: dict, claim: str) -> list[dict]:

@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .plots.style import COLORS
-from .report import load_table
+from ..report import load_table
+from .style import COLORS
 
 __all__ = ["speedup_figure", "speedup_table"]
 
