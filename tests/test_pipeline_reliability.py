@@ -276,6 +276,14 @@ def test_landing_page_falls_back_to_the_claims_own_figure(tmp_path):
     (claims / "toy_unlisted.json").write_text(json.dumps(rec))
     html = write_landing(tmp_path, "smoke", ["toy_unlisted"]).read_text()
     assert "figures/smoke/toy_unlisted.png" in html  # named as missing: the fallback exists
+    assert "not evidence" in html  # smoke verdicts are labelled as a plumbing check
+
+
+def test_only_the_smoke_summary_says_its_verdicts_are_not_evidence():
+    row = {"claim": "c", "paper_ref": "p", "verdict": "refuted", "control": "refuted",
+           "statistic": 1.0, "ci": None, "margin": None, "figure": "f", "notebook": "n"}
+    assert "not evidence" in pipeline.render_summary("smoke", [row])
+    assert "not evidence" not in pipeline.render_summary("quick", [row])
 
 
 def test_real_data_claims_check_before_their_data_is_fetched(tmp_path, monkeypatch):

@@ -35,6 +35,13 @@ img{max-width:100%;height:auto;display:block;margin:0.8em 0}
 """
 
 
+# Scales whose verdicts are not evidence (shown at the top of the page and the summary).
+SCALE_WARNINGS = {"smoke": "Smoke scale: a plumbing check of the pipeline at tiny sizes (CI). "
+                           "Its verdicts are not evidence about the paper: short horizons and a "
+                           "few runs can read supported, refuted or inconclusive by chance. "
+                           "Read the quick or paper scale."}
+
+
 def _badge(verdict: str) -> str:
     color = VERDICT_COLORS.get(verdict, "#666")
     return f'<span class="badge" style="background:{color}">{escape(verdict)}</span>'
@@ -108,6 +115,8 @@ def render_landing(root: Path, scale: str, records: list[dict]) -> str:
              "refuted; <b>refuted</b>: the test rejects the claim; <b>inconclusive</b>: neither, "
              "or the control was not refuted.</p>"
              f"<p>Code version: {escape(', '.join(commits))}.</p>")
+    if scale in SCALE_WARNINGS:
+        intro += f'<p class="missing"><b>{escape(SCALE_WARNINGS[scale])}</b></p>'
     body = "\n".join(_section(root, scale, r) for r in records)
     return (f"{head}{intro}<h2>The paper beside the suite</h2>{_paper_table(records)}"
             f"{body}</body></html>\n")

@@ -389,8 +389,12 @@ def _fmt(x) -> str:
 
 
 def render_summary(scale: str, rows: list[dict]) -> str:
-    lines = [f"# Claim verdicts ({scale} scale)", "",
-             "| claim | paper | verdict | negative control | statistic | CI | margin | figure |"
+    from .landing import SCALE_WARNINGS
+
+    lines = [f"# Claim verdicts ({scale} scale)", ""]
+    if scale in SCALE_WARNINGS:
+        lines += [f"**{SCALE_WARNINGS[scale]}**", ""]
+    lines += ["| claim | paper | verdict | negative control | statistic | CI | margin | figure |"
              " notebook |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['claim']} | {r['paper_ref']} | **{r['verdict']}** | {r['control']} |"
