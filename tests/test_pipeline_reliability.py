@@ -251,6 +251,17 @@ def test_estimate_uses_measured_seconds(tmp_path):
     assert "jobs:" in text and "unmeasured claims" in text
 
 
+def test_estimate_scales_time_to_target_claims_by_their_cap(tmp_path):
+    cfg = load_config(CONFIG, SCHEMA)
+    parts = tmp_path / "data" / "quick" / "fig2_speedup" / "parts"
+    parts.mkdir(parents=True)
+    (parts / "k0.done.json").write_text(json.dumps({"seconds": 4.0}))
+    quick, paper = (claim_config(cfg, "fig2_speedup", s) for s in ("quick", "paper"))
+    row = next(line for line in pipeline.estimate(cfg, "paper", tmp_path).splitlines()
+               if line.startswith("fig2_speedup"))
+    assert f"{4.0 * paper['cap'] / quick['cap']:.1f}" in row
+
+
 def test_tidy_runs_has_consistent_algorithm_names(tmp_path):
     folder = tmp_path / "data" / "smoke" / "high_prob"
     folder.mkdir(parents=True)

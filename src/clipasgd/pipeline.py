@@ -325,10 +325,11 @@ def shard_count(cfg: dict, scale: str) -> int:
 
 
 def _work(ccfg: dict) -> float:
-    """A claim's work per point relative to another scale: replications x horizon where
-    the section has them at its top level (a rough guide, not a model of the cost)."""
+    """A claim's work per point relative to another scale: replications x horizon x cap
+    (a time-to-target run's simulated time) where the section has them at its top level. A
+    rough guide, not a model of the cost: evaluation sets and per-sweep horizons are left out."""
     work = 1.0
-    for key in ("replications", "horizon"):
+    for key in ("replications", "horizon", "cap"):
         value = ccfg.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             work *= value
