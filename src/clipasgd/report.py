@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["verdict_frame", "load_verdict", "load_table", "figure_paths", "save_figure",
+__all__ = ["load_verdict", "load_table", "figure_paths", "save_figure",
            "verdict_table",
            "summary_markdown", "falsifier_markdown", "details_tables", "fmt",
            "show_summary", "show_figure", "show_falsifier", "show_verdict_table",
@@ -204,5 +204,3 @@ def show_details(rec: dict, skip: Iterable[str] = ()) -> None:
         _markdown(f"**{title}**")
         _display(_styled(frame, index=frame.index.name is not None))
 
-
-verdict_frame = verdict_table  # the name the time-to-target notebooks use

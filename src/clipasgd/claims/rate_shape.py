@@ -161,11 +161,12 @@ def sweep_reading(h: pd.DataFrame, sweep: str, cfg: dict, relative: bool = True)
     """The one-sided reading of one algorithm's runs in one sweep: ``T/B`` (``relative``) or
     ``T`` along the grid, easiest point first (see the module docstring)."""
     bad = (h["censored"] | h["diverged"]).to_numpy()
-    scale = np.array([implied_bound(cfg, sweep, v) if relative else 1.0 for v in h["x"]])
-    y = h["T"].to_numpy(float) / scale
-    floors = h["horizon"].to_numpy(float) / scale  # a censored run exceeds this
     x = h["x"].to_numpy(float)
     grid = sorted(set(x), reverse=sweep.startswith("eps"))
+    bound = {v: implied_bound(cfg, sweep, v) if relative else 1.0 for v in grid}  # once each
+    scale = np.array([bound[v] for v in x])
+    y = h["T"].to_numpy(float) / scale
+    floors = h["horizon"].to_numpy(float) / scale  # a censored run exceeds this
     samples = [np.where(bad[x == v], np.inf, y[x == v]) for v in grid]
     ratio = growth_ratio(samples, grid, 0.5, cfg["alpha"],
                          floors=[float(floors[x == v][0]) for v in grid])
