@@ -43,11 +43,46 @@ def test_shipped_config_validates_at_every_scale():
     (lambda c: c["claims"]["tau_max"]["scales"]["smoke"].update(replications=0),
      "scale smoke"),
     (lambda c: c["claims"]["rate_shape"].pop("K"), "K"),
+    (lambda c: c.update(engine="jax"), "engine"),
 ])
 def test_bad_config_names_the_key(tmp_path, mutate, key):
     path = _write_config(tmp_path, mutate)
     with pytest.raises(SpecError, match=key):
         load_config(path, SCHEMA)
+
+
+class _Called(Exception):
+    """Raised by the recording stand-in for the engine once a claim has called it."""
+
+
+@pytest.mark.parametrize("claim", ["tau_max", "rate_shape", "high_prob", "federated",
+                                   "federated_high_prob"])
+@pytest.mark.parametrize("name", ["numpy", "compiled"])
+def test_the_configs_engine_reaches_every_simulation(tmp_path, monkeypatch, claim, name):
+    """``engine: numpy`` in the pipeline config is what the claims' engine calls receive
+    (the before/after CPU comparison of issue 13 runs the pipeline both ways), and it is
+    part of the section's hash, so switching engines reruns the simulations."""
+    import clipasgd.claims._federated as fed
+    import clipasgd.experiment as experiment
+    from clipasgd.provenance import config_hash
+
+    seen = []
+
+    def record(*args, engine="compiled", **kwargs):
+        seen.append(engine)
+        raise _Called
+
+    monkeypatch.setattr(experiment, "simulate", record)
+    monkeypatch.setattr(fed, "simulate", record)
+    cfg = load_config(CONFIG, SCHEMA) | {"engine": name}
+    ccfg = claim_config(cfg, claim, "smoke")
+    assert ccfg["engine"] == name
+    other = claim_config(cfg | {"engine": "numpy" if name == "compiled" else "compiled"},
+                         claim, "smoke")
+    assert config_hash(ccfg) != config_hash(other)
+    with pytest.raises(_Called):
+        get_claim(claim).simulate(ccfg, tmp_path, lambda msg: None)
+    assert seen == [name]
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path):

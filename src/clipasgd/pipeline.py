@@ -87,13 +87,15 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def claim_config(cfg: dict, claim: str, scale: str) -> dict:
-    """The claim's section with its ``scales[scale]`` overrides applied."""
+    """The claim's section with its ``scales[scale]`` overrides applied, and the config's
+    ``engine`` (so changing it reruns the simulations: their hashes and caches see it)."""
     if scale not in cfg["scales"]:
         raise SpecError(f"unknown scale {scale!r}; configured: {', '.join(cfg['scales'])}")
     info = get_claim(claim)
     section = cfg["claims"][claim if claim in cfg["claims"] else info.source]
     overrides = section.get("scales", {}).get(scale, {})
-    return _merge({k: v for k, v in section.items() if k != "scales"}, overrides)
+    merged = _merge({k: v for k, v in section.items() if k != "scales"}, overrides)
+    return merged | {"engine": cfg.get("engine", base.DEFAULT_ENGINE)}
 
 
 def _data_dir(scale: str, claim: str) -> Path:
@@ -101,9 +103,11 @@ def _data_dir(scale: str, claim: str) -> Path:
 
 
 def _simulate(cfg: dict, claim: str, scale: str, part: base.Shard | None = None
-              ) -> tuple[dict, Path, float]:
+              ) -> tuple[dict, Path, dict]:
     """Run a claim's simulation (one shard's points if ``part``) into its data folder, with
-    progress on stderr. Returns ``(merged section, folder, seconds)``."""
+    progress on stderr. Returns ``(merged section, folder, timing)``: wall ``seconds`` and
+    this process's ``cpu_seconds`` (all threads), the numbers a before/after comparison
+    of engines reads."""
     info = get_claim(claim)
     if info.simulate is None:
         raise SpecError(f"claim {claim!r} has no simulation of its own: it reads the data of "
@@ -112,20 +116,21 @@ def _simulate(cfg: dict, claim: str, scale: str, part: base.Shard | None = None
     out = _data_dir(scale, claim)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"[{claim}:{scale}" + (f" shard {part.index + 1}/{part.count}]" if part else "]")
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     with base.shard(part):
         try:
             info.simulate(ccfg, out, lambda m: print(f"{tag} {m}", file=sys.stderr, flush=True))
         except base.ShardDone:
             pass  # this shard's points are cached; later stages run in the gather job
-    return ccfg, out, round(time.time() - start, 1)
+    return ccfg, out, {"seconds": round(time.time() - start, 1),
+                       "cpu_seconds": round(time.process_time() - cpu, 1)}
 
 
 def run_simulate(cfg: dict, claim: str, scale: str) -> Path:
     """Run (or gather, from the cached points) a claim's whole grid; write ``meta.json``."""
-    ccfg, out, seconds = _simulate(cfg, claim, scale)
+    ccfg, out, timing = _simulate(cfg, claim, scale)
     meta = provenance(ccfg, ccfg.get("seed")) | {"claim": claim, "scale": scale,
-                                                 "seconds": seconds}
+                                                 "engine": ccfg["engine"], **timing}
     write_json(out / "meta.json", meta)
     return out
 
@@ -144,11 +149,12 @@ def parse_shard(text: str) -> base.Shard:
 def run_shard(cfg: dict, claim: str, scale: str, part: base.Shard) -> Path:
     """Run one shard's grid points (parts only) and write its stamp
     ``data/<scale>/<claim>/shards/<k>-of-<K>.json`` (the Snakemake job's output)."""
-    ccfg, out, seconds = _simulate(cfg, claim, scale, part)
+    ccfg, out, timing = _simulate(cfg, claim, scale, part)
     stamp = out / "shards" / f"{part.index + 1}-of-{part.count}.json"
     return write_json(stamp, {"claim": claim, "scale": scale, "shard": part.index + 1,
                               "of": part.count, "config_hash": config_hash(ccfg),
-                              "code": base.code_fingerprint(), "seconds": seconds})
+                              "code": base.code_fingerprint(), "engine": ccfg["engine"],
+                              **timing})
 
 
 def plan_points(ccfg: dict, claim: str) -> list[dict]:

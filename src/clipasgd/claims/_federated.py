@@ -17,6 +17,7 @@ from ..noise import make_noise
 from ..problems import make_problem
 from ..results import RunResult
 from ..schedules import Schedule, make_schedule
+from .base import DEFAULT_ENGINE
 
 __all__ = ["two_groups", "opposed_offsets", "quadratic", "schedules", "run", "late_floor",
            "hitting_times", "algorithm1_floor", "clipped_fixed_point", "at_least_verdict",
@@ -56,12 +57,13 @@ def schedules(kind: str, times: ComputeTimes, T: int, ss: np.random.SeedSequence
 
 
 def run(problem, noise_law, algorithm, scheds: list[Schedule], T: int,
-        ss: np.random.SeedSequence, eps: Sequence[float] = (), stop: bool = False) -> RunResult:
+        ss: np.random.SeedSequence, eps: Sequence[float] = (), stop: bool = False,
+        engine: str = DEFAULT_ENGINE) -> RunResult:
     """Engine run on per-replication schedules; 400 evenly spaced checkpoints (late floors)."""
     cps = np.unique(np.linspace(1, T, 400).astype(np.int64))
     opts = EngineOptions(eps=tuple(eps), checkpoints=None if stop else cps, stop_when_hit=stop)
     return simulate(problem, noise_law, algorithm.rule, scheds, R=len(scheds),
-                    rng=np.random.default_rng(ss), horizon=T, options=opts)
+                    rng=np.random.default_rng(ss), horizon=T, options=opts, engine=engine)
 
 
 def late_floor(res: RunResult, frac: float = 0.5) -> np.ndarray:

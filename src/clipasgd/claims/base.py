@@ -33,9 +33,11 @@ from ..provenance import atomic_write_text, config_hash, write_csv, write_json
 __all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_outcome",
            "upper_bound_verdict", "read_tables", "Progress", "sigma_for_second_moment",
            "cached_point", "code_fingerprint", "smoothness", "named_seed", "point_seed",
-           "run_grid", "Tables", "Shard", "shard", "planning", "Planned"]
+           "run_grid", "Tables", "Shard", "shard", "planning", "Planned", "DEFAULT_ENGINE",
+           "engine"]
 
 VERDICTS = ("supported", "refuted", "inconclusive")
+DEFAULT_ENGINE = "compiled"
 Progress = Callable[[str], None]
 Tables = dict[str, pd.DataFrame]
 
@@ -236,7 +238,7 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
                 return tables
             (progress or _stderr)(f"grid point {key}: part files in {parts} do not match "
                                   "their stamp (damaged or edited): recomputing")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     tables = run()
     files = {}
     for name, frame in tables.items():
@@ -244,8 +246,15 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
         atomic_write_text(parts / f"{key}.{name}.csv", text)
         files[name] = {"sha256": _digest(text), "rows": len(frame)}
     write_json(stamp_path, {"hash": digest, "tables": sorted(tables), "files": files,
-                            "seconds": round(time.perf_counter() - start, 3)})
+                            "seconds": round(time.perf_counter() - start, 3),
+                            "cpu_seconds": round(time.process_time() - cpu, 3)})
     return tables
+
+
+def engine(cfg: dict) -> str:
+    """The simulation engine a claim's section asks for (the pipeline config's ``engine``,
+    which :func:`clipasgd.pipeline.claim_config` copies into every section)."""
+    return cfg.get("engine", DEFAULT_ENGINE)
 
 
 def _stderr(msg: str) -> None:

@@ -49,6 +49,7 @@ from .base import (
     Verdict,
     combine,
     control_outcome,
+    engine,
     read_tables,
     run_grid,
     upper_bound_verdict,
@@ -97,7 +98,7 @@ def _bias(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
     sched_ss, noise_ss = root.spawn(2)
     sc = schedules(p["scheduler"], times, b["horizon"], sched_ss, b["replications"])
     res = run(prob, noise(0.0), make_algorithm("clipped_asgd", eta=p["eta"], c=c), sc,
-              b["horizon"], noise_ss)
+              b["horizon"], noise_ss, engine=engine(cfg))
     fl = late_floor(res)
     return {"bias": pd.DataFrame({"D": p["D"], "scheduler": p["scheduler"], "eta": p["eta"],
                                   "c": c, "rep": np.arange(fl.size), "floor": fl})}
@@ -114,7 +115,7 @@ def _like_sigma(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
     frames = []
     for name, (sig, z) in members.items():  # common random numbers across members
         res = run(quadratic(opposed_offsets(times, z)), noise(sig), algo, sc, b["horizon"],
-                  noise_ss, eps=(b["eps"],), stop=True)
+                  noise_ss, eps=(b["eps"],), stop=True, engine=engine(cfg))
         T, cens = hitting_times(res)
         frames.append(pd.DataFrame({"s": s, "member": name, "rep": np.arange(T.size), "T": T,
                                     "censored": cens, "c": c}))
@@ -129,7 +130,7 @@ def _zeta_rate(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
     sc = schedules("algorithm2", times, T, sched_ss, r["replications"])
     res = run(quadratic(opposed_offsets(times, z)), noise(0.0),
               make_algorithm("clipped_asgd", eta=eta, c=c), sc, T, noise_ss, eps=(r["eps"],),
-              stop=True)
+              stop=True, engine=engine(cfg))
     Ts, cens = hitting_times(res)
     return {"zeta_rate": pd.DataFrame({"zeta": z, "eta": eta, "c": c, "horizon": T,
                                        "rep": np.arange(Ts.size), "T": Ts, "censored": cens})}
@@ -143,7 +144,7 @@ def _clip_radius(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
     sched_ss, noise_ss = root.spawn(2)
     sc = schedules("algorithm2", times, r["horizon"], sched_ss, r["replications"])
     res = run(quadratic(b), noise(0.0), make_algorithm("clipped_asgd", eta=r["eta"], c=c), sc,
-              r["horizon"], noise_ss)
+              r["horizon"], noise_ss, engine=engine(cfg))
     fl = late_floor(res)
     return {"clip_radius": pd.DataFrame({"c_label": str(p["c"]), "c": c, "eta": r["eta"],
                                          "rep": np.arange(fl.size), "floor": fl,

@@ -27,6 +27,7 @@ from .base import (
     Control,
     Progress,
     Verdict,
+    engine,
     named_seed,
     read_tables,
     run_grid,
@@ -60,7 +61,7 @@ def simulate(cfg: dict, out: Path, progress: Progress) -> None:
         frames = []
         for label, kind, algo in _runs(cfg, point["case"]):
             sc = schedules(kind, times, T, named_seed(cfg["seed"], "schedules", kind), R)
-            res = run(prob, law, algo, sc, T, np.random.SeedSequence(seed))
+            res = run(prob, law, algo, sc, T, np.random.SeedSequence(seed), engine=engine(cfg))
             S = np.where(res.diverged_at >= 0, np.inf, res.metrics["avg"][-1])
             frames.append(pd.DataFrame({"case": point["case"], "algorithm": label,
                                         "scheduler": kind, "rep": np.arange(R), "S_T": S}))

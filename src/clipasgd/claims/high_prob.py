@@ -36,6 +36,7 @@ from .base import (
     Control,
     Progress,
     Verdict,
+    engine,
     read_tables,
     run_grid,
     sigma_for_second_moment,
@@ -121,7 +122,8 @@ def _spec(cfg: dict, point: dict, seed: int) -> dict:
             cfg["replications"], "chunk": cfg["chunk"], "horizon": point["horizon"],
             "problem": point["problem"], "noise": point["noise"],
             "workers": {**cfg["workers"], "D": cfg["D"]}, "scheduler": "algorithm1",
-            "eps": point["eps"], "algorithms": [table[a] for a in point["algos"]]}
+            "eps": point["eps"], "algorithms": [table[a] for a in point["algos"]],
+            "engine": engine(cfg)}
 
 
 def simulate(cfg: dict, out: Path, progress: Progress) -> None:

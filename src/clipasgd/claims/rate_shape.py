@@ -47,6 +47,7 @@ from .base import (
     Verdict,
     combine,
     control_outcome,
+    engine,
     read_tables,
     run_grid,
     smoothness,
@@ -111,7 +112,7 @@ def _spec(cfg: dict, sweep: str, value: float, seed: int) -> tuple[dict, float]:
     spec = {"name": f"rate-{sweep}-{value}", "seed": seed, "replications": cfg["replications"],
             "horizon": base["horizon"], "problem": cfg["problem"], "noise": noise,
             "workers": {"n": n}, "scheduler": "algorithm1", "eps": [eps],
-            "stop_when_hit": True, "algorithms": algos}
+            "stop_when_hit": True, "algorithms": algos, "engine": engine(cfg)}
     return spec, value
 
 

@@ -38,6 +38,7 @@ from .base import (
     Verdict,
     combine,
     control_outcome,
+    engine,
     read_tables,
     run_grid,
     sigma_for_second_moment,
@@ -74,7 +75,8 @@ def _spec(cfg: dict, theta: float, D: float, seed: int, algos: list[dict] | None
             "replications": cfg["replications"], "horizon": cfg["horizon"],
             "problem": cfg["problem"], "noise": noise(cfg, theta),
             "workers": {**cfg["workers"], "D": D}, "scheduler": "algorithm1",
-            "eps": [cfg["eps"]], "stop_when_hit": True, "algorithms": algos}
+            "eps": [cfg["eps"]], "stop_when_hit": True, "algorithms": algos,
+            "engine": engine(cfg)}
 
 
 def _algorithms(cfg: dict, theta: float, tau_max: int, tau_0: int, tau_c: int) -> list[dict]:
