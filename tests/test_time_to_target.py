@@ -167,3 +167,8 @@ def test_smoke_scale_simulate_and_verdict(tmp_path, claim):
     assert curves["time"].max() <= rec["config_section"]["cap"]
     for d in rec["details"].values():
         assert {s["n_a"] for s in d["speedups"].values()} == {2}  # every fresh seed counted
+    from clipasgd import plots  # the figure: the claim's verdict in its title, saved
+
+    drawn, paths = plots.draw(claim, tmp_path, "smoke")
+    assert f"Verdict: {rec['verdict'].upper()}" in drawn.fig.get_suptitle()
+    assert "analogue, not a replication" in drawn.caption and all(p.is_file() for p in paths)

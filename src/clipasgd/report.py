@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 __all__ = ["load_verdict", "load_table", "figure_paths", "save_figure",
            "verdict_table",
            "summary_markdown", "falsifier_markdown", "details_tables", "fmt",
-           "show_summary", "show_figure", "show_falsifier", "show_verdict_table",
+           "show_summary", "show_figure", "show_falsifier", "show_verdict_table", "show_table",
            "show_details"]
 
 HEADLINE = ["claim", "paper_ref", "statement", "test", "verdict", "statistic", "ci", "margin",
@@ -196,6 +196,11 @@ def show_falsifier(rec: dict) -> None:
 
 def show_verdict_table(rec: dict) -> None:
     _display(_styled(verdict_table(rec)))
+
+
+def show_table(frame: pd.DataFrame) -> None:
+    """A derived table (a plotting module's), styled like the others, without its index."""
+    _display(_styled(frame, index=False))
 
 
 def show_details(rec: dict, skip: Iterable[str] = ()) -> None:

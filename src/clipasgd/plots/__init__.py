@@ -15,6 +15,7 @@ from .federated import federated, federated_high_prob, scheduler_caption
 from .high_prob import high_prob, high_prob_tau_max
 from .high_prob_tail import high_prob_tail, high_prob_tail_drift
 from .rate_shape import rate_shape
+from .speedup import SPEEDUP_FIGURES
 from .style import Drawn, style
 from .tails import tails_calibration, tails_real
 from .tau_max import tau_max, tau_max_curves, virtual
@@ -27,7 +28,7 @@ FIGURES: dict[str, Callable[[str | Path, str], Drawn]] = {
     "high_prob": high_prob, "high_prob_tail": high_prob_tail,
     "high_prob_tail_drift": high_prob_tail_drift, "high_prob_tau_max": high_prob_tau_max,
     "federated": federated, "federated_high_prob": federated_high_prob,
-    "scheduler_caption": scheduler_caption}
+    "scheduler_caption": scheduler_caption, **SPEEDUP_FIGURES}
 # The figures of each claim, main one first (its name is the claim's: figures/<scale>/<claim>).
 CLAIM_FIGURES = {"tau_max": ["tau_max", "tau_max_curves"], "virtual": ["virtual"],
                  "rate_shape": ["rate_shape"], "tails": ["tails", "tails_calibration"],
@@ -35,7 +36,8 @@ CLAIM_FIGURES = {"tau_max": ["tau_max", "tau_max_curves"], "virtual": ["virtual"
                  "high_prob_tail": ["high_prob_tail", "high_prob_tail_drift"],
                  "high_prob_tau_max": ["high_prob_tau_max"], "federated": ["federated"],
                  "federated_high_prob": ["federated_high_prob"],
-                 "scheduler_caption": ["scheduler_caption"]}
+                 "scheduler_caption": ["scheduler_caption"],
+                 **{claim: [claim] for claim in SPEEDUP_FIGURES}}
 
 
 def _figure(name: str) -> Callable[[str | Path, str], Drawn]:
