@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from clipasgd import stats
 from clipasgd.claims import base, get_claim
-from clipasgd.claims.tau_max import tobit_slope
 from clipasgd.claims.virtual import bound_check
 from clipasgd.pipeline import claim_config, load_config
 from clipasgd.spec import SpecError
@@ -106,28 +106,45 @@ def test_scale_overrides_merge_deeply():
     assert smoke["eps"]["horizon"] == quick["eps"]["horizon"]  # untouched sibling key kept
 
 
-def _hits(slope: float, rng: np.random.Generator, censor_at: float = np.inf) -> pd.DataFrame:
-    tau = np.repeat([8, 32, 128, 512, 2048], 20).astype(float)
-    logT = 8 + slope * np.log(tau) + 0.05 * rng.standard_normal(tau.size)
-    T = np.exp(logT)
-    return pd.DataFrame({"tau_max": tau, "T": np.minimum(T, censor_at),
-                         "censored": T >= censor_at, "diverged": False})
+def _samples(slope: float, rng: np.random.Generator, censor_at: float = np.inf
+             ) -> tuple[list[np.ndarray], list[float]]:
+    """Per tau_max, 20 runs of ``log T = 8 + slope log tau_max + noise``; censored ``+inf``."""
+    grid = [8.0, 32.0, 128.0, 512.0, 2048.0]
+    T = [np.exp(8 + slope * np.log(t) + 0.05 * rng.standard_normal(20)) for t in grid]
+    return [np.where(t >= censor_at, np.inf, t) for t in T], grid
 
 
-def test_tobit_slope_known_answers():
+def _slope_test(slope: float, rng: np.random.Generator, censor_at: float = np.inf):
+    samples, grid = _samples(slope, rng, censor_at)
+    return stats.growth_test(samples, grid, 1.25, 0.05, alpha=0.05,
+                             floors=[min(censor_at, 1e300)] * len(grid))
+
+
+def test_growth_test_tobit_slope_known_answers():
     rng = np.random.default_rng(0)
-    lo, hi = tobit_slope(_hits(0.0, rng), 0.9)["ci"]
-    assert lo < 0 < hi and hi < 0.1
-    assert tobit_slope(_hits(0.5, rng), 0.9)["ci"][0] > 0.1
-    assert tobit_slope(_hits(-0.5, rng), 0.9)["ci"][1] < -0.1
+    flat = _slope_test(0.0, rng)
+    assert flat.slope_ci[0] < 0 < flat.slope_ci[1] < 0.1 and flat.verdict == "supported"
+    grows = _slope_test(0.5, rng)
+    assert grows.slope_ci[0] > 0.1 and grows.verdict == "refuted"
+    falls = _slope_test(-0.5, rng)  # an upper bound is never refuted by getting better
+    assert falls.slope_ci[1] < -0.1 and falls.verdict == "supported"
     # Censoring at the budget must not hide growth: the Tobit fit still sees the slope.
-    out = tobit_slope(_hits(0.5, rng, censor_at=np.exp(8 + 0.5 * np.log(128))), 0.9)
-    assert out["ci"][0] > 0.1 and abs(out["slope"] - 0.5) < 0.1
+    cens = _slope_test(0.5, rng, censor_at=np.exp(8 + 0.5 * np.log(128)))
+    assert cens.slope_ci[0] > 0.1 and abs(cens.slope - 0.5) < 0.1 and cens.verdict == "refuted"
 
 
-def test_all_censored_has_no_slope():
-    h = _hits(0.0, np.random.default_rng(1)).assign(censored=True)
-    assert tobit_slope(h, 0.9)["ci"] is None
+def test_all_censored_has_no_slope_and_no_support():
+    samples, grid = _samples(0.0, np.random.default_rng(1))
+    out = stats.growth_test([np.full(s.size, np.inf) for s in samples], grid, 1.25, 0.05,
+                            floors=[1e9] * len(grid))
+    assert out.slope_ci is None and "uncensored" in out.slope_note
+    assert out.verdict != "supported"
+
+
+def test_growth_test_takes_a_supplied_slope():
+    samples, grid = _samples(0.0, np.random.default_rng(2))
+    out = stats.growth_test(samples, grid, 1.25, 0.05, slope=(0.5, (0.3, 0.7), "planted"))
+    assert out.verdict == "refuted" and out.slope_method == "planted"
 
 
 def test_virtual_bound_check():

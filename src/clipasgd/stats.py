@@ -26,7 +26,6 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 import numpy as np
-import statsmodels.api as sm
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 from scipy import stats as sps
@@ -49,6 +48,8 @@ __all__ = [
     "Equivalence",
     "GrowthFit",
     "GrowthRatio",
+    "GrowthTest",
+    "growth_test",
     "QuantileCI",
     "QuantileGrowth",
     "QuantileRatio",
@@ -96,6 +97,11 @@ class _Result:
     def to_dict(self) -> dict[str, Any]:
         """Fields as plain JSON values; ``inf``/``nan`` become ``None``."""
         return {f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
+def _with_constant(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The design matrix ``[1, x]`` of a straight-line fit."""
+    return np.column_stack([np.ones_like(x), x])
 
 
 def _as_1d(a: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -193,7 +199,9 @@ def slope_fit(x: ArrayLike, y: ArrayLike, level: float = 0.90) -> SlopeFit:
     counts = np.unique(xa, return_counts=True)[1]
     if counts.size == 2 and counts.min() == 1:
         raise ValueError("a point has leverage 1 (all other x are equal): HC3 undefined")
-    res = sm.OLS(ya, sm.add_constant(xa, has_constant="add")).fit(cov_type="HC3", use_t=True)
+    from statsmodels.regression.linear_model import OLS  # 1 s to import: only where used
+
+    res = OLS(ya, _with_constant(xa)).fit(cov_type="HC3", use_t=True)
     lo, hi = res.conf_int(alpha=1.0 - level)[1]
     ts, ts_lo, ts_hi = _theil_sen(xa, ya, level)
     return SlopeFit(
@@ -270,7 +278,7 @@ def censored_slope_fit(
     n_obs = int(np.sum(~cens))
     if n_obs < 3 or np.ptp(xa[~cens]) == 0:
         raise ValueError("need >= 3 uncensored points with at least two distinct x")
-    X = sm.add_constant(xa, has_constant="add")
+    X = _with_constant(xa)
     beta0, *_ = np.linalg.lstsq(X, ya, rcond=None)
     s0 = max(float(np.std(ya - X @ beta0)), 1e-8 * (1.0 + float(np.std(ya))))
     start = np.append(beta0, math.log(s0))
@@ -1050,6 +1058,61 @@ def growth_ratio(samples: Sequence[ArrayLike], grid: Sequence[float], q: float =
                        else math.nan, lower=lower, upper=upper, argmax=float(grid[j]),
                        points=[{"x": float(g), **b.to_dict()} for g, b in zip(grid, boxes,
                                                                               strict=True)])
+
+
+@dataclass(frozen=True)
+class GrowthTest(_Result):
+    """:func:`growth_test`: the verdict of :func:`growth_reading`, the :class:`GrowthRatio`
+    and the slope it read (``slope_ci`` ``None`` and ``slope_note`` saying why when no slope
+    could be fitted: the ratio alone then cannot make the reading supported)."""
+
+    verdict: Verdict
+    ratio: GrowthRatio
+    slope: float | None
+    slope_ci: tuple[float, float] | None
+    slope_method: str
+    slope_note: str | None
+
+
+def growth_test(samples: Sequence[ArrayLike], grid: Sequence[float], ratio_margin: float,
+                slope_margin: float, q: float = 0.5, alpha: float = 0.05,
+                floors: Sequence[float] | None = None, regressor: Sequence[float] | None = None,
+                slope: tuple[float | None, tuple[float, float] | None, str] | None = None
+                ) -> GrowthTest:
+    """One-sided test of "the ``q``-quantile of a metric does not grow along the grid" (an
+    upper bound free of the grid's axis) from per-point samples, reference point first;
+    censored runs are ``+inf``, known only to exceed their point's ``floors`` entry.
+
+    Reads :func:`growth_ratio` (monotonicity-free) and a slope with :func:`growth_reading`.
+    The slope is the run-level Tobit fit of ``log metric`` (censored runs at their floor) on
+    ``regressor`` (one value per point; default ``log grid``) at level ``1 - 2 alpha``,
+    unless ``slope = (estimate, ci, method)`` supplies another (e.g. for a quantile other
+    than the median)."""
+    k = len(samples)
+    floors = [math.inf] * k if floors is None else list(floors)
+    ratio = growth_ratio(samples, grid, q, alpha, floors)
+    note = None
+    if slope is None:
+        xs = np.log(np.asarray(grid, float)) if regressor is None else np.asarray(regressor, float)
+        vals = [np.asarray(v, float).ravel() for v in samples]
+        cens = np.concatenate([np.isinf(v) for v in vals])
+        y = np.concatenate([np.where(np.isinf(v), f, v) for v, f in zip(vals, floors,
+                                                                         strict=True)])
+        x = np.concatenate([np.full(v.size, xv) for v, xv in zip(vals, xs, strict=True)])
+        slope = (None, None, "tobit-right-censored")
+        if np.unique(x[~cens]).size < 2:
+            note = "fewer than two grid points with an uncensored run"
+        else:
+            try:
+                fit = censored_slope_fit(x, np.log(y), cens, level=1 - 2 * alpha)
+                slope = (fit.slope, (fit.ci_low, fit.ci_high), fit.method)
+            except (RuntimeError, ArithmeticError, ValueError) as err:  # e.g. identical runs
+                note = str(err)
+    est, ci, method = slope
+    verdict = growth_reading((ratio.lower, ratio.upper), ci, ratio_margin, slope_margin)
+    return GrowthTest(verdict=verdict, ratio=ratio, slope=est,
+                      slope_ci=None if ci is None else (float(ci[0]), float(ci[1])),
+                      slope_method=method, slope_note=note)
 
 
 def growth_reading(ratio: tuple[float, float] | None, slope: tuple[float, float] | None,

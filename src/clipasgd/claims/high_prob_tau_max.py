@@ -74,8 +74,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
             box = quantile_slope(samples, [t for t, _ in pts], q, cfg["alpha"],
                                  [float(cfg["horizon"])] * len(pts))
             ci = None if np.isnan(box["ci"]).any() else box["ci"]
-            tests[alg] = growth_test(g, q, cfg, {"slope": box["slope"], "ci": ci,
-                                                 "method": "Bonferroni-box OLS"})
+            tests[alg] = growth_test(g, q, cfg, (box["slope"], ci, "Bonferroni-box OLS"))
         v = tests["clipped"]["verdict"]
         c = control_outcome([tests["vanilla"]["verdict"], tests["planted"]["verdict"]])
         if v == "supported" and c != "refuted":

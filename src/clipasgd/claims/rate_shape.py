@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiment import run_experiment
-from ..stats import censored_slope_fit, growth_ratio, growth_reading
+from ..stats import growth_test
 from ..theory import clipped_params, step_conditions
 from .base import (
     ClaimInfo,
@@ -169,21 +169,15 @@ def sweep_reading(h: pd.DataFrame, sweep: str, cfg: dict, relative: bool = True)
     y = h["T"].to_numpy(float) / scale
     floors = h["horizon"].to_numpy(float) / scale  # a censored run exceeds this
     samples = [np.where(bad[x == v], np.inf, y[x == v]) for v in grid]
-    ratio = growth_ratio(samples, grid, 0.5, cfg["alpha"],
-                         floors=[float(floors[x == v][0]) for v in grid])
-    slope: dict = {"slope": None, "ci": None}
-    if np.unique(x[~bad]).size >= 2:
-        try:
-            fit = censored_slope_fit(_log_x(sweep, x), np.log(np.where(bad, floors, y)), bad,
-                                     level=1 - 2 * cfg["alpha"])
-            slope = {"slope": fit.slope, "ci": (fit.ci_low, fit.ci_high)}
-        except (RuntimeError, ArithmeticError, ValueError) as err:  # identical runs
-            slope["reason"] = str(err)
-    v = growth_reading((ratio.lower, ratio.upper), slope["ci"], cfg["ratio_margin"],
-                       cfg["margin"])
-    return {"verdict": v, "rho": ratio.estimate, "rho_ci": (ratio.lower, ratio.upper),
-            "argmax": ratio.argmax, **slope, "n_censored": int(bad.sum()),
-            "medians": {f"{g:g}": float(np.median(t)) for g, t in zip(grid, samples,
+    g = growth_test(samples, grid, cfg["ratio_margin"], cfg["margin"], alpha=cfg["alpha"],
+                    floors=[float(floors[x == v][0]) for v in grid],
+                    regressor=_log_x(sweep, np.asarray(grid, float)))
+    slope = {"slope": g.slope, "ci": g.slope_ci} | ({"reason": g.slope_note}
+                                                      if g.slope_note else {})
+    return {"verdict": g.verdict, "rho": g.ratio.estimate,
+            "rho_ci": (g.ratio.lower, g.ratio.upper), "argmax": g.ratio.argmax, **slope,
+            "n_censored": int(bad.sum()),
+            "medians": {f"{v:g}": float(np.median(t)) for v, t in zip(grid, samples,
                                                                      strict=True)}}
 
 

@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import stats
 from ..experiment import run_experiment, schedule_summary
-from ..stats import censored_slope_fit, growth_ratio, growth_reading, quantile_ratio
+from ..stats import quantile_ratio
 from ..theory import clipped_params, step_conditions
 from .base import (
     ClaimInfo,
@@ -131,28 +132,21 @@ def times(hits: pd.DataFrame) -> list[tuple[float, np.ndarray]]:
     return out
 
 
-def tobit_slope(hits: pd.DataFrame, level: float) -> dict:
-    """Run-level Tobit slope of ``log T`` on ``log tau_max`` (censored at the horizon)."""
-    censored = (hits["censored"] | hits["diverged"]).to_numpy()
-    x = np.log(hits["tau_max"].to_numpy(float))
-    try:
-        fit = censored_slope_fit(x, np.log(hits["T"].to_numpy(float)), censored, level=level)
-    except ValueError as err:  # too few uncensored runs or one tau_max
-        return {"slope": None, "ci": None, "reason": str(err)}
-    return {"slope": fit.slope, "ci": (fit.ci_low, fit.ci_high), "method": fit.method}
-
-
-def growth_test(hits: pd.DataFrame, q: float, cfg: dict, slope: dict | None = None) -> dict:
-    """The pre-registered one-sided reading of one algorithm's ``T`` over the grid."""
+def growth_test(hits: pd.DataFrame, q: float, cfg: dict,
+                slope: tuple[float | None, tuple[float, float] | None, str] | None = None
+                ) -> dict:
+    """The pre-registered one-sided reading of one algorithm's ``T`` over the ``tau_max``
+    grid (:func:`clipasgd.stats.growth_test`: rho and the run-level Tobit slope of ``log T``
+    on ``log tau_max``, unless ``slope`` supplies another)."""
     pts = times(hits)
-    ratio = growth_ratio([t for _, t in pts], [x for x, _ in pts], q, cfg["alpha"],
-                         floors=[cfg["horizon"]] * len(pts))
-    slope = tobit_slope(hits, 1 - 2 * cfg["alpha"]) if slope is None else slope
-    v = growth_reading((ratio.lower, ratio.upper), slope["ci"], cfg["ratio_margin"],
-                       cfg["slope_margin"])
-    return {"verdict": v, "rho": ratio.estimate, "rho_ci": (ratio.lower, ratio.upper),
-            "slope": slope, "ratio": ratio,
-            "censored": [int(np.isinf(t).sum()) for _, t in pts]}
+    g = stats.growth_test([t for _, t in pts], [x for x, _ in pts], cfg["ratio_margin"],
+                          cfg["slope_margin"], q=q, alpha=cfg["alpha"],
+                          floors=[cfg["horizon"]] * len(pts), slope=slope)
+    fit = {"slope": g.slope, "ci": g.slope_ci, "method": g.slope_method}
+    return {"verdict": g.verdict, "rho": g.ratio.estimate,
+            "rho_ci": (g.ratio.lower, g.ratio.upper),
+            "slope": fit | ({"reason": g.slope_note} if g.slope_note else {}),
+            "ratio": g.ratio, "censored": [int(np.isinf(t).sum()) for _, t in pts]}
 
 
 def competitiveness(hits: pd.DataFrame, factor: float, alpha: float) -> dict:
