@@ -8,7 +8,8 @@ interleaved ``K`` times; it reports medians, ``numpy/lim`` and ``comp/lim`` (eng
 limit time; the target is ``comp/lim <= 2`` at every row). ``agree`` is the largest
 relative difference of the final running mean of ``||grad f||`` between either engine and
 the limit: about 1e-12 when they did the same work on the same draws. Rows include
-``R = 1``, the pipeline's own settings (tau_max: d=10, R=10, n=8; rate_shape: R=5) and a
+``R = 1``, the pipeline's own settings (tau_max: d=10, R=10, n=8; rate_shape: R=20;
+federated: d=1, R=10, n=16), the same calls stacked along ``R`` (what batching would buy) and a
 peer-like single long trajectory (d=1000, n=100, the Ringmaster compute times; target at
 least 2.3e4 calls/s). Schedules: events/s at n = 10,000 workers, compiled against the
 Python reference. Speed lives here, never in tests.
@@ -44,7 +45,12 @@ from clipasgd.updates import chain, clip, scale  # noqa: E402
 SIGMA, THETA, C_CLIP, ETA, EPS = 0.1, 1.0, 0.05, 0.18, (1.0, 0.1)
 
 # (label, d, R, n, events in the full run); quick runs a tenth of the events
-GRID = [("R=1", 10, 1, 8, 20_000), ("rate_shape", 10, 5, 8, 20_000),
+# "x3 rows" / "x4 rows": what stacking a claim's calls along R (issue 13, item 2) would run,
+# the same events over three (rate_shape's algorithms) or four (federated's grid points)
+# times the rows; their calls/s against the row above bound what stacking can gain.
+GRID = [("R=1", 10, 1, 8, 20_000), ("rate_shape", 10, 20, 8, 10_000),
+        ("x3 rows", 10, 60, 8, 10_000), ("federated", 1, 10, 16, 20_000),
+        ("x4 rows", 1, 40, 16, 20_000),
         ("tau_max", 10, 10, 8, 20_000), ("", 10, 100, 16, 10_000), ("", 10, 1000, 16, 2_000),
         ("", 100, 1000, 16, 1_000), ("", 1000, 100, 16, 1_000), ("", 10, 10_000, 16, 300),
         ("peer", 1000, 1, 100, 20_000)]

@@ -150,6 +150,44 @@ def test_bad_engine_is_refused() -> None:
         simulate(QUAD, NoNoise(), scale(0.1), sched, R=1, rng=0, horizon=10, engine="jax")
 
 
+def test_a_registered_backend_runs_the_lowered_description(monkeypatch) -> None:
+    """The GPU seam: a backend is one function on the lowered description and the plan;
+    ``simulate`` runs it where the kernel would, names it in ``meta``, and falls back to
+    numpy (saying why) where nothing lowers."""
+    import clipasgd.engine_compiled as ec
+
+    calls = []
+
+    def backend(lowered, plan, rng, *args):
+        calls.append((lowered[0][0], plan.starts.size))  # problem kind, plan is CSR arrays
+        return ec.run(lowered, plan, rng, *args)
+
+    monkeypatch.setitem(ec.BACKENDS, "toy", backend)
+    assert ec.engines() == ("compiled", "toy", "numpy")
+    sched = algorithm1(times(), T + 40, np.random.default_rng(0))
+    rule = chain(clip(0.5), scale(0.2))
+    ref = simulate(QUAD, SubWeibull(theta=1.0, sigma=0.3), rule, sched, R=3, rng=5,
+                   horizon=T, options=OPTS, engine="compiled")
+    got = simulate(QUAD, SubWeibull(theta=1.0, sigma=0.3), rule, sched, R=3, rng=5,
+                   horizon=T, options=OPTS, engine="toy")
+    assert got.meta["engine"] == "toy" and calls == [(0, calls[0][1])]
+    assert_same(ref, got, rtol=0.0)
+    fallback = simulate(QUAD, Gaussian(0.1), _Halve(), sched, R=2, rng=0, horizon=50,
+                        engine="toy")
+    assert fallback.meta["engine"] == "numpy" and "_Halve" in fallback.meta["engine_note"]
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("name, backend, error", [
+    ("numpy", lambda *a: None, ValueError), ("my gpu", lambda *a: None, ValueError),
+    ("gpu", "not a function", TypeError)])
+def test_register_backend_refuses_bad_input(name, backend, error) -> None:
+    from clipasgd.engine_compiled import register_backend
+
+    with pytest.raises(error, match="backend"):
+        register_backend(name, backend)
+
+
 def test_experiment_engine_key_and_override() -> None:
     spec = {"name": "eq", "seed": 3, "replications": 4, "chunk": 3, "horizon": 120,
             "problem": {"name": "quadratic", "dim": 5},

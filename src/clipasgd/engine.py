@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine_compiled import ENGINES, lower, run
+from .engine_compiled import BACKENDS, engines, lower
 from .noise import Minibatch, Noise
 from .oracle import make_oracle
 from .problems.base import Problem
@@ -131,10 +131,12 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
 
     ``engine="compiled"`` runs the numba kernel (:mod:`clipasgd.engine_kernel`) when the
     problem, noise and rule lower to it, else this numpy loop (the readable reference);
-    ``result.meta["engine"]`` says which ran and ``meta["engine_note"]`` why not compiled.
+    another registered backend (:func:`clipasgd.engine_compiled.register_backend`) runs the
+    same lowered description. ``result.meta["engine"]`` says which ran and
+    ``meta["engine_note"]`` why not the one asked for.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if engine not in engines():
+        raise ValueError(f"engine must be one of {list(engines())}, got {engine!r}")
     batched = not isinstance(schedule, Schedule)
     scheds = list(schedule) if batched else [schedule]
     if batched and len(scheds) != R:
@@ -170,15 +172,15 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
     C = scheds[0].concurrency
     times = np.stack([s.time[:T] for s in scheds], axis=1)  # (T, R or 1)
     info = dict(times=times, schedule=scheds[0].truncate(T).summary(), c=rule.radius, tau_c=C)
-    lowered = lower(problem, noise, rule, full, options.evaluate) if engine == "compiled" \
+    lowered = lower(problem, noise, rule, full, options.evaluate) if engine != "numpy" \
         else "engine='numpy' requested"
     if not isinstance(lowered, str):
-        metrics, hit, diverged_at, vmax, counts, sent = run(
+        metrics, hit, diverged_at, vmax, counts, sent = BACKENDS[engine](
             lowered, plan, rng, x_start, R, T, C, cps, eps, options.diverge_at,
             problem.f_star, options.stop_when_hit)
         return RunResult(iters=cps, metrics=dict(zip(_Recorder.names, metrics, strict=True)),
                          eps=eps, hit=hit, diverged_at=diverged_at, virtual_max=vmax,
-                         clip_fraction=counts / max(sent, 1), meta={"engine": "compiled"},
+                         clip_fraction=counts / max(sent, 1), meta={"engine": engine},
                          **info)
     x = np.tile(x_start, (R, 1))
     xv = x.copy()

@@ -1,5 +1,6 @@
 """Lowering for the compiled engine: problems, noise models and rules as small numeric
-descriptions, or the reason one cannot be lowered (the engine then runs numpy).
+descriptions, or the reason one cannot be lowered (the engine then runs numpy); and the
+registry of *backends* that run a lowered description (``compiled``: the numba kernel).
 
 Lowered: the quadratic (incl. heterogeneous parts), non-convex and logistic problems;
 no noise, Gaussian and the radial laws (sub-Weibull, Student-t, Pareto); ``clip``,
@@ -8,9 +9,19 @@ problems (the neural networks), minibatch noise, other transforms (``momentum``,
 transforms), ``full_gradient=False`` and ``evaluate``. Exact types only, so a subclass
 that changes the maths is never lowered by mistake. Importing this module does not load
 numba; :func:`run` does.
+
+The GPU seam: a lowered description is plain numbers and arrays and the plan is CSR arrays,
+nothing numba-specific, so another backend (JAX, CuPy or any array-API library, for the
+``R >= 1e5`` high-probability runs) is one function with :func:`run`'s signature and return
+value, added with :func:`register_backend`; ``simulate(..., engine=name)`` then runs it
+wherever the compiled kernel would run and falls back to numpy where nothing lowers. A
+backend with its own generator cannot match numpy's draws: test it in distribution (KS on
+the hitting times), as the issue that introduced the kernel asks.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,9 +30,9 @@ from .problems import HeterogeneousQuadratic, Logistic, NonConvex, Quadratic
 from .problems.base import Problem
 from .updates import Transform, chain, clip, delay_adaptive, drop_stale, scale
 
-__all__ = ["ENGINES", "lower", "run"]
+__all__ = ["ENGINES", "lower", "run", "BACKENDS", "register_backend", "engines"]
 
-ENGINES = ("compiled", "numpy")
+ENGINES = ("compiled", "numpy")  # the built-in engines (spec and config files name these)
 _EMPTY2 = np.zeros((0, 0))
 
 
@@ -112,3 +123,23 @@ def run(lowered: tuple, plan, rng: np.random.Generator, x_start: np.ndarray, R: 
     return run_loop(rng, prob, noise, ops, arrays, np.ascontiguousarray(x_start, dtype=float),
                     int(R), int(T), int(C), cps.astype(np.int64), eps.astype(float),
                     float(diverge_at), float(f_star), bool(stop_when_hit))
+
+
+Backend = Callable[..., tuple]
+BACKENDS: dict[str, Backend] = {"compiled": run}
+
+
+def register_backend(name: str, backend: Backend) -> None:
+    """Add (or replace) a backend that runs lowered descriptions: ``backend`` takes
+    :func:`run`'s arguments and returns its tuple ``(metrics, hit, diverged_at,
+    virtual_max, clip_counts, sent)``. ``numpy`` is the reference loop, not a backend."""
+    if name == "numpy" or not name.isidentifier():
+        raise ValueError(f"backend name must be an identifier other than 'numpy', got {name!r}")
+    if not callable(backend):
+        raise TypeError(f"backend {name!r} must be callable, got {type(backend).__name__}")
+    BACKENDS[name] = backend
+
+
+def engines() -> tuple[str, ...]:
+    """Every engine ``simulate`` accepts: the registered backends, then ``numpy``."""
+    return (*BACKENDS, "numpy")
