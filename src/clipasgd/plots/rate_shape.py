@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from ..claims.rate_shape import implied_bound
-from ..report import load_table, load_verdict
-from .style import COLORS, LABELS, Drawn, interval, new_figure, num, title
+from ..report import load_verdict
+from .style import COLORS, LABELS, Drawn, finite, interval, new_figure, num, quantile_boxes, title
 
 __all__ = ["rate_shape"]
 
@@ -26,39 +24,22 @@ def _plain(v: float, _: object = None) -> str:
     return f"{v:g}"
 
 
-def _medians(hs, cfg: dict, sweep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per grid value: x on the axis, median ``T/B``, and whether the median is censored
-    (then the value is the horizon's ``T/B``, a lower bound)."""
-    xs, med, cens = [], [], []
-    for x, g in hs.groupby("x"):
-        b = implied_bound(cfg, sweep, x)
-        bad = (g["censored"] | g["diverged"]).to_numpy()
-        t = np.where(bad, np.inf, g["T"].to_numpy(float)) / b
-        m = float(np.median(t))
-        xs.append(1 / x if sweep == "eps" else x)
-        cens.append(not np.isfinite(m))
-        med.append(float(g["horizon"].iloc[0]) / b if cens[-1] else m)
-    order = np.argsort(xs)
-    return np.array(xs)[order], np.array(med)[order], np.array(cens)[order]
-
-
 def rate_shape(root: str | Path, scale: str) -> Drawn:
     """One panel per sweep: median ``T/B`` of the clipped runs, the controls, the margin."""
     rec = load_verdict(root, scale, "rate_shape")
     cfg, det = rec["config_section"], rec["details"]
-    hits = load_table(root, scale, "rate_shape", "hits")
     fig, axes = new_figure(14, 4.8, ncols=3)
     for ax, sweep in zip(axes, AXES, strict=True):
-        hs, d = hits[hits["sweep"] == sweep], det[sweep]
+        d = det[sweep]
         first = None
-        for algo in SERIES:
-            xs, med, cens = _medians(hs[hs["algorithm"] == algo], cfg, sweep)
-            if not xs.size:
-                continue
-            ax.plot(xs, med, "o-", color=_COLORS[algo], lw=1.5)
-            ax.plot(xs[cens], med[cens], "^", color=_COLORS[algo], ms=11)
+        readings = {"clipped": d, "vanilla_fixed": d["mechanism_control"],
+                    "planted": d["power_check_planted"]}
+        for algo, reading in readings.items():
+            pts = reading["points"]
+            quantile_boxes(ax, pts, _COLORS[algo], SERIES[algo],
+                           x=(lambda v: 1 / v) if sweep == "eps" else float)
             if algo == "clipped":
-                first = med[0]  # the easiest point (x ascends: 1/eps, tau_C, sigma)
+                first = finite(pts[0]["estimate"])  # the easiest point (grid order)
         if first is not None:
             ax.axhline(first * rec["margin"], color="k", ls="--", lw=1)
         ax.set(xscale="log", yscale="log", xlabel=AXES[sweep], ylabel="",
@@ -72,14 +53,16 @@ def rate_shape(root: str | Path, scale: str) -> Drawn:
     axes[0].set_ylabel(r"$T(\varepsilon)\,/\,B$,  $B = 1/(\eta\,\varepsilon^2)$ (median)")
     handles = [axes[0].plot([], [], "o-", color=_COLORS[a], label=lab)[0]
                for a, lab in SERIES.items()]
-    handles.append(axes[0].plot([], [], "^", color="grey", ms=9,
+    handles.append(axes[0].plot([], [], "^", color="grey", ms=9, mfc="none",
                                 label="median censored: at least this")[0])
     handles.append(axes[0].plot([], [], "k--", lw=1,
                                 label=f"{rec['margin']:g} x clipped at the easiest point")[0])
     fig.legend(handles=handles, loc="outside lower center", ncols=3)
     title(fig, rec, r"$T$ grows no faster than the bound $B$ in $1/\varepsilon$, $\tau_C$ "
                     r"and $\sigma$")
-    cap = (f"Median T(eps)/B over {cfg['replications']} runs per point, B = 1/(eta eps^2) the "
+    cap = (f"Median T(eps)/B over {cfg['replications']} runs per point (bars: the exact median "
+           f"intervals the test reads, jointly at level {1 - 2 * cfg['alpha']:.2f}), "
+           "B = 1/(eta eps^2) the "
            f"bound for the rule's step (constant K = {cfg['K']}), problem "
            f"{cfg['problem'].get('name', 'see config')}, Algorithm 1 with equally fast "
            f"workers, sub-Weibull noise (theta = {cfg['theta']}) in every sweep. Left: sigma "

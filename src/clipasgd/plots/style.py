@@ -7,16 +7,17 @@ they work under any backend and are shown exactly once, by :func:`clipasgd.repor
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import matplotlib as mpl
+import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
 __all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "style", "blank_figure", "new_figure",
-           "title", "control_words", "num", "interval", "finite"]
+           "title", "control_words", "num", "interval", "finite", "quantile_boxes"]
 
 _PALETTE = sns.color_palette("colorblind")
 COLORS = {"clipped": _PALETTE[0], "vanilla": _PALETTE[3], "vanilla_theory": _PALETTE[1],
@@ -102,3 +103,22 @@ def interval(ci: object, digits: int = 3) -> str:
     if not ci:
         return "n/a"
     return f"[{num(ci[0], digits)}, {num(ci[1], digits)}]"
+
+
+def quantile_boxes(ax, points: list[dict], color: object, label: str,
+                   x: Callable[[float], float] = float, top: float | None = None) -> None:
+    """A quantile per grid point with its interval, joined by a line (``points``: a
+    :class:`clipasgd.stats.GrowthRatio`'s ``x``, ``estimate``, ``lower``, ``upper``). A
+    quantile beyond the budget (censored) is drawn at its lower end, the budget, as an open
+    triangle; an open upper end reaches ``top`` (default: twice the drawn value)."""
+    xs = np.array([x(p["x"]) for p in points], float)
+    est, lo, hi = (np.array([finite(p[k]) for p in points]) for k in
+                   ("estimate", "lower", "upper"))
+    cens = ~np.isfinite(est)
+    shown = np.where(cens, lo, est)
+    up = np.where(np.isfinite(hi), hi, 2 * shown if top is None else top)
+    order = np.argsort(xs)
+    xs, shown, lo, up, cens = xs[order], shown[order], lo[order], up[order], cens[order]
+    ax.errorbar(xs, shown, yerr=[np.maximum(shown - lo, 0), up - shown], fmt="o-",
+                color=color, capsize=3, label=label)
+    ax.plot(xs[cens], shown[cens], "^", color=color, ms=10, mfc="none")

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib as mpl
-import numpy as np
 import seaborn as sns
 from matplotlib.ticker import NullFormatter
 
 from ..report import load_table, load_verdict
-from .style import COLORS, LABELS, Drawn, finite, interval, new_figure, num, title
+from .style import COLORS, LABELS, Drawn, interval, new_figure, num, quantile_boxes, title
 
 __all__ = ["tau_max", "virtual", "tau_max_curves", "growth_panel"]
 
@@ -31,17 +30,9 @@ def growth_panel(ax, tests: dict, horizon: float) -> None:
         t = tests.get(alg)
         if t is None:
             continue
-        pts = t["ratio"]["points"]
-        x = np.array([p["x"] for p in pts], float)
-        est, lo, hi = (np.array([finite(p[k]) for p in pts]) for k in
-                       ("estimate", "lower", "upper"))
-        cens = ~np.isfinite(est)
-        shown = np.where(cens, lo, est)
-        up = np.where(np.isfinite(hi), hi, 2 * horizon)
-        ax.errorbar(x, shown, yerr=[np.maximum(shown - lo, 0), up - shown], fmt="o-",
-                    color=COLORS[alg], capsize=3, label=f"{GROWTH_LABELS.get(alg, LABELS[alg])}:"
-                    f" rho {num(t['rho'], 3)} {interval(t['rho_ci'], 3)}, {t['verdict']}")
-        ax.plot(x[cens], shown[cens], "^", color=COLORS[alg], ms=10, mfc="none")
+        quantile_boxes(ax, t["ratio"]["points"], COLORS[alg],
+                       f"{GROWTH_LABELS.get(alg, LABELS[alg])}: rho {num(t['rho'], 3)} "
+                       f"{interval(t['rho_ci'], 3)}, {t['verdict']}", top=2 * horizon)
     ax.axhline(horizon, color="0.5", lw=0.8, label="budget (triangles: beyond it)")
     ax.set(xscale="log", yscale="log", xlabel=TAU_MAX)
     ax.xaxis.set_minor_formatter(NullFormatter())
