@@ -240,8 +240,9 @@ def test_estimate_uses_measured_seconds(tmp_path):
     cfg = load_config(CONFIG, SCHEMA)
     parts = tmp_path / "data" / "quick" / "tau_max" / "parts"
     parts.mkdir(parents=True)
-    for i, secs in enumerate((10.0, 30.0)):
-        (parts / f"k{i}.done.json").write_text(json.dumps({"seconds": secs}))
+    for i, secs in enumerate((10.0, 30.0)):  # CPU seconds count where a stamp has them
+        (parts / f"k{i}.done.json").write_text(json.dumps({"seconds": 5 * secs,
+                                                             "cpu_seconds": secs}))
     text = pipeline.estimate(cfg, "paper", tmp_path)
     quick, paper = (claim_config(cfg, "tau_max", s) for s in ("quick", "paper"))
     ratio = (paper["replications"] * paper["horizon"]) / (quick["replications"]

@@ -344,11 +344,13 @@ def _work(ccfg: dict) -> float:
 
 def _measured(cfg: dict, claim: str, scale: str, root: Path) -> tuple[str, float] | None:
     """(scale, mean seconds per grid point) from the part stamps of an earlier run,
-    preferring ``scale`` itself, then the largest other scale with data."""
+    preferring ``scale`` itself, then the largest other scale with data. CPU seconds where
+    the stamp has them (a loaded machine inflates wall seconds, not CPU), else wall."""
     for s in [scale, *reversed([x for x in cfg["scales"] if x != scale])]:
         secs = []
         for stamp in (root / "data" / s / claim / "parts").glob("*.done.json"):
-            value = json.loads(stamp.read_text()).get("seconds")
+            done = json.loads(stamp.read_text())
+            value = done.get("cpu_seconds", done.get("seconds"))
             if value is not None:
                 secs.append(value)
         if secs:
