@@ -15,6 +15,7 @@ from clipasgd import cli
 from clipasgd.claims import get_claim
 from clipasgd.claims import tails as claim
 from clipasgd.pipeline import claim_config, load_config
+from clipasgd.runner import run_claim
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -188,7 +189,7 @@ def test_simulate_with_user_files(tmp_path, cfg, user_files):
     c = _tiny(cfg, user_files)
     out = tmp_path / "out"
     messages: list[str] = []
-    claim.simulate(c, out, messages.append)
+    run_claim(claim.CLAIM, c, out, progress=messages.append)
     real = pd.read_csv(out / "real.csv")
     user = real[real["source"] == "user"]
     assert set(user["quantity"]) == {"sample", "norm", "projection"}
@@ -203,7 +204,7 @@ def test_simulate_with_user_files(tmp_path, cfg, user_files):
     # resumable: a rerun reuses every part
     stamps = sorted((out / "parts").glob("*.done.json"))
     mtimes = [p.stat().st_mtime_ns for p in stamps]
-    claim.simulate(c, out, messages.append)
+    run_claim(claim.CLAIM, c, out, progress=messages.append)
     assert [p.stat().st_mtime_ns for p in stamps] == mtimes
 
 
@@ -211,7 +212,7 @@ def test_missing_user_file_fails_before_any_work(tmp_path, cfg, user_files):
     c = _tiny(cfg, [*user_files, str(tmp_path / "nope.npy"), "also/missing.npy"])
     out = tmp_path / "out"
     with pytest.raises(FileNotFoundError, match="nope.npy.*also/missing.npy"):
-        claim.simulate(c, out, lambda m: None)
+        run_claim(claim.CLAIM, c, out)
     assert not out.exists() or not any(out.iterdir())
 
 

@@ -34,6 +34,7 @@ from clipasgd.claims._federated import (
 from clipasgd.compute_times import make_compute_times
 from clipasgd.pipeline import claim_config, load_config
 from clipasgd.problems import make_problem
+from clipasgd.runner import run_claim
 from clipasgd.stats import k_mean_interval, proportion_difference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,7 +217,7 @@ def test_k_mean_interval_width() -> None:
 def test_caption_control_is_checked_before_work() -> None:
     cfg = {**claim_config(CFG, "scheduler_caption", "quick"), "controls": ["nope"]}
     with pytest.raises(ValueError, match="controls: 'nope'"):
-        sc.simulate(cfg, Path("/nonexistent"), print)
+        run_claim(sc.CLAIM, cfg, Path("/nonexistent"))
 
 
 # ------------------------------------------------------------------ schedule CLI candidates

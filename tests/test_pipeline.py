@@ -14,6 +14,7 @@ from clipasgd import stats
 from clipasgd.claims import base, get_claim
 from clipasgd.claims.virtual import bound_check
 from clipasgd.pipeline import claim_config, load_config
+from clipasgd.runner import run_claim
 from clipasgd.spec import SpecError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def test_the_configs_engine_reaches_every_simulation(tmp_path, monkeypatch, clai
                          claim, "smoke")
     assert config_hash(ccfg) != config_hash(other)
     with pytest.raises(_Called):
-        get_claim(claim).simulate(ccfg, tmp_path, lambda msg: None)
+        run_claim(get_claim(claim), ccfg, tmp_path)
     assert seen == [name]
 
 

@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from clipasgd import pipeline
+from clipasgd import pipeline, runner
 from clipasgd.claims import base
 from clipasgd.pipeline import check_claims, check_config, claim_config, load_config
+from clipasgd.runner import run_claim
 from clipasgd.spec import SpecError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,54 +27,79 @@ SCHEMA = ROOT / "config" / "config.schema.json"
 PACKAGE = ROOT / "src" / "clipasgd"
 
 
-def _grid(tmp_path: Path, calls: list[str]):
-    points = [{"key": f"p{i}", "x": i} for i in range(7)]
-
-    def run_point(point: dict, seed: int) -> base.Tables:
+def _claim(calls: list[str], second: bool = False) -> base.Claim:
+    """A design of 7 points; with ``second``, a later stage built from the first's tables
+    (tuning, then fresh seeds)."""
+    def run_point(run: base.Run, point: dict, seed: int) -> base.Tables:
         calls.append(point["key"])
         return {"t": pd.DataFrame({"x": [point["x"]], "seed": [seed]})}
 
-    return lambda: base.run_grid(tmp_path, points, run_point, 1, {"s": 1})
+    def fresh(run: base.Run, tables: base.Tables) -> list[dict]:
+        best = int(tables["t"]["x"].max())  # needs every point of the first grid
+        return [{"key": f"fresh{best}", "x": best}]
+
+    stages = [base.Stage("t", lambda run, _: [{"key": f"p{i}", "x": i} for i in range(7)],
+                         run_point)]
+    if second:
+        stages.append(base.Stage("u", fresh, lambda run, p, s: {
+            "u": pd.DataFrame({"x": [p["x"]]})}))
+    return base.Claim("toy", "none", reading=lambda cfg, data: None,
+                      design=base.Design(tuple(stages), settings=lambda cfg: {"s": 1}))
 
 
 # ---------------------------------------------------------------- grid points as jobs
 
 def test_shards_split_the_grid_and_the_gather_only_concatenates(tmp_path):
     calls: list[str] = []
-    run = _grid(tmp_path / "sharded", calls)
+    claim, cfg = _claim(calls), {"seed": 1}
     for k in range(3):
-        with base.shard(base.Shard(k, 3)), pytest.raises(base.ShardDone):
-            run()
+        done = run_claim(claim, cfg, tmp_path / "sharded", shard=runner.Shard(k, 3))
+        assert done == runner.ShardResult("t", len(range(k, 7, 3)), 7)
         assert not (tmp_path / "sharded" / "t.csv").exists(), "a shard writes parts only"
     assert sorted(calls) == [f"p{i}" for i in range(7)]  # each point once, in some shard
-    merged = run()  # the gather: every point cached
+    merged = run_claim(claim, cfg, tmp_path / "sharded")  # the gather: every point cached
     assert len(calls) == 7
-    plain_calls: list[str] = []
-    plain = _grid(tmp_path / "plain", plain_calls)()
+    plain = run_claim(_claim([]), cfg, tmp_path / "plain")
     assert merged["t"].equals(plain["t"])  # same rows, seeds and order as one plain run
     assert pd.read_csv(tmp_path / "sharded" / "t.csv").equals(plain["t"])
+    assert runner.plan(claim, cfg) == [{"key": f"p{i}", "x": i} for i in range(7)]
 
 
 def test_a_shard_stops_before_a_grid_built_from_its_partial_tables(tmp_path):
     """Tuning then fresh seeds: the second grid depends on the first one's tables, so a shard
-    must stop after its share of the first grid; the gather runs the rest, complete."""
+    runs only its share of the first grid; the gather runs the rest, complete."""
     calls: list[str] = []
-
-    def two_stage() -> base.Tables:
-        first = _grid(tmp_path, calls)()["t"]
-        best = int(first["x"].max())  # needs every point of the first grid
-        return base.run_grid(tmp_path, [{"key": f"fresh{best}", "x": best}],
-                             lambda p, s: {"u": pd.DataFrame({"x": [p["x"]]})}, 1)
-
+    claim, cfg = _claim(calls, second=True), {"seed": 1}
     for k in range(2):
-        with base.shard(base.Shard(k, 2)), pytest.raises(base.ShardDone):
-            two_stage()
+        run_claim(claim, cfg, tmp_path, shard=runner.Shard(k, 2))
     assert not (tmp_path / "u.csv").exists()
-    assert two_stage()["u"]["x"].tolist() == [6] and len(calls) == 7
+    assert run_claim(claim, cfg, tmp_path)["u"]["x"].tolist() == [6] and len(calls) == 7
+
+
+def test_arms_replaced_by_the_runner_key_their_own_caches(tmp_path):
+    """The same design run with other arms (an ablation, a user's rule) never reuses the
+    claim's own cached points: ``variant`` is in every point's key."""
+    seen: list[str] = []
+    arm = base.Arm("a", "asgd", lambda at: {"eta": at["eta"]})
+    other = base.Arm("a", "clipped_asgd", lambda at: {"eta": at["eta"], "c": 1.0})
+
+    def run_point(run: base.Run, point: dict, seed: int) -> base.Tables:
+        seen.append(run.algorithms({"eta": 0.1})[0]["name"])
+        return {"t": pd.DataFrame({"x": [1]})}
+
+    claim = base.Claim("toy", "none", reading=lambda cfg, data: None, arms=(arm,),
+                       design=base.Design((base.Stage("t", lambda r, _: [{"key": "p"}],
+                                                      run_point),)))
+    run_claim(claim, {"seed": 1}, tmp_path / "own")
+    run_claim(claim, {"seed": 1}, tmp_path / "own", arms=(other,), variant="clipped")
+    run_claim(claim, {"seed": 1}, tmp_path / "own")  # the variant's part is not reused
+    run_claim(claim, {"seed": 1}, tmp_path / "v", arms=(other,), variant="clipped")
+    run_claim(claim, {"seed": 1}, tmp_path / "v", arms=(other,), variant="clipped")  # cached
+    assert seen == ["asgd", "clipped_asgd", "asgd", "clipped_asgd"]
 
 
 def test_shard_argument_is_checked():
-    assert pipeline.parse_shard("2/4") == base.Shard(1, 4)
+    assert pipeline.parse_shard("2/4") == runner.Shard(1, 4)
     for bad in ("0/4", "5/4", "a/b", "3"):
         with pytest.raises(SpecError, match="--shard"):
             pipeline.parse_shard(bad)
@@ -300,8 +326,8 @@ def test_only_the_smoke_summary_says_its_verdicts_are_not_evidence():
 
 def test_real_data_claims_check_before_their_data_is_fetched(tmp_path, monkeypatch):
     """On a fresh machine check-config runs before fetch_data (with one core it may run
-    first): a real-data problem whose data set is absent is skipped, its grid planned empty;
-    its parameters are still checked."""
+    first): a real-data problem whose data set is absent is not loaded, yet its grid is
+    declared (a design's grid never needs the data) and its parameters are checked."""
     from clipasgd import datasets
 
     monkeypatch.setattr(datasets, "FASHION_SYSTEM_DIR", tmp_path / "none")
@@ -312,8 +338,8 @@ def test_real_data_claims_check_before_their_data_is_fetched(tmp_path, monkeypat
                               "data_dir": str(tmp_path / "empty")}
         for over in section.get("scales", {}).values():
             over.pop("problem", None)
-    assert check_claims(cfg, "quick", ["fig2_speedup", "fig4_federated"]) == \
-        {"fig2_speedup": 0, "fig4_federated": 0}
+    counts = check_claims(cfg, "quick", ["fig2_speedup", "fig4_federated"])
+    assert counts["fig2_speedup"] > 0 and counts["fig4_federated"] > 0
     cfg["claims"]["fig4_federated"]["problem"]["hidden"] = 0
     with pytest.raises(SpecError, match="hidden"):
         check_claims(cfg, "quick", ["fig4_federated"])

@@ -23,8 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-from .claims import CLAIM_IDS, SIMULATED, base, get_claim
+from .claims import CLAIM_IDS, SIMULATED, base, get_claim, words
 from .provenance import atomic_write_text, config_hash, provenance, write_json
+from .runner import Shard, plan, run_claim
 from .spec import SpecError, check_finite, load_yaml, validate
 
 __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_summary",
@@ -102,26 +103,22 @@ def _data_dir(scale: str, claim: str) -> Path:
     return ROOT / "data" / scale / claim
 
 
-def _simulate(cfg: dict, claim: str, scale: str, part: base.Shard | None = None
+def _simulate(cfg: dict, claim: str, scale: str, part: Shard | None = None
               ) -> tuple[dict, Path, dict]:
-    """Run a claim's simulation (one shard's points if ``part``) into its data folder, with
+    """Run a claim's design (one shard's points if ``part``) into its data folder, with
     progress on stderr. Returns ``(merged section, folder, timing)``: wall ``seconds`` and
     this process's ``cpu_seconds`` (all threads), the numbers a before/after comparison
     of engines reads."""
     info = get_claim(claim)
-    if info.simulate is None:
+    if info.design is None:
         raise SpecError(f"claim {claim!r} has no simulation of its own: it reads the data of "
                         f"{info.source!r} (simulate that one)")
     ccfg = claim_config(cfg, claim, scale)
     out = _data_dir(scale, claim)
-    out.mkdir(parents=True, exist_ok=True)
     tag = f"[{claim}:{scale}" + (f" shard {part.index + 1}/{part.count}]" if part else "]")
     start, cpu = time.time(), time.process_time()
-    with base.shard(part):
-        try:
-            info.simulate(ccfg, out, lambda m: print(f"{tag} {m}", file=sys.stderr, flush=True))
-        except base.ShardDone:
-            pass  # this shard's points are cached; later stages run in the gather job
+    run_claim(info, ccfg, out, shard=part,
+              progress=lambda m: print(f"{tag} {m}", file=sys.stderr, flush=True))
     return ccfg, out, {"seconds": round(time.time() - start, 1),
                        "cpu_seconds": round(time.process_time() - cpu, 1)}
 
@@ -135,7 +132,7 @@ def run_simulate(cfg: dict, claim: str, scale: str) -> Path:
     return out
 
 
-def parse_shard(text: str) -> base.Shard:
+def parse_shard(text: str) -> Shard:
     """``"k/K"`` (1 <= k <= K) -> the shard with index ``k - 1`` of ``K``."""
     try:
         k, count = (int(x) for x in text.split("/"))
@@ -143,10 +140,10 @@ def parse_shard(text: str) -> base.Shard:
         raise SpecError(f"--shard: expected k/K with integers, got {text!r}") from None
     if not 1 <= k <= count:
         raise SpecError(f"--shard {text}: need 1 <= k <= K")
-    return base.Shard(k - 1, count)
+    return Shard(k - 1, count)
 
 
-def run_shard(cfg: dict, claim: str, scale: str, part: base.Shard) -> Path:
+def run_shard(cfg: dict, claim: str, scale: str, part: Shard) -> Path:
     """Run one shard's grid points (parts only) and write its stamp
     ``data/<scale>/<claim>/shards/<k>-of-<K>.json`` (the Snakemake job's output)."""
     ccfg, out, timing = _simulate(cfg, claim, scale, part)
@@ -158,24 +155,18 @@ def run_shard(cfg: dict, claim: str, scale: str, part: base.Shard) -> Path:
 
 
 def plan_points(ccfg: dict, claim: str) -> list[dict]:
-    """The claim's grid points, from its ``simulate`` in planning mode (nothing runs;
-    whatever it builds before its grid is checked on the way). Empty for a real-data claim
-    whose data set is not fetched yet (its check runs again in its simulate job)."""
-    import tempfile
-
-    info = get_claim(claim)
-    if info.simulate is None:
-        return []
+    """The claim's first grid (what its shard jobs split), declared without running
+    anything. Empty for a claim without a design, and for a real-data claim whose data
+    set is not fetched yet (its check runs again in its simulate job)."""
     from .datasets import DataUnavailable
 
-    with tempfile.TemporaryDirectory() as tmp, base.planning():
-        try:
-            info.simulate(ccfg, Path(tmp), lambda msg: None)
-        except base.Planned as plan:
-            return plan.points
-        except DataUnavailable:
-            return []  # a real-data claim before its fetch_data job: grid known after it
-    raise SpecError(f"claim {claim!r}: its simulate did not declare a grid (run_grid)")
+    info = get_claim(claim)
+    if info.design is None:
+        return []
+    try:
+        return plan(info, ccfg)
+    except DataUnavailable:
+        return []  # a real-data claim before its fetch_data job: grid known after it
 
 
 def _build_parts(section: object, path: str) -> None:
@@ -207,22 +198,16 @@ def _build_parts(section: object, path: str) -> None:
 
 def check_claims(cfg: dict, scale: str, claims: list[str] | None = None) -> dict[str, int]:
     """Before any simulation: every claim's merged section at ``scale`` is finite, its
-    problems and workers build, its specs check (when the module exposes ``specs(cfg)``)
-    and its grid can be declared. Returns the number of grid points per claim."""
-    from importlib import import_module
-
-    from .spec import check_spec
-
+    problems and workers build, its words render and its grid can be declared. Returns
+    the number of grid points per claim."""
     counts = {}
     for claim in claims or list(CLAIM_IDS):
         ccfg = claim_config(cfg, claim, scale)
         where = f"claims.{get_claim(claim).source} (scale {scale})"
         check_finite(ccfg, where)
         _build_parts(ccfg, where)
-        specs = getattr(import_module(f"clipasgd.claims.{claim}"), "specs", None)
         try:
-            for spec in specs(ccfg) if callable(specs) else []:
-                check_spec(spec)
+            words.render(claim, ccfg)
             counts[claim] = len(plan_points(ccfg, claim))
         except (SpecError, TypeError, ValueError, KeyError, FileNotFoundError) as err:
             raise SpecError(f"{where}: {err}") from None
@@ -237,10 +222,12 @@ def run_verdict(cfg: dict, claim: str, scale: str) -> Path:
     info = get_claim(claim)
     ccfg = claim_config(cfg, claim, scale)
     data = _data_dir(scale, info.source)
-    v = info.verdict(ccfg, data)
+    v = info.reading(ccfg, data)
     inputs = sorted(p for p in data.glob("*.csv"))
-    record = {"claim": info.id, "paper_ref": info.paper_ref, "statement": info.statement,
-              "test": info.test, "falsifier": info.falsifier, **v.to_dict(), "scale": scale,
+    said = words.render(claim, ccfg)
+    record = {"claim": info.id, "paper_ref": info.paper_ref, "statement": said["statement"],
+              "test": said["test"], "falsifier": said["falsifier"], "ran": said.get("ran"),
+              "credits": list(info.credits), **v.to_dict(), "scale": scale,
               "inputs": {str(p.relative_to(ROOT)): _sha256(p) for p in inputs},
               "config_section": ccfg, **{k: val for k, val in provenance(ccfg, ccfg.get("seed"))
                                          .items() if k != "config"}}

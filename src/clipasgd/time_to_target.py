@@ -16,13 +16,12 @@ bootstrap interval (:func:`clipasgd.stats.speedup`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .algorithms import make_algorithm
 from .compute_times import make_compute_times
 from .engine import EngineOptions, simulate
 from .experiment import schedule_slack
@@ -31,15 +30,14 @@ from .problems.network import SoftmaxNetwork
 from .results import RESERVED_COLUMNS
 from .schedules import make_schedule
 from .stats import speedup
+from .updates import Transform
 
-__all__ = ["eval_checkpoints", "time_to_target", "run_times", "arms", "run_one", "choose",
+__all__ = ["eval_checkpoints", "time_to_target", "run_times", "settings", "run_one", "choose",
            "speedup_verdict", "direction", "GOALS"]
 
 GOALS = ("max", "min")
-# label -> (registered algorithm, the config list that extends its grid beyond eta)
-_ARMS = {"clipped": ("clipped_asgd", "clip"), "vanilla": ("asgd", None),
-         "delay_adaptive": ("delay_adaptive_asgd", None),
-         "ringmaster": ("ringmaster_asgd", "ringmaster_R")}
+# label -> the config list that extends its tuning grid beyond eta
+_GRID_EXTRA = {"clipped": "clip", "ringmaster": "ringmaster_R"}
 ARM_COLUMNS = ("algorithm", "eta", "c", "max_delay")
 
 
@@ -76,24 +74,17 @@ def run_times(curves: pd.DataFrame, metric: str, target: float, goal: str,
 
 
 @dataclass(frozen=True)
-class Arm:
-    """One algorithm configuration: the label and the parameters of its update rule."""
+class Setting:
+    """One configuration of an arm in a tuning grid: its label and hyperparameters."""
 
     label: str
     eta: float
     c: float = float("nan")
     max_delay: int = 0
 
-    def build(self, n_workers: int):
-        name = _ARMS[self.label][0]
-        params: dict = {"eta": self.eta}
-        if self.label == "clipped":
-            params["c"] = self.c
-        elif self.label == "delay_adaptive":
-            params["tau_c"] = n_workers  # tau_C: Algorithms 1/2 run n jobs at once
-        elif self.label == "ringmaster":
-            params["max_delay"] = self.max_delay
-        return make_algorithm(name, n_workers, **params).rule
+    def params(self) -> dict:
+        """The values an arm's parameters are read from (:class:`clipasgd.claims.base.Arm`)."""
+        return {"eta": self.eta, "c": self.c, "max_delay": self.max_delay}
 
     @property
     def key(self) -> str:
@@ -106,26 +97,29 @@ class Arm:
                 "max_delay": self.max_delay}
 
 
-def arms(cfg: dict) -> list[Arm]:
-    """Every configuration in the tuning grids of ``cfg['algorithms']``."""
-    out = []
+def settings(cfg: dict, labels: Iterable[str]) -> list[Setting]:
+    """Every configuration in the tuning grids of ``cfg['algorithms']`` (each one of
+    ``labels``, the claim's arms)."""
+    labels, out = list(labels), []
     for label in cfg["algorithms"]:
-        if label not in _ARMS:
-            raise ValueError(f"algorithms: unknown {label!r}; valid: {', '.join(_ARMS)}")
-        extra = _ARMS[label][1]
+        if label not in labels:
+            raise ValueError(f"algorithms: unknown {label!r}; valid: {', '.join(labels)}")
+        extra = _GRID_EXTRA.get(label)
         for eta in cfg["lrs"]:
             if extra == "clip":
-                out += [Arm(label, float(eta), c=float(c)) for c in cfg["clip"]]
+                out += [Setting(label, float(eta), c=float(c)) for c in cfg["clip"]]
             elif extra == "ringmaster_R":
-                out += [Arm(label, float(eta), max_delay=int(r)) for r in cfg["ringmaster_R"]]
+                out += [Setting(label, float(eta), max_delay=int(r))
+                        for r in cfg["ringmaster_R"]]
             else:
-                out.append(Arm(label, float(eta)))
+                out.append(Setting(label, float(eta)))
     return out
 
 
-def run_one(problem: SoftmaxNetwork, cfg: dict, D: float, arm: Arm,
-            seed: np.random.SeedSequence) -> pd.DataFrame:
-    """One run: evaluation rows ``iter, time, <metrics>`` up to ``cfg['cap']`` time units."""
+def run_one(problem: SoftmaxNetwork, cfg: dict, D: float, setting: Setting,
+            build: Callable[[int], Transform], seed: np.random.SeedSequence) -> pd.DataFrame:
+    """One run of ``setting``, whose rule ``build(n_workers)`` returns: evaluation rows
+    ``iter, time, <metrics>`` up to ``cfg['cap']`` time units."""
     workers = make_compute_times({**cfg["workers"], "D": D})
     init_ss, sched_ss, noise_ss = seed.spawn(3)
     rate = float(np.sum(1.0 / workers.means))  # events per time unit, all workers busy
@@ -137,7 +131,7 @@ def run_one(problem: SoftmaxNetwork, cfg: dict, D: float, arm: Arm,
     x0 = problem.init(int(init_ss.generate_state(1)[0] % 2**31))
     opts = EngineOptions(full_gradient=False, evaluate=problem.evaluate, checkpoints=cps)
     res = simulate(problem, make_noise("minibatch", batch_size=cfg["batch_size"]),
-                   arm.build(workers.n), sched, R=1, rng=np.random.default_rng(noise_ss),
+                   build(workers.n), sched, R=1, rng=np.random.default_rng(noise_ss),
                    horizon=T, x0=x0, options=opts)
     frame = res.checkpoints_frame()
     frame = frame[frame["iter"].isin(cps)].copy()
@@ -145,7 +139,7 @@ def run_one(problem: SoftmaxNetwork, cfg: dict, D: float, arm: Arm,
     frame["diverged"] = bool(res.diverged_at[0] >= 0)
     frame_cols = ["iter", "time", "clip_fraction", "diverged"]
     extra = [k for k in frame.columns if k not in RESERVED_COLUMNS and k not in frame_cols]
-    return frame[[*frame_cols, *extra]].assign(**arm.columns(), D=D)
+    return frame[[*frame_cols, *extra]].assign(**setting.columns(), D=D)
 
 
 def choose(select_times: pd.DataFrame, goal: str, cap: float) -> pd.DataFrame:

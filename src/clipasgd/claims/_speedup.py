@@ -10,69 +10,121 @@ every algorithm sees the same initialisations (and, under Algorithm 2, schedules
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..problems import make_problem
-from ..provenance import write_csv
-from ..time_to_target import ARM_COLUMNS, Arm, arms, choose, run_one, run_times, speedup_verdict
+from ..time_to_target import (
+    ARM_COLUMNS,
+    Setting,
+    choose,
+    run_one,
+    run_times,
+    settings,
+    speedup_verdict,
+)
 from .base import (
+    Arm,
     Control,
-    Progress,
+    Design,
+    Run,
+    Stage,
+    Tables,
     Verdict,
     combine,
     control_outcome,
     named_seed,
     read_tables,
-    run_grid,
 )
 
 RUN_KEYS = ("problem", "batch_size", "workers", "scheduler", "cap", "eval_every", "seed")
+TABLES = ("select", "choice", "fresh", "control", "curves")
+ARMS = (
+    Arm("clipped", "clipped_asgd", lambda at: {"eta": at["eta"], "c": at["c"]}),
+    Arm("vanilla", "asgd", lambda at: {"eta": at["eta"]}),
+    Arm("delay_adaptive", "delay_adaptive_asgd",
+        lambda at: {"eta": at["eta"], "tau_c": at["n_workers"]}),  # n jobs run at once
+    Arm("ringmaster", "ringmaster_asgd",
+        lambda at: {"eta": at["eta"], "max_delay": at["max_delay"]}),
+)
 
 
-def _points(phase: str, D: float, arm: Arm, n_seeds: int) -> list[dict]:
-    return [{"key": f"{phase}-D{D:g}-{arm.key}-s{i}", "phase": phase, "seed_index": i,
-             "D": D, **arm.columns()} for i in range(n_seeds)]
+def _points(phase: str, D: float, s: Setting, n_seeds: int) -> list[dict]:
+    return [{"key": f"{phase}-D{D:g}-{s.key}-s{i}", "phase": phase, "seed_index": i,
+             "D": D, **s.columns()} for i in range(n_seeds)]
 
 
-def simulate(cfg: dict, out: Path, progress: Progress) -> None:
-    """Selection grid, then the chosen configurations on fresh and control seeds."""
-    problem = make_problem(**cfg["problem"])
-    settings = {k: cfg[k] for k in RUN_KEYS}
+@lru_cache(maxsize=4)
+def _problem(spec: str):
+    return make_problem(**json.loads(spec))
 
-    def run_point(point: dict, _: int) -> dict[str, pd.DataFrame]:
-        arm = Arm(point["algorithm"], point["eta"], point["c"], point["max_delay"])
-        ss = named_seed(cfg["seed"], point["phase"], point["seed_index"])
-        frame = run_one(problem, cfg, point["D"], arm, ss)
-        return {point["phase"]: frame.assign(phase=point["phase"], seed=point["seed_index"])}
 
-    grid = arms(cfg)
+def _run(run: Run, point: dict, _: int) -> Tables:
+    """One seed of one configuration (the seed named by phase and index: every
+    algorithm sees the same initialisations and, under Algorithm 2, schedules)."""
+    cfg = run.cfg
+    s = Setting(point["algorithm"], point["eta"], point["c"], point["max_delay"])
+
+    def build(n: int):
+        return run.build(s.label, {**s.params(), "n_workers": n}, n).rule
+
+    ss = named_seed(cfg["seed"], point["phase"], point["seed_index"])
+    frame = run_one(_problem(json.dumps(cfg["problem"], sort_keys=True)), cfg, point["D"], s,
+                    build, ss)
+    return {point["phase"]: frame.assign(phase=point["phase"], seed=point["seed_index"])}
+
+
+def _grid(run: Run) -> tuple[list[Setting], list[Setting]]:
+    """The tuning grid: (settings of algorithms with a choice to make, the others)."""
+    grid = settings(run.cfg, [a.label for a in run.arms])
     tuned = [a for a in grid if sum(b.label == a.label for b in grid) > 1]
-    select = [p for D in cfg["D"] for arm in tuned
-              for p in _points("select", D, arm, cfg["selection_seeds"])]
-    # an algorithm with a single configuration has nothing to choose: no selection runs
-    single = pd.DataFrame([{"D": D, **a.columns(), "select_median_T": np.nan,
+    return tuned, [a for a in grid if a not in tuned]
+
+
+def _select(run: Run, _: Tables) -> list[dict]:
+    tuned, _ = _grid(run)
+    return [p for D in run.cfg["D"] for s in tuned
+            for p in _points("select", D, s, run.cfg["selection_seeds"])]
+
+
+def _choice(run: Run, tables: Tables) -> pd.DataFrame:
+    """Per ``D`` and algorithm the configuration chosen on the selection seeds (an
+    algorithm with a single configuration has nothing to choose)."""
+    cfg = run.cfg
+    tuned, single = _grid(run)
+    choice = pd.DataFrame([{"D": D, **s.columns(), "select_median_T": np.nan,
                             "select_median_final": np.nan}
-                           for D in cfg["D"] for a in grid if a not in tuned])
-    choice = single
-    (out / "select.csv").unlink(missing_ok=True)  # no stale table from an earlier grid
-    if select:
-        sel = run_grid(out, select, run_point, cfg["seed"], settings, progress)["select"]
-        times = run_times(sel, cfg["metric"], cfg["target"], cfg["goal"], ["D", *ARM_COLUMNS])
-        choice = pd.concat([choose(times, cfg["goal"], cfg["cap"]), single], ignore_index=True)
-    choice = choice.sort_values(["D", "algorithm"]).reset_index(drop=True)
-    write_csv(out / "choice.csv", choice)
+                           for D in cfg["D"] for s in single])
+    if tuned:
+        times = run_times(tables["select"], cfg["metric"], cfg["target"], cfg["goal"],
+                          ["D", *ARM_COLUMNS])
+        choice = pd.concat([choose(times, cfg["goal"], cfg["cap"]), choice], ignore_index=True)
+    return choice.sort_values(["D", "algorithm"]).reset_index(drop=True)
+
+
+def _fresh(run: Run, tables: Tables) -> list[dict]:
+    """The chosen configurations on fresh seeds, and Clipped ASGD on control seeds."""
     fresh = []
-    for row in choice.itertuples():
-        arm = Arm(row.algorithm, row.eta, row.c, int(row.max_delay))
-        fresh += _points("fresh", row.D, arm, cfg["fresh_seeds"])
+    for row in _choice(run, tables).itertuples():
+        s = Setting(row.algorithm, row.eta, row.c, int(row.max_delay))
+        fresh += _points("fresh", row.D, s, run.cfg["fresh_seeds"])
         if row.algorithm == "clipped":
-            fresh += _points("control", row.D, arm, cfg["control_seeds"])
-    tables = run_grid(out, fresh, run_point, cfg["seed"], settings, progress)
-    write_csv(out / "curves.csv", pd.concat([tables["fresh"], tables["control"]],
-                                            ignore_index=True))
+            fresh += _points("control", row.D, s, run.cfg["control_seeds"])
+    return fresh
+
+
+def _finish(run: Run, tables: Tables) -> Tables:
+    return {"choice": _choice(run, tables),
+            "curves": pd.concat([tables["fresh"], tables["control"]], ignore_index=True)}
+
+
+DESIGN = Design(stages=(Stage("select", _select, _run), Stage("fresh", _fresh, _run)),
+                settings=lambda cfg: {k: cfg[k] for k in RUN_KEYS}, finish=_finish,
+                tables=TABLES)
 
 
 def _paper(cfg: dict, D: float, algorithm: str) -> float | None:
@@ -122,4 +174,4 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                         "1 (not reproduced). An analogue, not a replication.")
 
 
-__all__ = ["simulate", "verdict", "RUN_KEYS"]
+__all__ = ["DESIGN", "ARMS", "verdict", "RUN_KEYS"]

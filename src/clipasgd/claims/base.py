@@ -1,11 +1,12 @@
-"""The claim pattern: config section -> grid of points -> data tables -> verdict file.
+"""The claim pattern: a declared design -> tables -> a reading -> a verdict file.
 
-A claim module defines ``CLAIM = ClaimInfo(...)``: what it claims, how it is tested, what
-would have made it fail, its ``verdict(cfg, data) -> Verdict`` and either a
-``simulate(cfg, out, progress)`` (which declares a grid and hands it to :func:`run_grid`)
-or ``data_from``, the claim whose data it reads. The pipeline adds provenance and writes
-``data/<scale>/claims/<id>.json``. A verdict is computed from data only; the margin,
-level and test come from the config section, fixed before anything runs.
+A claim module defines ``CLAIM = Claim(...)``: its design (stages of grid points, run by
+:mod:`clipasgd.runner`), its arms (algorithms from the one registry, replaceable by the
+runner), the mechanisms its statement credits and its ``reading(cfg, data) -> Verdict``,
+or ``data_from``, the claim whose data it reads. Its words live in ``words.yaml``. The
+pipeline adds provenance and writes ``data/<scale>/claims/<id>.json``. A verdict is
+computed from data only; the margin, level and test come from the config section, fixed
+before anything runs.
 """
 
 from __future__ import annotations
@@ -18,24 +19,24 @@ import math
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..algorithms import Algorithm, make_algorithm
 from ..engine_compiled import ENGINES
 from ..problems import make_problem
-from ..provenance import atomic_write_text, config_hash, write_csv, write_json
+from ..provenance import atomic_write_text, config_hash, write_json
 
-__all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_outcome",
-           "upper_bound_verdict", "read_tables", "Progress", "sigma_for_second_moment",
-           "cached_point", "code_fingerprint", "smoothness", "named_seed", "point_seed",
-           "run_grid", "Tables", "Shard", "shard", "planning", "Planned", "DEFAULT_ENGINE",
-           "engine"]
+__all__ = ["Claim", "Arm", "Run", "Stage", "Design", "MECHANISMS", "Verdict", "Control",
+           "VERDICTS", "combine", "control_outcome", "upper_bound_verdict", "read_tables",
+           "Progress", "sigma_for_second_moment", "cached_point", "code_fingerprint",
+           "smoothness", "named_seed", "point_seed", "Tables", "DEFAULT_ENGINE", "engine"]
 
 VERDICTS = ("supported", "refuted", "inconclusive")
 DEFAULT_ENGINE = ENGINES[0]  # the compiled kernel, as in a spec without "engine"
@@ -44,25 +45,120 @@ Tables = dict[str, pd.DataFrame]
 
 
 @dataclass(frozen=True)
-class ClaimInfo:
-    """One claim: the single place it is registered (see :mod:`clipasgd.claims`).
+class Arm:
+    """A named algorithm of a claim's design: ``label`` names it in the tables and the
+    reading, ``algorithm`` is a name in the one registry (:mod:`clipasgd.algorithms`) and
+    ``params(at)`` gives its parameters at a grid point (``at``: the values the claim
+    computes there, such as ``eta``, ``c`` or the schedule's ``tau_max``). ``role`` says
+    what the reading does with it: ``claim`` (the algorithm the statement is about),
+    ``control`` (a negative or mechanism control) or ``reference`` (reported only)."""
 
-    ``falsifier`` says, for readers, what outcome would have made the claim fail.
-    ``simulate`` is ``None`` for a claim that reads another claim's data (``data_from``).
+    label: str
+    algorithm: str
+    params: Callable[[Mapping[str, Any]], dict]
+    role: str = "claim"
+
+    def spec(self, at: Mapping[str, Any]) -> dict:
+        """The spec entry (``{"name", "label", **params}``) at the point ``at``."""
+        return {"name": self.algorithm, "label": self.label, **self.params(at)}
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a stage of a design sees: the claim's merged config section, its arms (the
+    declared ones, or replacements the runner was given) and a progress callback."""
+
+    cfg: dict
+    arms: tuple[Arm, ...]
+    progress: Progress
+
+    def arm(self, label: str) -> Arm:
+        for a in self.arms:
+            if a.label == label:
+                return a
+        raise KeyError(f"no arm labelled {label!r}; arms: {[a.label for a in self.arms]}")
+
+    def algorithms(self, at: Mapping[str, Any], labels: Iterable[str] | None = None
+                   ) -> list[dict]:
+        """Spec entries of the arms (all, or those in ``labels``, in that order) at ``at``."""
+        chosen = self.arms if labels is None else [self.arm(x) for x in labels]
+        return [a.spec(at) for a in chosen]
+
+    def build(self, label: str, at: Mapping[str, Any], n_workers: int = 1) -> Algorithm:
+        """The arm ``label``'s algorithm at ``at``, built from the registry."""
+        spec = self.arm(label).spec(at)
+        return make_algorithm(spec.pop("name"), n_workers,
+                              **{k: v for k, v in spec.items() if k != "label"})
+
+
+def _section(cfg: dict) -> dict:
+    return {k: v for k, v in cfg.items() if k != "scales"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One grid of a design. ``points(run, tables)`` declares the grid (unique ``key``
+    per point) from the config and the tables of earlier stages; ``run(run, point,
+    seed)`` computes one point's named tables. A stage whose points need earlier tables
+    runs after them, complete, in the gather job; the first stage with points is the one
+    shard jobs split."""
+
+    name: str
+    points: Callable[[Run, Tables], list[dict]]
+    run: Callable[[Run, dict, int], Tables]
+
+
+@dataclass(frozen=True)
+class Design:
+    """How a claim's data are made: its stages, run in order by :mod:`clipasgd.runner`.
+
+    ``check(cfg)`` validates what the schema cannot, before any work; ``settings(cfg)``
+    is what every point shares (hashed into each point's cache key; default: the section
+    less ``scales``); ``finish(run, tables)`` derives further tables from all stages'
+    (written beside them); ``tables`` lists every table the design may write (one not
+    written by this run is removed, so no stale table survives a grid change)."""
+
+    stages: tuple[Stage, ...]
+    settings: Callable[[dict], dict] = _section
+    check: Callable[[dict], None] | None = None
+    finish: Callable[[Run, Tables], Tables] | None = None
+    tables: tuple[str, ...] = ()
+
+
+MECHANISMS = ("clipping", "algorithm2", "step_rule", "stragglers")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim, declared: the single place it is registered (see :mod:`clipasgd.claims`).
+
+    ``design`` makes its data (``None`` for a claim that reads another claim's data,
+    ``data_from``); ``arms`` are the algorithms the design runs, which the runner can
+    replace without editing the claim; ``credits`` names the mechanisms its statement
+    credits (:data:`MECHANISMS`); ``reading(cfg, data)`` turns the tables into a
+    :class:`Verdict`. Its words (statement, test, falsifier, design) live in
+    ``words.yaml`` beside the module (:mod:`clipasgd.claims.words`), or in ``words``.
     """
 
     id: str
     paper_ref: str
-    statement: str
-    test: str
-    falsifier: str
-    verdict: Callable[[dict, Path], Verdict]
-    simulate: Callable[[dict, Path, Progress], None] | None = None
+    reading: Callable[[dict, Path], Verdict]
+    design: Design | None = None
     data_from: str | None = None
+    arms: tuple[Arm, ...] = ()
+    credits: tuple[str, ...] = ()
+    words: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
-        if (self.simulate is None) == (self.data_from is None):
-            raise ValueError(f"claim {self.id!r}: give exactly one of simulate and data_from")
+        if (self.design is None) == (self.data_from is None):
+            raise ValueError(f"claim {self.id!r}: give exactly one of design and data_from")
+        labels = [a.label for a in self.arms]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"claim {self.id!r}: arm labels must be unique, got {labels}")
+        unknown = [m for m in self.credits if m not in MECHANISMS]
+        if unknown:
+            raise ValueError(f"claim {self.id!r}: unknown credited mechanism(s) {unknown}; "
+                             f"choose from {MECHANISMS}")
 
     @property
     def source(self) -> str:
@@ -272,102 +368,6 @@ def named_seed(seed: int, *keys: object) -> np.random.SeedSequence:
 def point_seed(seed: int, key: str) -> int:
     """The integer seed :func:`run_grid` gives the grid point named ``key``."""
     return int(named_seed(seed, key).generate_state(1)[0])
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Run only grid point ``i`` with ``i % count == index`` (``index`` in 0..count-1)."""
-
-    index: int
-    count: int
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.index < self.count:
-            raise ValueError(f"shard {self.index}/{self.count}: need 0 <= index < count")
-
-
-class ShardDone(Exception):  # noqa: N818 (a signal, not an error)
-    """Raised by :func:`run_grid` inside :func:`shard` once the shard's points are cached:
-    a claim whose later grid depends on an earlier one's tables (tuning, then fresh seeds)
-    must not go on with a shard's partial tables. Later stages run in the gather job."""
-
-
-class Planned(Exception):  # noqa: N818 (a signal, not an error)
-    """Raised by :func:`run_grid` in planning mode, carrying the grid it was given."""
-
-    def __init__(self, points: list[dict]) -> None:
-        super().__init__(f"{len(points)} grid points")
-        self.points = points
-
-
-_MODE: dict[str, Shard | bool | None] = {"shard": None, "plan": False}
-
-
-@contextmanager
-def shard(part: Shard | None) -> Iterator[None]:
-    """Within this block :func:`run_grid` runs only ``part``'s points (one Snakemake job
-    each) and writes their parts but no merged tables; the gathering job, run afterwards
-    without a shard, finds every point cached and only concatenates."""
-    old = _MODE["shard"]
-    _MODE["shard"] = part
-    try:
-        yield
-    finally:
-        _MODE["shard"] = old
-
-
-@contextmanager
-def planning() -> Iterator[None]:
-    """Within this block :func:`run_grid` raises :class:`Planned` with its points instead
-    of running anything (estimates and config checks)."""
-    _MODE["plan"] = True
-    try:
-        yield
-    finally:
-        _MODE["plan"] = False
-
-
-def run_grid(out: Path, points: Iterable[dict], run_point: Callable[[dict, int], Tables],
-             seed: int, settings: dict | None = None, progress: Progress | None = None
-             ) -> Tables:
-    """Run a claim's grid, benchopt-style: each point is a dict with a unique ``key`` and
-    the values that vary over the grid; ``settings`` holds what every point shares (the
-    config section less the grid lists). ``run_point(point, point_seed)`` returns named
-    tables; they are cached per point, keyed on point, settings, seed and code
-    (:func:`cached_point`: resumable, never stale), concatenated across points, written
-    to ``out/<name>.csv`` and returned.
-
-    Every point's seed is :func:`named_seed` of the claim's ``seed`` and the point's key.
-    Inside :func:`shard` only that shard's points run (points are dealt round-robin in
-    grid order, which spreads each sweep's costly end over the shards; which shard runs
-    a point never changes its result or cache) and nothing is merged or written: the
-    shard stops there (:class:`ShardDone`), so only a claim's first grid is sharded and any
-    grid built from its tables runs, complete, in the gather job.
-    """
-    pts = list(points)
-    keys = [p["key"] for p in pts]
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"grid point keys must be unique, got {keys}")
-    if _MODE["plan"]:
-        raise Planned(pts)
-    part = _MODE["shard"]
-    mine = [(i, p) for i, p in enumerate(pts)
-            if not isinstance(part, Shard) or i % part.count == part.index]
-    tables: dict[str, list[pd.DataFrame]] = {}
-    for i, point in mine:
-        s = point_seed(seed, point["key"])
-        done = cached_point(out, point["key"], {**point, "seed": s, "settings": settings or {}},
-                            lambda point=point, s=s: run_point(point, s), progress)
-        for name, frame in done.items():
-            tables.setdefault(name, []).append(frame)
-        if progress is not None:
-            progress(f"grid point {i + 1}/{len(pts)} ({point['key']}) done")
-    if isinstance(part, Shard):
-        raise ShardDone(f"{len(mine)} of {len(pts)} grid points")
-    merged = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
-    for name, frame in merged.items():
-        write_csv(Path(out) / f"{name}.csv", frame)
-    return merged
 
 
 def smoothness(cfg: dict) -> float:

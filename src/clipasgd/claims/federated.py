@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..algorithms import make_algorithm
 from ..stats import mean_ci, slope_fit
 from ..theory import clipped_params
 from ._federated import (
@@ -43,15 +42,18 @@ from ._federated import (
     two_groups,
 )
 from .base import (
-    ClaimInfo,
+    Arm,
+    Claim,
     Control,
-    Progress,
+    Design,
+    Run,
+    Stage,
+    Tables,
     Verdict,
     combine,
     control_outcome,
     engine,
     read_tables,
-    run_grid,
     upper_bound_verdict,
 )
 
@@ -90,27 +92,29 @@ def implied_bound(cfg: dict, zeta: float) -> float:
     return 1.0 / (_rate_point(cfg, zeta)[0] * cfg["zeta_rate"]["eps"] ** 2)
 
 
-def _bias(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
+def _bias(run_: Run, p: dict, seed: int) -> Tables:
+    cfg = run_.cfg
     b, root = cfg["bias"], np.random.SeedSequence(seed)
     times = two_groups(cfg["workers"], p["D"])
     prob = quadratic(opposed_offsets(times, b["zeta"]))
     c = _rule(cfg, cfg["c_eps"], b["zeta"]).c
     sched_ss, noise_ss = root.spawn(2)
     sc = schedules(p["scheduler"], times, b["horizon"], sched_ss, b["replications"])
-    res = run(prob, noise(0.0), make_algorithm("clipped_asgd", eta=p["eta"], c=c), sc,
+    res = run(prob, noise(0.0), run_.build("clipped", {"eta": p["eta"], "c": c}), sc,
               b["horizon"], noise_ss, engine=engine(cfg))
     fl = late_floor(res)
     return {"bias": pd.DataFrame({"D": p["D"], "scheduler": p["scheduler"], "eta": p["eta"],
                                   "c": c, "rep": np.arange(fl.size), "floor": fl})}
 
 
-def _like_sigma(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
+def _like_sigma(run_: Run, p: dict, seed: int) -> Tables:
+    cfg = run_.cfg
     b, s, root = cfg["like_sigma"], p["s"], np.random.SeedSequence(seed)
     times = two_groups(cfg["workers"])
     sched_ss, noise_ss = root.spawn(2)
     sc = schedules("algorithm2", times, b["horizon"], sched_ss, b["replications"])
     c = _rule(cfg, cfg["c_eps"], s).c  # the rule's c at (sigma, zeta) = (0, s), every member
-    algo = make_algorithm("clipped_asgd", eta=b["eta"], c=c)
+    algo = run_.build("clipped", {"eta": b["eta"], "c": c})
     members = {"sigma": (s, 0.0), "zeta": (0.0, s), "sigma2": (2 * s, 0.0)}
     frames = []
     for name, (sig, z) in members.items():  # common random numbers across members
@@ -122,28 +126,30 @@ def _like_sigma(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
     return {"like_sigma": pd.concat(frames, ignore_index=True)}
 
 
-def _zeta_rate(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
+def _zeta_rate(run_: Run, p: dict, seed: int) -> Tables:
+    cfg = run_.cfg
     r, z, root = cfg["zeta_rate"], p["zeta"], np.random.SeedSequence(seed)
     eta, c, T = _rate_point(cfg, z)
     times = two_groups(cfg["workers"])
     sched_ss, noise_ss = root.spawn(2)
     sc = schedules("algorithm2", times, T, sched_ss, r["replications"])
     res = run(quadratic(opposed_offsets(times, z)), noise(0.0),
-              make_algorithm("clipped_asgd", eta=eta, c=c), sc, T, noise_ss, eps=(r["eps"],),
+              run_.build("clipped", {"eta": eta, "c": c}), sc, T, noise_ss, eps=(r["eps"],),
               stop=True, engine=engine(cfg))
     Ts, cens = hitting_times(res)
     return {"zeta_rate": pd.DataFrame({"zeta": z, "eta": eta, "c": c, "horizon": T,
                                        "rep": np.arange(Ts.size), "T": Ts, "censored": cens})}
 
 
-def _clip_radius(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
+def _clip_radius(run_: Run, p: dict, seed: int) -> Tables:
+    cfg = run_.cfg
     r, root = cfg["clip_radius"], np.random.SeedSequence(seed)
     times = two_groups(cfg["workers"])
     b = clip_offsets(cfg)
     c = _rule(cfg, r["eps"], max(abs(x) for x in b)).c if p["c"] == "rule" else float(p["c"])
     sched_ss, noise_ss = root.spawn(2)
     sc = schedules("algorithm2", times, r["horizon"], sched_ss, r["replications"])
-    res = run(quadratic(b), noise(0.0), make_algorithm("clipped_asgd", eta=r["eta"], c=c), sc,
+    res = run(quadratic(b), noise(0.0), run_.build("clipped", {"eta": r["eta"], "c": c}), sc,
               r["horizon"], noise_ss, engine=engine(cfg))
     fl = late_floor(res)
     return {"clip_radius": pd.DataFrame({"c_label": str(p["c"]), "c": c, "eta": r["eta"],
@@ -152,7 +158,8 @@ def _clip_radius(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
                                          "predicted": abs(clipped_fixed_point(b, c))})}
 
 
-def _tau_max(cfg: dict, p: dict, seed: int) -> dict[str, pd.DataFrame]:
+def _tau_max(run_: Run, p: dict, seed: int) -> Tables:
+    cfg = run_.cfg
     t, rows = cfg["tau_max"], []
     for k, ss in enumerate(np.random.SeedSequence(seed).spawn(t["replications"])):
         sc = schedules("algorithm2", two_groups(cfg["workers"], p["D"]), t["events"], ss, 1)[0]
@@ -180,14 +187,9 @@ def grid(cfg: dict) -> list[dict]:
     return pts
 
 
-def simulate(cfg: dict, out: Path, progress: Progress) -> None:
-    """Every part's grid; tables ``bias``, ``like_sigma``, ``zeta_rate``, ``clip_radius``,
-    ``tau_max``. A point's seed depends on its key only (named seeds)."""
-    def run_point(point: dict, seed: int) -> dict[str, pd.DataFrame]:
-        return RUNNERS[point["part"]](cfg, point, seed)
-
-    settings = {k: v for k, v in cfg.items() if k != "scales"}
-    run_grid(out, grid(cfg), run_point, cfg["seed"], settings, progress)
+ARMS = (Arm("clipped", "clipped_asgd", lambda at: {"eta": at["eta"], "c": at["c"]}),)
+DESIGN = Design(stages=(Stage("grid", lambda run_, _: grid(run_.cfg),
+                              lambda run_, p, seed: RUNNERS[p["part"]](run_, p, seed)),))
 
 
 def _level(cfg: dict) -> float:
@@ -311,20 +313,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                         "like_sigma); every part's reading is in details.")
 
 
-CLAIM = ClaimInfo(
-    id="federated", paper_ref="Theorem 5.1",
-    statement="Under Algorithm 2 (random worker assignment), Clipped ASGD on heterogeneous "
-              "workers behaves as in the homogeneous case with sigma replaced by sigma + "
-              "zeta: no heterogeneity bias (the floor vanishes with eta), zeta costs no more "
-              "than noise of the same size, T grows in zeta no faster than the bound, and the "
-              "clipping radius must grow with zeta.",
-    test="bias: OLS-HC3 slope of log floor on log eta, lower end of the (1 - 2 alpha) CI > "
-         "margin. like_sigma: mean paired log T(zeta = s) - log T(sigma = s), upper end <= "
-         "margin (non-inferiority; TOST reported). zeta_rate: slope of log T on log zeta, "
-         "upper end <= implied bound's slope + margin. clip_radius: mean S_T at the horizon, "
-         "upper end <= eps for the rule's c. All parts must pass.",
-    falsifier="A floor that does not shrink with eta under Algorithm 2 (a bias), T(zeta) "
-              "clearly above T(sigma) for matched sizes, an exponent in zeta above the bound, "
-              "or the rule's c failing to reach eps. Each part's control (Algorithm 1; noise "
-              "2s; 'no growth'; c below zeta) must be refuted, else the part is inconclusive.",
-    simulate=simulate, verdict=verdict)
+CLAIM = Claim(id="federated", paper_ref="Theorem 5.1", reading=verdict, design=DESIGN,
+              arms=ARMS, credits=("clipping", "algorithm2"))

@@ -19,18 +19,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..algorithms import make_algorithm
 from ..stats import proportion_difference, two_sample_tail_test
 from ._federated import noise, opposed_offsets, quadratic, run, schedules, two_groups
 from .base import (
-    ClaimInfo,
+    Arm,
+    Claim,
     Control,
-    Progress,
+    Design,
+    Run,
+    Stage,
+    Tables,
     Verdict,
     engine,
     named_seed,
     read_tables,
-    run_grid,
     upper_bound_verdict,
 )
 
@@ -40,36 +42,39 @@ AMENDMENT = ("Departures from /work/notes/issue10/DESIGN.md part 2: the differen
              "c and sizes as designed.")
 
 
-def _runs(cfg: dict, case: str) -> list[tuple[str, str, object]]:
-    """(algorithm label, scheduler, algorithm) pairs run for ``case``."""
-    out = [("clipped", "algorithm2", make_algorithm("clipped_asgd", eta=cfg["eta"], c=cfg["c"])),
-           ("vanilla", "algorithm2", make_algorithm("asgd", eta=cfg["eta"]))]
+def _runs(run_: Run, case: str) -> list[tuple[str, str, object]]:
+    """(algorithm label, scheduler, algorithm) triples run for ``case``."""
+    cfg = run_.cfg
+    at = {"eta": cfg["eta"], "c": cfg["c"]}
+    out = [("clipped", "algorithm2", run_.build("clipped", at)),
+           ("vanilla", "algorithm2", run_.build("vanilla", at))]
     if cfg["cases"][case]["zeta"] > 0:
         out.append(("clipped", "algorithm1", out[0][2]))
     return out
 
 
-def simulate(cfg: dict, out: Path, progress: Progress) -> None:
-    """Per case: final ``S_T`` of every run (table ``final``). Both cases share schedules."""
+def _run(run_: Run, point: dict, seed: int) -> Tables:
+    """One case: final ``S_T`` of every run (table ``final``). Both cases share schedules."""
+    cfg = run_.cfg
     times = two_groups(cfg["workers"])
     R, T = cfg["replications"], cfg["horizon"]
+    case = cfg["cases"][point["case"]]
+    prob = quadratic(opposed_offsets(times, case["zeta"]))
+    law = noise(case["sigma"], **cfg["noise"])
+    frames = []
+    for label, kind, algo in _runs(run_, point["case"]):
+        sc = schedules(kind, times, T, named_seed(cfg["seed"], "schedules", kind), R)
+        res = run(prob, law, algo, sc, T, np.random.SeedSequence(seed), engine=engine(cfg))
+        S = np.where(res.diverged_at >= 0, np.inf, res.metrics["avg"][-1])
+        frames.append(pd.DataFrame({"case": point["case"], "algorithm": label,
+                                    "scheduler": kind, "rep": np.arange(R), "S_T": S}))
+    return {"final": pd.concat(frames, ignore_index=True)}
 
-    def run_point(point: dict, seed: int) -> dict[str, pd.DataFrame]:
-        case = cfg["cases"][point["case"]]
-        prob = quadratic(opposed_offsets(times, case["zeta"]))
-        law = noise(case["sigma"], **cfg["noise"])
-        frames = []
-        for label, kind, algo in _runs(cfg, point["case"]):
-            sc = schedules(kind, times, T, named_seed(cfg["seed"], "schedules", kind), R)
-            res = run(prob, law, algo, sc, T, np.random.SeedSequence(seed), engine=engine(cfg))
-            S = np.where(res.diverged_at >= 0, np.inf, res.metrics["avg"][-1])
-            frames.append(pd.DataFrame({"case": point["case"], "algorithm": label,
-                                        "scheduler": kind, "rep": np.arange(R), "S_T": S}))
-        return {"final": pd.concat(frames, ignore_index=True)}
 
-    points = [{"key": f"case-{c}", "case": c} for c in cfg["cases"]]
-    run_grid(out, points, run_point, cfg["seed"], {k: v for k, v in cfg.items()
-                                                   if k != "scales"}, progress)
+ARMS = (Arm("clipped", "clipped_asgd", lambda at: {"eta": at["eta"], "c": at["c"]}),
+        Arm("vanilla", "asgd", lambda at: {"eta": at["eta"]}, role="reference"))
+DESIGN = Design(stages=(Stage("cases", lambda run_, _: [{"key": f"case-{c}", "case": c}
+                                                        for c in run_.cfg["cases"]], _run),))
 
 
 def _fails(frame: pd.DataFrame, case: str, algorithm: str, scheduler: str, eps: float
@@ -119,14 +124,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                         "sigma + zeta), Clipped ASGD, Algorithm 2.")
 
 
-CLAIM = ClaimInfo(
-    id="federated_high_prob", paper_ref="Theorem 5.2",
-    statement="Under Algorithm 2, Clipped ASGD's probability of missing eps on a heterogeneous "
-              "problem is no larger than on a homogeneous one with the same sigma + zeta: "
-              "heterogeneity costs no more than noise of the same size, with high probability.",
-    test="Newcombe (1 - 2 alpha) interval of P_fail(hetero) - P_fail(homog) at eps; supported "
-         "if its upper end <= margin, refuted if its lower end > margin.",
-    falsifier="A heterogeneous failure probability clearly above the homogeneous one (lower "
-              "end above the margin): heterogeneity hurting beyond sigma + zeta. With the "
-              "control (Algorithm 1) not refuted the test has no power.",
-    simulate=simulate, verdict=verdict)
+CLAIM = Claim(id="federated_high_prob", paper_ref="Theorem 5.2", reading=verdict,
+              design=DESIGN, arms=ARMS, credits=("clipping", "algorithm2"))

@@ -32,13 +32,17 @@ from ..problems import make_problem
 from ..stats import quantile_ci, quantile_ratio, runs_for_two_sided_quantile_ci
 from ..theory import clipped_params, step_conditions
 from .base import (
-    ClaimInfo,
+    Arm,
+    Claim,
     Control,
+    Design,
     Progress,
+    Run,
+    Stage,
+    Tables,
     Verdict,
     engine,
     read_tables,
-    run_grid,
     sigma_for_second_moment,
 )
 
@@ -114,29 +118,27 @@ def plan_runs(cfg: dict) -> dict:
     return plan
 
 
-def _spec(cfg: dict, point: dict, seed: int) -> dict:
-    table = {"clipped": {"name": "clipped_asgd", "label": "clipped", "eta": point["eta"],
-                         "c": point["c"]},
-             "vanilla": {"name": "asgd", "label": "vanilla", "eta": point["eta"]}}
+def _spec(run: Run, point: dict, seed: int) -> dict:
+    cfg = run.cfg
     return {"name": f"high_prob-{point['key']}", "seed": seed, "replications":
             cfg["replications"], "chunk": cfg["chunk"], "horizon": point["horizon"],
             "problem": point["problem"], "noise": point["noise"],
             "workers": {**cfg["workers"], "D": cfg["D"]}, "scheduler": "algorithm1",
-            "eps": point["eps"], "algorithms": [table[a] for a in point["algos"]],
-            "engine": engine(cfg)}
+            "eps": point["eps"], "engine": engine(cfg),
+            "algorithms": run.algorithms({"eta": point["eta"], "c": point["c"]},
+                                         point["algos"])}
 
 
-def simulate(cfg: dict, out: Path, progress: Progress) -> None:
-    """Run every design point; write ``runs.csv``, ``hits.csv``, ``curves.csv``, ``timing.csv``."""
-    plan_runs(cfg)
+def _run(run: Run, point: dict, seed: int) -> Tables:
+    spec = _spec(run, point, seed)
+    point = point | {"D": run.cfg["D"]}
+    return _run_point(spec, point, int(schedule_summary(spec)["tau_max"]), run.progress)
 
-    def run_point(point: dict, seed: int) -> dict[str, pd.DataFrame]:
-        spec = _spec(cfg, point, seed)
-        point = point | {"D": cfg["D"]}
-        return _run_point(spec, point, int(schedule_summary(spec)["tau_max"]), progress)
 
-    settings = {k: v for k, v in cfg.items() if k != "scales"}
-    run_grid(out, design_points(cfg), run_point, cfg["seed"], settings, progress)
+ARMS = (Arm("clipped", "clipped_asgd", lambda at: {"eta": at["eta"], "c": at["c"]}),
+        Arm("vanilla", "asgd", lambda at: {"eta": at["eta"]}, role="control"))
+DESIGN = Design(stages=(Stage("grid", lambda run, _: design_points(run.cfg), _run),),
+                check=plan_runs)
 
 
 def _run_point(spec: dict, point: dict, tau_max: int, progress: Progress
@@ -277,18 +279,5 @@ def timing_summary(timing: pd.DataFrame) -> dict:
                          for r in timing.itertuples()}}
 
 
-CLAIM = ClaimInfo(
-    id="high_prob", paper_ref="Theorem 4.3",
-    statement="At the theorem's (eta, c) and a fixed horizon H, Clipped ASGD meets the "
-              "theorem's event S_H <= eps at a smaller (1 - delta*)-quantile of S_H than vanilla "
-              "ASGD at the same eta under heavy sub-Weibull noise (theta = 2, 3), and at no "
-              "theta a larger one.",
-    test="Per theta: r = Q_{1-delta*}(S_H) vanilla / clipped with exact order-statistic CIs "
-         "at level 1 - alpha each (joint 1 - 2 alpha). Supported iff r_lo > win_margin at "
-         "every must_win theta and r_hi >= 1/win_margin everywhere; refuted iff r_hi < "
-         "1/win_margin at some theta or r_hi <= win_margin at a must_win theta.",
-    falsifier="Vanilla's (1 - delta*)-quantile of S_H not above clipped's at theta = 2 or 3, "
-              "or clipped's above vanilla's at any theta (clipping bias at the rule's c "
-              "costing more than the heavy tail). Not supportable if vanilla against an "
-              "independent-seed vanilla reports a win.",
-    simulate=simulate, verdict=verdict)
+CLAIM = Claim(id="high_prob", paper_ref="Theorem 4.3", reading=verdict, design=DESIGN,
+              arms=ARMS, credits=("clipping",))

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..stats import quantile_ci, tail_summary, two_sample_tail_test
-from .base import ClaimInfo, Control, Verdict
+from .base import Claim, Control, Verdict
 from .high_prob import heavy_noise, load, metric, timing_summary
 
 
@@ -90,15 +90,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                         f"{test.get('pvalue')}, odds ratio {odds}).")
 
 
-CLAIM = ClaimInfo(
-    id="high_prob_tail", paper_ref="Theorem 4.3 (comparative)",
-    statement="Under heavy-tailed (Pareto, infinite-variance) gradient noise, the average "
-              "gradient norm S_T of unclipped constant-step ASGD has a heavier upper tail across "
-              "runs than that of Clipped ASGD on the same straggler schedule.",
-    test="S_T of each algorithm divided by its median; one-sided Fisher exact test on the "
-         "counts above the pooled tail_q-quantile at level alpha, and exact tail_q-quantile "
-         "CIs separated. Supported if vanilla is heavier, refuted if clipped is heavier.",
-    falsifier="Clipped ASGD's S_T/median with the heavier tail (refuted), or no difference "
-              "(inconclusive). The seed-only control must show no difference, else the test "
-              "reports noise.",
-    data_from="high_prob", verdict=verdict)
+CLAIM = Claim(id="high_prob_tail", paper_ref="Theorem 4.3 (comparative)", reading=verdict,
+              data_from="high_prob", credits=("clipping",))

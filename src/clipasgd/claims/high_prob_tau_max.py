@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..stats import quantile_box
-from .base import ClaimInfo, Control, Verdict, combine, control_outcome, read_tables
+from .base import Claim, Control, Verdict, combine, control_outcome, read_tables
 from .tau_max import growth_test
 
 AMENDMENT = ("Issue 9: reads the tau_max mechanism design (it used high_prob's tau_max part: "
@@ -98,16 +98,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                         f"{1 - 2 * cfg['alpha']:.2f}.")
 
 
-CLAIM = ClaimInfo(
-    id="high_prob_tau_max", paper_ref="Theorem 4.3 (no tau_max)",
-    statement="At fixed concurrency tau_C, the 0.99-quantile over runs of Clipped ASGD's T(eps) "
-              "does not grow with the maximum delay tau_max, in a design where vanilla ASGD at "
-              "the same eta does.",
-    test="rho = max over the D grid of the q-quantile / the q-quantile at the smallest D with "
-         "exact Bonferroni boxes, and the box interval of the OLS slope of log Q on log "
-         "tau_max. Supported iff rho_hi <= ratio_margin and slope_hi <= slope_margin; refuted "
-         "iff rho_lo > ratio_margin or slope_lo > slope_margin.",
-    falsifier="Clipped rho_lo above 1.25 or a box-slope lower end above 0.1 (the tail of T "
-              "grows with tau_max). Not supportable if vanilla at the same eta or the planted "
-              "1/tau_max step is not refuted.",
-    data_from="tau_max", verdict=verdict)
+CLAIM = Claim(id="high_prob_tau_max", paper_ref="Theorem 4.3 (no tau_max)", reading=verdict,
+              data_from="tau_max", credits=("clipping",))

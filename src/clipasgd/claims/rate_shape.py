@@ -41,15 +41,18 @@ from ..experiment import run_experiment
 from ..stats import growth_test
 from ..theory import clipped_params, step_conditions
 from .base import (
-    ClaimInfo,
+    Arm,
+    Claim,
     Control,
-    Progress,
+    Design,
+    Run,
+    Stage,
+    Tables,
     Verdict,
     combine,
     control_outcome,
     engine,
     read_tables,
-    run_grid,
     smoothness,
 )
 
@@ -95,45 +98,54 @@ def easiest(cfg: dict, sweep: str) -> float:
     return max(grid) if sweep.startswith("eps") else min(grid)
 
 
-def _spec(cfg: dict, sweep: str, value: float, seed: int) -> tuple[dict, float]:
+def _spec(run: Run, sweep: str, value: float, seed: int) -> tuple[dict, float, float]:
     """The experiment at one grid point, and the swept quantity's value. Evidence sweeps run
     the clipped rule, the planted power check and the mechanism control; sanity sweeps only
-    the clipped rule."""
+    the clipped rule. Also returns the rule's ``c`` there."""
+    cfg = run.cfg
     base, kind = cfg[sweep], sweep.removesuffix("_det")
     eps, n, sigma, p = _rule(cfg, sweep, value)
     noise = {"name": "subweibull", "theta": cfg["theta"], "sigma": sigma} if sigma > 0 \
         else {"name": "none"}
     x0 = easiest(cfg, sweep)
     slow = value / x0 if kind == "eps" else x0 / value  # in (0, 1]
-    algos = [{"name": "clipped_asgd", "label": "clipped", "eta": p.eta, "c": p.c}]
-    if sweep in SWEEPS:
-        algos += [{"name": "clipped_asgd", "label": "planted", "eta": p.eta * slow, "c": p.c},
-                  {"name": "asgd", "label": "vanilla_fixed", "eta": _rule(cfg, sweep, x0)[3].eta}]
+    at = {"eta": p.eta, "c": p.c, "slow": slow, "eta_easiest": _rule(cfg, sweep, x0)[3].eta}
+    algos = run.algorithms(at, None if sweep in SWEEPS else ("clipped",))
     spec = {"name": f"rate-{sweep}-{value}", "seed": seed, "replications": cfg["replications"],
             "horizon": base["horizon"], "problem": cfg["problem"], "noise": noise,
             "workers": {"n": n}, "scheduler": "algorithm1", "eps": [eps],
             "stop_when_hit": True, "algorithms": algos, "engine": engine(cfg)}
-    return spec, value
+    return spec, value, p.c
 
 
-def simulate(cfg: dict, out: Path, progress: Progress) -> None:
+def _check(cfg: dict) -> None:
     for sweep in SWEEPS + SANITY:
         if sweep != "sigma" and "sigma" not in cfg[sweep]:
             raise ValueError(f"rate_shape.{sweep}.sigma is required (the noise level of the "
                              "sweep; 0 only for the sanity sweeps)")
-    points = [{"key": f"{sweep}-{value}", "sweep": sweep, "value": value}
-              for sweep in SWEEPS + SANITY for value in cfg[sweep]["grid"]]
 
-    def run_point(point: dict, seed: int) -> dict[str, pd.DataFrame]:
-        sweep = point["sweep"]
-        spec, x = _spec(cfg, sweep, point["value"], seed)
-        hits = run_experiment(spec, progress).frame("hits")
-        etas = {a["label"]: a["eta"] for a in spec["algorithms"]}
-        return {"hits": hits.assign(sweep=sweep, x=x, eta=hits["algorithm"].map(etas),
-                                    c=spec["algorithms"][0]["c"], horizon=spec["horizon"])}
 
-    settings = {k: v for k, v in cfg.items() if k != "scales"}
-    run_grid(out, points, run_point, cfg["seed"], settings, progress)
+def _points(run: Run, _: Tables) -> list[dict]:
+    return [{"key": f"{sweep}-{value}", "sweep": sweep, "value": value}
+            for sweep in SWEEPS + SANITY for value in run.cfg[sweep]["grid"]]
+
+
+def _run(run: Run, point: dict, seed: int) -> Tables:
+    sweep = point["sweep"]
+    spec, x, c = _spec(run, sweep, point["value"], seed)
+    hits = run_experiment(spec, run.progress).frame("hits")
+    etas = {a["label"]: a["eta"] for a in spec["algorithms"]}
+    return {"hits": hits.assign(sweep=sweep, x=x, eta=hits["algorithm"].map(etas), c=c,
+                                horizon=spec["horizon"])}
+
+
+ARMS = (
+    Arm("clipped", "clipped_asgd", lambda at: {"eta": at["eta"], "c": at["c"]}),
+    Arm("planted", "clipped_asgd", lambda at: {"eta": at["eta"] * at["slow"], "c": at["c"]},
+        role="control"),
+    Arm("vanilla_fixed", "asgd", lambda at: {"eta": at["eta_easiest"]}, role="control"),
+)
+DESIGN = Design(stages=(Stage("grid", _points, _run),), check=_check)
 
 
 def implied_bound(cfg: dict, sweep: str, value: float) -> float:
@@ -232,18 +244,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                         "median at eps = max); see details for every sweep.")
 
 
-CLAIM = ClaimInfo(
-    id="rate_shape", paper_ref="Theorem 4.2",
-    statement="T(eps) = O(sigma^2/eps^4 + sigma tau_C/eps^3 + tau_C/eps^2): with (eta, c) "
-              "from the rule and noise (sigma > 0) in every sweep, T grows no faster than the "
-              "bound B = 1/(eta eps^2) in 1/eps, tau_C or sigma.",
-    test="Per sweep, on T/B along the grid (easiest point first): rho = max median / median at "
-         "the easiest point (exact Bonferroni median intervals, joint 1 - 2 alpha) and the "
-         "Tobit slope CI of log(T/B) on log x. Supported iff rho_hi <= ratio_margin and "
-         "slope_hi <= margin; refuted iff rho_lo > ratio_margin or slope_lo > margin.",
-    falsifier="A noisy sweep where T outgrows the bound: rho_lo above ratio_margin (median T/B "
-              "25% above its value at the easiest point somewhere on the grid) or the slope's "
-              "lower end above the margin. Not supportable where the fixed-step vanilla "
-              "control or 'T does not grow' is not refuted. The sigma = 0 sweeps hold by the "
-              "rule's algebra: sanity checks, not evidence.",
-    simulate=simulate, verdict=verdict)
+CLAIM = Claim(id="rate_shape", paper_ref="Theorem 4.2", reading=verdict, design=DESIGN,
+              arms=ARMS, credits=("step_rule",))

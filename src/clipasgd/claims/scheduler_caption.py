@@ -23,7 +23,7 @@ import pandas as pd
 from ..compute_times import make_compute_times
 from ..schedules import calls_within, mva_time_per_call, schedule_past
 from ..stats import k_mean_interval
-from .base import ClaimInfo, Control, Progress, Verdict, control_outcome, read_tables, run_grid
+from .base import Claim, Control, Design, Run, Stage, Tables, Verdict, control_outcome, read_tables
 
 
 def model_times(cfg: dict, model: str, D: float):
@@ -51,22 +51,22 @@ def _check(cfg: dict) -> None:
                 raise ValueError(f"scheduler_caption: models: {m}: {err}") from None
 
 
-def simulate(cfg: dict, out: Path, progress: Progress) -> None:
-    """Per (model, D): ``replications`` single runs' ``cap / N(cap)`` (table ``runs``)."""
-    _check(cfg)
-    def run_point(point: dict, seed: int) -> dict[str, pd.DataFrame]:
-        times = model_times(cfg, point["model"], point["D"])
-        vals = [calls_within(schedule_past("algorithm2", times, point["cap"], ss),
-                             point["cap"])[1]
-                for ss in np.random.SeedSequence(seed).spawn(cfg["replications"])]
-        return {"runs": pd.DataFrame({"model": point["model"], "D": point["D"],
-                                      "cap": point["cap"], "rep": np.arange(len(vals)),
-                                      "time_per_call": vals})}
+def _run(run: Run, point: dict, seed: int) -> Tables:
+    """One (model, D): ``replications`` single runs' ``cap / N(cap)`` (table ``runs``)."""
+    times = model_times(run.cfg, point["model"], point["D"])
+    vals = [calls_within(schedule_past("algorithm2", times, point["cap"], ss), point["cap"])[1]
+            for ss in np.random.SeedSequence(seed).spawn(run.cfg["replications"])]
+    return {"runs": pd.DataFrame({"model": point["model"], "D": point["D"],
+                                  "cap": point["cap"], "rep": np.arange(len(vals)),
+                                  "time_per_call": vals})}
 
-    points = [{"key": f"{m}-D{s['D']}", "model": m, "D": s["D"], "cap": s["cap"]}
-              for m in cfg["models"] for s in cfg["settings"]]
-    run_grid(out, points, run_point, cfg["seed"], {k: v for k, v in cfg.items()
-                                                   if k != "scales"}, progress)
+
+def _points(run: Run, _: Tables) -> list[dict]:
+    return [{"key": f"{m}-D{s['D']}", "model": m, "D": s["D"], "cap": s["cap"]}
+            for m in run.cfg["models"] for s in run.cfg["settings"]]
+
+
+DESIGN = Design(stages=(Stage("models", _points, _run),), check=_check)
 
 
 def model_readings(cfg: dict, runs: pd.DataFrame) -> dict:
@@ -112,17 +112,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                         "Compatibility does not identify the model: several may fit.")
 
 
-CLAIM = ClaimInfo(
-    id="scheduler_caption", paper_ref="Figure 4 (caption)",
-    statement="The caption's mean time per oracle call (0.337 at D = 4, 0.668 at D = 8; 16 "
-              "workers, 8 slow, Algorithm 2, 3 seeds at time caps 8000 / 12000) is reproduced "
-              "by at least one plausible compute-time model; several may fit, and none is "
-              "identified.",
-    test="Per model and D: prediction interval of a 3-seed mean of cap / N(cap) from single "
-         "runs (t quantile, Bonferroni over models x D, plus the caption's rounding); a model "
-         "is compatible if both values fall inside. Supported if some candidate is "
-         "compatible, refuted if none is.",
-    falsifier="Every candidate model refuted at some D (the caption is not a 3-seed mean of "
-              "Algorithm 2 under any of these models). If the control (deterministic times) "
-              "came out compatible, the interval would be too wide to tell models apart.",
-    simulate=simulate, verdict=verdict)
+CLAIM = Claim(id="scheduler_caption", paper_ref="Figure 4 (caption)", reading=verdict,
+              design=DESIGN)

@@ -22,7 +22,7 @@ any run):
    The paper's ``theta = 2.71`` (ResNet-18 / CIFAR-10, setting unstated) is shown beside
    ours as a comparison of different settings, never as a verification.
 
-Pre-registered decision (:func:`decide`): see ``CLAIM.test``.
+Pre-registered decision (:func:`decide`): see the claim's ``test`` in ``words.yaml``.
 """
 
 from __future__ import annotations
@@ -36,15 +36,18 @@ from scipy import stats
 
 from .. import gradnoise, tails
 from .base import (
-    ClaimInfo,
+    Claim,
     Control,
+    Design,
     Progress,
+    Run,
+    Stage,
+    Tables,
     Verdict,
     combine,
     control_outcome,
     named_seed,
     read_tables,
-    run_grid,
 )
 
 CONTROL_LAWS = {
@@ -275,12 +278,11 @@ def _user_case(cfg: dict, path: str, a: np.ndarray) -> dict[str, pd.DataFrame]:
             "tail": pd.concat(tail_frames, ignore_index=True)}
 
 
-def simulate(cfg: dict, out: Path, progress: Progress) -> None:
-    """Write ``calibration``, ``plausibility``, ``real``, ``curves`` and ``tail`` tables.
-
-    Each cell seeds itself by its names (``_seed``), so it draws the same numbers at every
-    scale and whatever else is in the grid."""
-    user = check_user_files(cfg)  # before any work: a missing file fails at once
+def _points(run: Run, _: Tables) -> list[dict]:
+    """Every cell, named; each seeds itself by its names (``_seed``), so it draws the same
+    numbers at every scale and whatever else is in the grid. A user file's point is
+    keyed by its content's digest."""
+    cfg = run.cfg
     cal = cfg["calibration"]
     points = [{"key": f"calib-theta{theta}-n{n}", "part": "calibration", "theta": theta, "n": n}
               for theta in cal["thetas"] for n in cal["ns"]]
@@ -290,24 +292,30 @@ def simulate(cfg: dict, out: Path, progress: Progress) -> None:
                for law in CONTROL_LAWS for n in cfg["control"]["ns"]]
     points += [{"key": f"real-{name}", "part": "real", "model": name}
                for name in cfg["real"]["models"]]
+    user = check_user_files(cfg)  # a missing file fails at once
     digests = {path: hashlib.sha256(a.tobytes() + str(a.shape).encode()).hexdigest()[:16]
                for path, a in user.items()}
     points += [{"key": f"user{i}-{digests[path]}", "part": "user", "path": path,
                 "sha": digests[path]} for i, path in enumerate(user)]
+    return points
 
-    def run_point(p: dict, seed: int) -> dict[str, pd.DataFrame]:
-        if p["part"] == "calibration":
-            return _calibration_cell(cfg, p["theta"], p["n"])
-        if p["part"] == "known":
-            return _known_cell(cfg, p["law"], p["n"])
-        if p["part"] == "control":
-            return _control_cell(cfg, p["law"], p["n"])
-        if p["part"] == "real":
-            return _real_model(cfg, p["model"], progress)
-        return _user_case(cfg, p["path"], user[p["path"]])
 
-    settings = {k: v for k, v in cfg.items() if k not in ("scales", "user_files")}
-    run_grid(out, points, run_point, cfg["seed"], settings, progress)
+def _run(run: Run, p: dict, seed: int) -> Tables:
+    cfg = run.cfg
+    if p["part"] == "calibration":
+        return _calibration_cell(cfg, p["theta"], p["n"])
+    if p["part"] == "known":
+        return _known_cell(cfg, p["law"], p["n"])
+    if p["part"] == "control":
+        return _control_cell(cfg, p["law"], p["n"])
+    if p["part"] == "real":
+        return _real_model(cfg, p["model"], run.progress)
+    return _user_case(cfg, p["path"], check_user_files(cfg)[p["path"]])
+
+
+DESIGN = Design(stages=(Stage("cells", _points, _run),), check=check_user_files,
+                settings=lambda cfg: {k: v for k, v in cfg.items()
+                                      if k not in ("scales", "user_files")})
 
 
 # ---------------------------------------------------------------------------- verdict
@@ -416,7 +424,7 @@ def case_verdict(lr_flag: bool, drift_flag: bool, ci_high: float, theta_max: flo
 
 
 def decide(calibration_ok: bool, size_ok: bool, case_verdicts: list[str]) -> tuple[str, str]:
-    """The pre-registered rule of ``CLAIM.test``; returns ``(verdict, reason)``."""
+    """The pre-registered rule (the claim's ``test`` words); returns ``(verdict, reason)``."""
     if not size_ok:
         return "inconclusive", ("the plausibility check flagged too many exact Weibull "
                                 "samples: its rejections cannot be trusted")
@@ -469,7 +477,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                 "(no CIFAR-10 download); pass ResNet-18 gradient errors via user_files."}
     failed = [f"theta={c['theta']}, n={c['n']}" for c in cal_cells if not c["ok"]]
     details = {
-        "rule": CLAIM.test, "decision_reason": reason,
+        "decision_reason": reason,
         "rule_amendment": {
             "first_rule": "any flag of tails.is_sub_weibull (likelihood ratio or drift) on a "
                           "real-noise sample refutes",
@@ -532,24 +540,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
              f"admits. Paper's Figure 1 value {paper} is a comparison only. {reason}.")
 
 
-CLAIM = ClaimInfo(
-    id="tails", paper_ref="Definition 3.1, Figure 1",
-    statement="Definition 3.1 fits gradient noise: the estimated tail parameter theta of the "
-              "noise norm is finite and the law is plausibly sub-Weibull (the paper reports "
-              "theta = 2.71 for ResNet-18 on CIFAR-10).",
-    test="Per real-noise sample (model x batch x checkpoint x {norm, 1-D projection}, and user "
-         "files), with tails.is_sub_weibull at Bonferroni-corrected levels: refuted if its "
-         "likelihood-ratio test finds that a power law beats every stretched exponential with "
-         "theta <= theta_max; inconclusive if only its drift test fires (theta_hat rising with "
-         "n: a heavier-than-sub-Weibull tail, or a sub-Weibull law approached from below); "
-         "supported if neither fires and the bootstrap CI of theta_hat ends below theta_max; "
-         "else inconclusive. Overall: inconclusive if the "
-         "check's size on exact Weibull samples exceeds its binomial bound; refuted if any "
-         "sample is refuted; supported if every sample is supported and the estimator's "
-         "calibration (bias and CI coverage within the fixed bands for every theta and n) "
-         "passed; otherwise inconclusive. Negative control: Student-t(3), Pareto(2) and "
-         "log-normal samples must each be flagged in >= the configured fraction of replicates.",
-    falsifier="A real-noise sample where a power law beats every stretched exponential with "
-              "theta <= theta_max (refuted). Calibration must pass (bias and CI coverage on "
-              "exact Weibull samples) and the heavy-tailed controls must be flagged.",
-    simulate=simulate, verdict=verdict)
+CLAIM = Claim(id="tails", paper_ref="Definition 3.1, Figure 1", reading=verdict,
+              design=DESIGN)

@@ -33,20 +33,23 @@ from ..experiment import run_experiment, schedule_summary
 from ..stats import quantile_ratio
 from ..theory import clipped_params, step_conditions
 from .base import (
-    ClaimInfo,
+    Arm,
+    Claim,
     Control,
+    Design,
     Progress,
+    Run,
+    Stage,
+    Tables,
     Verdict,
     combine,
     control_outcome,
     engine,
     read_tables,
-    run_grid,
     sigma_for_second_moment,
     smoothness,
 )
 
-LABELS = ("clipped", "vanilla", "planted", "delay_adaptive", "clipped_theory")
 AMENDMENT = (
     "Redesigned for issue 9. Old design (quadratic condition 10, delta0 10, c = 0.05 = half "
     "the noise level, eta = 0.18, two-sided TOST on the Tobit slope, control = vanilla at the "
@@ -80,30 +83,39 @@ def _spec(cfg: dict, theta: float, D: float, seed: int, algos: list[dict] | None
             "engine": engine(cfg)}
 
 
-def _algorithms(cfg: dict, theta: float, tau_max: int, tau_0: int, tau_c: int) -> list[dict]:
-    eta, th = cfg["eta"], theorem_params(cfg, theta, tau_c)
-    return [{"name": "clipped_asgd", "label": "clipped", "eta": eta, "c": cfg["c"]},
-            {"name": "asgd", "label": "vanilla", "eta": eta},
-            {"name": "asgd", "label": "planted", "eta": eta * tau_0 / tau_max},
-            {"name": "delay_adaptive_asgd", "label": "delay_adaptive", "eta": eta,
-             "tau_c": cfg["workers"]["n"]},
-            {"name": "clipped_asgd", "label": "clipped_theory", "eta": th.eta, "c": th.c}]
+ARMS = (
+    Arm("clipped", "clipped_asgd", lambda at: {"eta": at["eta"], "c": at["c"]}),
+    Arm("vanilla", "asgd", lambda at: {"eta": at["eta"]}, role="control"),
+    Arm("planted", "asgd", lambda at: {"eta": at["eta"] * at["tau_0"] / at["tau_max"]},
+        role="control"),
+    Arm("delay_adaptive", "delay_adaptive_asgd",
+        lambda at: {"eta": at["eta"], "tau_c": at["n"]}, role="reference"),
+    Arm("clipped_theory", "clipped_asgd",
+        lambda at: {"eta": at["theorem_eta"], "c": at["theorem_c"]}, role="reference"),
+)
+LABELS = tuple(a.label for a in ARMS)
 
 
-def simulate(cfg: dict, out: Path, progress: Progress) -> None:
-    """Run the ``theta x D`` grid; write ``hits.csv``, ``reps.csv`` and ``curves.csv``."""
-    points = [{"key": f"theta{theta}-D{D}", "theta": theta, "D": D}
-              for theta in cfg["thetas"] for D in cfg["D"]]
+def _points(run: Run, _: Tables) -> list[dict]:
+    return [{"key": f"theta{theta}-D{D}", "theta": theta, "D": D}
+            for theta in run.cfg["thetas"] for D in run.cfg["D"]]
+
+
+def _run(run: Run, point: dict, seed: int) -> Tables:
+    """One ``(theta, D)`` point: every arm on the point's schedule."""
+    cfg, theta, D = run.cfg, point["theta"], point["D"]
     tau_0 = schedule_summary(_spec(cfg, 1.0, min(cfg["D"]), 0))["tau_max"]
+    sched = schedule_summary(_spec(cfg, theta, D, seed))
+    th = theorem_params(cfg, theta, sched["tau_C"])
+    at = {"eta": cfg["eta"], "c": cfg["c"], "n": cfg["workers"]["n"], "tau_0": tau_0,
+          "tau_max": sched["tau_max"], "theorem_eta": th.eta, "theorem_c": th.c}
+    spec = _spec(cfg, theta, D, seed, run.algorithms(at))
+    return _run_point(cfg, spec, sched, theta, D, run.progress)
 
-    def run_point(point: dict, seed: int) -> dict[str, pd.DataFrame]:
-        theta, D = point["theta"], point["D"]
-        sched = schedule_summary(_spec(cfg, theta, D, seed))
-        algos = _algorithms(cfg, theta, sched["tau_max"], tau_0, sched["tau_C"])
-        return _run_point(cfg, _spec(cfg, theta, D, seed, algos), sched, theta, D, progress)
 
-    settings = {k: v for k, v in cfg.items() if k not in ("thetas", "D", "scales")}
-    run_grid(out, points, run_point, cfg["seed"], settings, progress)
+DESIGN = Design(stages=(Stage("grid", _points, _run),),
+                settings=lambda cfg: {k: v for k, v in cfg.items()
+                                      if k not in ("thetas", "D", "scales")})
 
 
 def _run_point(cfg: dict, spec: dict, sched: dict, theta: float, D: float, progress: Progress
@@ -207,19 +219,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                         "deterministic here (the transient dominates): intervals are narrow.")
 
 
-CLAIM = ClaimInfo(
-    id="tau_max", paper_ref="Theorem 4.2",
-    statement="With (eta, c) fixed independently of tau_max, Clipped ASGD's oracle complexity "
-              "T(eps) does not grow with the maximum delay tau_max at fixed concurrency tau_C, "
-              "in a design where vanilla ASGD at the same eta does (stale unclipped bursts).",
-    test="Per theta: rho = max over the D grid of median T / median T at the smallest D, "
-         "exact Bonferroni median intervals (joint 1 - 2 alpha), and the Tobit slope CI of "
-         "log T on log tau_max. Supported iff rho_hi <= ratio_margin and slope_hi <= "
-         "slope_margin; refuted iff rho_lo > ratio_margin or slope_lo > slope_margin. Clipped "
-         "median T at the smallest D within competitive_factor of vanilla's, else not "
-         "supported.",
-    falsifier="Clipped rho_lo above 1.25 (its capped burst still costs > 25%) or its slope "
-              "lower end above 0.1. Not supportable if vanilla at the same eta or the planted "
-              "1/tau_max step is not refuted (no mechanism/power) or clipped is > 2x slower "
-              "than vanilla at the smallest tau_max.",
-    simulate=simulate, verdict=verdict)
+CLAIM = Claim(id="tau_max", paper_ref="Theorem 4.2", reading=verdict, design=DESIGN,
+              arms=ARMS, credits=("clipping",))

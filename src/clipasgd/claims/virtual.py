@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..stats import growth_ratio, growth_reading
-from .base import ClaimInfo, Control, Verdict, read_tables
+from .base import Claim, Control, Verdict, read_tables
 
 TOLERANCE = 1e-9
 AMENDMENT = ("Issue 9: runs on the new tau_max mechanism design; labelled a mechanism check "
@@ -67,14 +67,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                    details=details)
 
 
-CLAIM = ClaimInfo(
-    id="virtual", paper_ref="Key lemma of Thm 4.2 (virtual iterate); simulator check",
-    statement="Mechanism check of the simulator: at every step, ||x_t - x~_t|| <= eta c tau_C "
-              "for Clipped ASGD, whatever tau_max.",
-    test="max over all clipped runs and steps of ||x_t - x~_t|| / (eta c tau_C) <= 1 (+1e-9 "
-         "rounding); any exceedance refutes. Control: vanilla breaks the bound and its late "
-         "distance grows with tau_max.",
-    falsifier="Any clipped run, at any step, with ||x - x~|| above eta c tau_C (beyond "
-              "rounding): a bookkeeping bug. The bound is a triangle inequality given clipping "
-              "and tau_C jobs in flight, so this is not evidence about the theorem's rate.",
-    data_from="tau_max", verdict=verdict)
+CLAIM = Claim(id="virtual", reading=verdict, data_from="tau_max",
+              paper_ref="Key lemma of Thm 4.2 (virtual iterate); simulator check")

@@ -1,0 +1,148 @@
+"""The runner: plans a claim's declared design, runs its stages point by point (seeded by
+name, cached per point, resumable), shards the first grid across jobs and writes the
+tables. It holds no global state and signals nothing by exception: a plan is a list of
+points, a shard's run returns what it did.
+
+A claim is run with its declared arms, or with arms the caller gives (``arms=``): the
+same design, seeds and reading with other algorithms (an ablation, a user's rule). Such a
+run is named by ``variant``, which keys its caches apart from the claim's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .claims.base import Arm, Claim, Progress, Run, Stage, Tables, cached_point, point_seed
+from .provenance import write_csv
+
+__all__ = ["Shard", "plan", "run_claim", "run_points", "ShardResult"]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Run only the points ``i`` of the first grid with ``i % count == index``."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: need 0 <= index < count")
+
+    def owns(self, i: int) -> bool:
+        return i % self.count == self.index
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What a shard job did: the stage it split and how many of its points it ran."""
+
+    stage: str | None
+    points: int
+    of: int
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _run(claim: Claim, cfg: dict, arms: Sequence[Arm] | None, progress: Progress | None
+         ) -> Run:
+    if claim.design is None:
+        raise ValueError(f"claim {claim.id!r} has no design of its own: it reads the data "
+                         f"of {claim.source!r}")
+    return Run(cfg, tuple(claim.arms if arms is None else arms), progress or _quiet)
+
+
+def _unique(points: list[dict], stage: Stage) -> list[dict]:
+    keys = [p["key"] for p in points]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"stage {stage.name!r}: grid point keys must be unique, got {keys}")
+    return points
+
+
+def plan(claim: Claim, cfg: dict, arms: Sequence[Arm] | None = None) -> list[dict]:
+    """The grid the shard jobs split: the first stage with points, declared without
+    running anything (later stages depend on its tables). ``check`` runs first."""
+    run = _run(claim, cfg, arms, None)
+    if claim.design.check is not None:
+        claim.design.check(cfg)
+    for stage in claim.design.stages:
+        points = _unique(stage.points(run, {}), stage)
+        if points:
+            return points
+    return []
+
+
+def _settings(claim: Claim, cfg: dict, variant: str | None) -> dict:
+    settings = claim.design.settings(cfg)
+    return settings if variant is None else {**settings, "variant": variant}
+
+
+def run_points(out: Path, stage: Stage, run: Run, points: list[dict], settings: dict,
+               shard: Shard | None = None) -> Tables:
+    """Run (or reuse from ``out/parts``) the stage's points, all or ``shard``'s share;
+    returns the tables concatenated over the points run. A point's seed is named by the
+    claim's ``seed`` and its key, whatever else is in the grid or which shard runs it."""
+    tables: dict[str, list[pd.DataFrame]] = {}
+    seed = run.cfg["seed"]
+    for i, point in enumerate(points):
+        if shard is not None and not shard.owns(i):
+            continue
+        s = point_seed(seed, point["key"])
+        done = cached_point(out, point["key"], {**point, "seed": s, "settings": settings},
+                            lambda point=point, s=s: stage.run(run, point, s), run.progress)
+        for name, frame in done.items():
+            tables.setdefault(name, []).append(frame)
+        run.progress(f"{stage.name}: grid point {i + 1}/{len(points)} ({point['key']}) done")
+    return {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
+
+
+def _write(out: Path, tables: Tables) -> None:
+    for name, frame in tables.items():
+        write_csv(Path(out) / f"{name}.csv", frame)
+
+
+def run_claim(claim: Claim, cfg: dict, out: Path, *, arms: Sequence[Arm] | None = None,
+              variant: str | None = None, shard: Shard | None = None,
+              progress: Progress | None = None) -> Tables | ShardResult:
+    """Run a claim's design into ``out``.
+
+    Without ``shard``: every stage in order (points cached ones reused), each stage's
+    tables written to ``out/<name>.csv`` as it ends, then the design's ``finish`` tables;
+    returns every table. With ``shard``: only that share of the first stage with points,
+    parts cached but nothing merged (the gather job, run afterwards without a shard,
+    finds them and runs the later stages complete); returns a :class:`ShardResult`."""
+    run = _run(claim, cfg, arms, progress)
+    design = claim.design
+    if design.check is not None:
+        design.check(cfg)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = _settings(claim, cfg, variant)
+    tables: Tables = {}
+    for stage in design.stages:
+        points = _unique(stage.points(run, tables), stage)
+        if shard is not None:
+            if not points:
+                continue  # an empty stage: the next one is the first grid
+            run_points(out, stage, run, points, settings, shard)
+            return ShardResult(stage.name, sum(shard.owns(i) for i in range(len(points))),
+                               len(points))
+        done = run_points(out, stage, run, points, settings)
+        _write(out, done)
+        tables |= done
+    if shard is not None:
+        return ShardResult(None, 0, 0)
+    if design.finish is not None:
+        extra = design.finish(run, tables)
+        _write(out, extra)
+        tables |= extra
+    for name in design.tables:  # declared but not written by this run: stale
+        if name not in tables:
+            (out / f"{name}.csv").unlink(missing_ok=True)
+    return tables
