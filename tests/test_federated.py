@@ -186,7 +186,7 @@ def test_federated_high_prob_verdict_on_planted_tables(tmp_path: Path) -> None:
 
 def test_proportion_difference_known_values() -> None:
     r = proportion_difference(56, 70, 48, 80, level=0.95)  # Newcombe (1998) example
-    assert (r.ci_low, r.ci_high) == pytest.approx((0.0524, 0.3339), abs=1e-3)
+    assert r.ci == pytest.approx((0.0524, 0.3339), abs=1e-3)
 
 
 def test_scheduler_caption_readings(tmp_path: Path) -> None:
@@ -209,8 +209,8 @@ def test_scheduler_caption_readings(tmp_path: Path) -> None:
 
 def test_k_mean_interval_width() -> None:
     iv = k_mean_interval(np.arange(10.0), k=3, level=0.9)
-    assert iv.high - iv.mean == pytest.approx(iv.mean - iv.low)
-    assert iv.sd * np.sqrt(1 / 3) < iv.high - iv.mean < 3 * iv.sd
+    assert iv.ci.high - iv.mean == pytest.approx(iv.mean - iv.ci.low)
+    assert iv.sd * np.sqrt(1 / 3) < iv.ci.high - iv.mean < 3 * iv.sd
 
 
 def test_caption_control_is_checked_before_work() -> None:

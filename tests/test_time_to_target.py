@@ -18,7 +18,6 @@ from clipasgd.claims import _speedup
 from clipasgd.datasets import needed
 from clipasgd.time_to_target import (
     choose,
-    direction,
     eval_checkpoints,
     run_times,
     speedup_verdict,
@@ -60,13 +59,6 @@ def test_run_times_extracts_per_run_times_with_censoring():
     t = run_times(c, "acc", 0.8, "max", ["D", "phase", "algorithm"]).set_index("algorithm")
     assert t.loc["clipped", "T"] == 20.0 and t.loc["vanilla", "T"] == np.inf
     assert t.loc["vanilla", "final"] == pytest.approx(0.4)
-
-
-def test_direction_reading():
-    assert direction((1.1, 2.0)) == "supported"
-    assert direction((0.5, 0.9)) == "refuted"
-    assert direction((0.8, 1.3)) == "inconclusive"
-    assert direction((1.0, 1.0)) == "inconclusive"  # a tie is no speedup
 
 
 def test_speedup_verdict_on_planted_times():

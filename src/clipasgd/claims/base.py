@@ -30,6 +30,7 @@ import pandas as pd
 from ..engine_compiled import ENGINES
 from ..problems import make_problem
 from ..provenance import atomic_write_text, config_hash, write_csv, write_json
+from ..readings import READINGS, combine, control_outcome, upper_bound_verdict
 
 __all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_outcome",
            "upper_bound_verdict", "read_tables", "Progress", "sigma_for_second_moment",
@@ -37,7 +38,7 @@ __all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_ou
            "run_grid", "Tables", "Shard", "shard", "planning", "Planned", "DEFAULT_ENGINE",
            "engine"]
 
-VERDICTS = ("supported", "refuted", "inconclusive")
+VERDICTS = READINGS  # the rules that produce them: clipasgd.readings (re-exported here)
 DEFAULT_ENGINE = ENGINES[0]  # the compiled kernel, as in a spec without "engine"
 Progress = Callable[[str], None]
 Tables = dict[str, pd.DataFrame]
@@ -109,34 +110,6 @@ class Verdict:
         out = asdict(self)
         out["control"]["refuted"] = self.control.refuted
         return out
-
-
-def combine(verdicts: list[str]) -> str:
-    """A claim made of several settings: refuted if any is, supported if all are."""
-    if any(v == "refuted" for v in verdicts):
-        return "refuted"
-    if verdicts and all(v == "supported" for v in verdicts):
-        return "supported"
-    return "inconclusive"
-
-
-def upper_bound_verdict(ci: tuple[float, float] | None, bound: float, margin: float) -> str:
-    """One-sided reading of an O-bound on an exponent: supported if the CI's upper end is
-    at most ``bound + margin``, refuted if its lower end is above, else inconclusive."""
-    if ci is None:
-        return "inconclusive"
-    lo, hi = ci
-    if hi <= bound + margin:
-        return "supported"
-    return "refuted" if lo > bound + margin else "inconclusive"
-
-
-def control_outcome(verdicts: list[str]) -> str:
-    """A control run in several settings is refuted only if refuted in every one; if the
-    false variant is supported anywhere, the check is broken there."""
-    if verdicts and all(v == "refuted" for v in verdicts):
-        return "refuted"
-    return "supported" if any(v == "supported" for v in verdicts) else "inconclusive"
 
 
 def read_tables(folder: str | Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
