@@ -85,6 +85,7 @@ def test_tail_compare_is_scale_free_and_directional() -> None:
     assert hpt.tail_compare(heavy_cens, light, 0.9, 0.05)["verdict"] == "supported"
 
 
+@pytest.mark.slow  # 150-replicate calibration loop, ~5 s
 def test_seed_only_control_false_report_rate() -> None:
     # Two samples of one law (what two seeds of one configuration give): the two-direction
     # test reports a difference in at most 2 alpha of the pairs (+ 3 sd).

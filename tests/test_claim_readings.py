@@ -72,6 +72,7 @@ def test_growth_ratio_censored_points() -> None:
     assert R.growth_reading(r.ci, None, 1.25, 0.1) == "refuted"
 
 
+@pytest.mark.slow  # 200-replicate calibration loop, ~4 s
 def test_growth_ratio_interval_covers_on_flat_truth() -> None:
     rng = np.random.default_rng(2)
     reps = 200
@@ -185,6 +186,7 @@ def test_quantile_ratio_known_answers() -> None:
     assert S.quantile_ratio(light, light[::-1] * 1.0, 0.99).reading == "tie"
 
 
+@pytest.mark.slow  # calibration loop, ~5 s
 def test_null_quantile_ratio_size() -> None:
     # Two independent samples of one law (vanilla vs vanilla, another seed): a false "win"
     # at most alpha of the time (Bonferroni CIs: in fact far less).

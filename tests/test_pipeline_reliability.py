@@ -14,15 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import CONFIG, ROOT, SCHEMA
 
 from clipasgd import pipeline
 from clipasgd.claims import base
 from clipasgd.pipeline import check_claims, check_config, claim_config, load_config
 from clipasgd.spec import SpecError
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "config" / "config.yaml"
-SCHEMA = ROOT / "config" / "config.schema.json"
 PACKAGE = ROOT / "src" / "clipasgd"
 
 

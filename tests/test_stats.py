@@ -170,6 +170,7 @@ def test_two_sample_tail_test_detects_heavier_tail() -> None:
     assert not flipped.heavier and flipped.pvalue > 0.5
 
 
+@pytest.mark.slow  # 400-replicate calibration loop, ~5 s
 def test_two_sample_tail_test_size_under_null() -> None:
     # Fisher's test is exact under exchangeability; the CI rule only removes
     # rejections. 400 reps: allow alpha + 3 sd.

@@ -24,7 +24,6 @@ from clipasgd.time_to_target import (
     time_to_target,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 SS = np.random.SeedSequence(0)
 
 
@@ -144,11 +143,12 @@ def test_data_rule_keys_on_the_problem_section():
     assert needed({"name": "quadratic"}) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("claim", ["fig2_speedup", "fig3_speedup", "fig4_federated"])
-def test_smoke_scale_simulate_and_verdict(tmp_path, claim):
+def test_smoke_scale_simulate_and_verdict(tmp_path, claim, root):
     """The claim end to end on synthetic data through ``python -m clipasgd.pipeline``."""
-    shutil.copytree(ROOT / "config", tmp_path / "config")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    shutil.copytree(root / "config", tmp_path / "config")
+    env = {**os.environ, "PYTHONPATH": str(root / "src"), "OMP_NUM_THREADS": "1"}
     for step in ("simulate", "verdict"):
         subprocess.run([sys.executable, "-m", "clipasgd.pipeline", step, claim, "--scale",
                         "smoke"], cwd=tmp_path, env=env, check=True, capture_output=True)
