@@ -212,3 +212,15 @@ def test_every_interval_is_one_type_and_keeps_its_written_names() -> None:
     q = S.quantile_ci(np.arange(1.0, 11.0), 0.5, 0.95).to_dict()
     assert (q["lower"], q["upper"]) == (2.0, 9.0)
     assert list(q)[5:7] == ["lower", "upper"]  # in place: the files keep their key order
+
+
+def test_a_verdict_file_writes_results_under_their_own_names() -> None:
+    # Claims put result objects in Verdict.details; the file must carry the names the
+    # result's to_dict writes ("lower"/"upper"), not dataclasses.asdict's ("ci").
+    from clipasgd.claims.base import Control, Verdict
+
+    r = S.quantile_ratio(np.arange(1.0, 101.0), np.arange(1.0, 101.0) / 2, 0.5)
+    v = Verdict("supported", r.estimate, r.ci, 1.0, Control("c", "refuted"), {"ratio": r})
+    written = v.to_dict()["details"]["ratio"]
+    assert (written["lower"], written["upper"]) == r.ci and "ci" not in written
+    assert (written["quantile_a"]["lower"], written["quantile_a"]["upper"]) == r.quantile_a.ci

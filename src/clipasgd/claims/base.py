@@ -20,7 +20,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..engine_compiled import ENGINES
 from ..problems import make_problem
-from ..provenance import atomic_write_text, config_hash, write_csv, write_json
+from ..provenance import atomic_write_text, config_hash, to_jsonable, write_csv, write_json
 from ..readings import READINGS, combine, control_outcome, upper_bound_verdict
 
 __all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_outcome",
@@ -107,8 +107,11 @@ class Verdict:
                 "Downgraded from supported: the negative control was not refuted."
 
     def to_dict(self) -> dict:
-        out = asdict(self)
+        """Fields as a dict; result objects in ``details`` are written by their own
+        ``to_dict`` (an interval under the names it always had), not by ``asdict``."""
+        out = asdict(replace(self, details={}))
         out["control"]["refuted"] = self.control.refuted
+        out["details"] = to_jsonable(self.details)
         return out
 
 
