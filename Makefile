@@ -1,5 +1,6 @@
 # make        : set up .venv, install, run the whole pipeline at the default (quick) scale
 # make test   : set up .venv, install, run lint and the test suite (what CI runs)
+# make test-fast : the same without the tests marked slow (pipeline runs, calibration loops)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SCALE  ?= quick
 CORES  ?= all
 
-.PHONY: all setup test lint pipeline bench clean
+.PHONY: all setup test test-fast lint pipeline bench clean
 
 all: pipeline
 
@@ -28,6 +29,9 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP) lint
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

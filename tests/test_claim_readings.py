@@ -12,21 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clipasgd import readings as R
 from clipasgd import stats as S
 from clipasgd.claims import high_prob_tau_max as hpm
 from clipasgd.claims import rate_shape as rs
 from clipasgd.claims import tau_max as tm
 from clipasgd.claims import virtual as vt
 from clipasgd.claims.high_prob import hp_reading
-from clipasgd.pipeline import claim_config, load_config
 
-ROOT = Path(__file__).resolve().parents[1]
 TAUS = [7.0, 22.0, 134.0, 1030.0]
-
-
-def _cfg(claim: str = "tau_max") -> dict:
-    cfg = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "config.schema.json")
-    return claim_config(cfg, claim, "quick")
 
 
 def _samples(medians: list[float], rng: np.random.Generator, n: int = 200) -> list[np.ndarray]:
@@ -36,7 +30,7 @@ def _samples(medians: list[float], rng: np.random.Generator, n: int = 200) -> li
 def _read(medians: list[float], seed: int = 0, slope: tuple[float, float] | None = None
           ) -> tuple[str, S.GrowthRatio]:
     r = S.growth_ratio(_samples(medians, np.random.default_rng(seed)), TAUS, 0.5, 0.05)
-    return S.growth_reading((r.lower, r.upper), slope, 1.25, 0.1), r
+    return R.growth_reading(r.ci, slope, 1.25, 0.1), r
 
 
 # ----------------------------------------------------------------- growth_ratio / reading
@@ -44,14 +38,14 @@ def _read(medians: list[float], seed: int = 0, slope: tuple[float, float] | None
 
 def test_flat_curve_reads_supported() -> None:
     v, r = _read([3000, 3010, 2990, 3005], slope=(-0.01, 0.01))
-    assert v == "supported" and 1 <= r.estimate < 1.01 and r.upper < 1.25
+    assert v == "supported" and 1 <= r.estimate < 1.01 and r.ci.high < 1.25
 
 
 def test_falling_curve_is_never_refuted() -> None:
     # A clipped T that falls with tau_max: rho = 1 (the max includes the first point).
     v, r = _read([3000, 2500, 2000, 1500], slope=(-0.12, -0.09))
     assert v == "supported" and r.estimate == 1.0
-    assert S.growth_reading((r.lower, r.upper), None, 1.25, 0.1) != "refuted"
+    assert R.growth_reading(r.ci, None, 1.25, 0.1) != "refuted"
 
 
 def test_control_that_gets_faster_is_not_refuted() -> None:
@@ -66,22 +60,23 @@ def test_non_monotone_3x_swing_does_not_read_flat() -> None:
 
 
 def test_growing_curve_refuted_by_slope_alone() -> None:
-    assert S.growth_reading((1.0, 1.2), (0.15, 0.2), 1.25, 0.1) == "refuted"
-    assert S.growth_reading((1.0, 1.3), (0.0, 0.05), 1.25, 0.1) == "inconclusive"
+    assert R.growth_reading((1.0, 1.2), (0.15, 0.2), 1.25, 0.1) == "refuted"
+    assert R.growth_reading((1.0, 1.3), (0.0, 0.05), 1.25, 0.1) == "inconclusive"
 
 
 def test_growth_ratio_censored_points() -> None:
     rng = np.random.default_rng(1)
     samples = [3000 * (1 + 0.01 * rng.standard_normal(200)), np.full(200, np.inf)]
     r = S.growth_ratio(samples, [7, 134], 0.5, 0.05, floors=[12000, 12000])
-    assert r.upper == math.inf and r.lower > 3.9  # the horizon bounds the censored median
-    assert S.growth_reading((r.lower, r.upper), None, 1.25, 0.1) == "refuted"
+    assert r.ci.high == math.inf and r.ci.low > 3.9  # the horizon bounds the censored median
+    assert R.growth_reading(r.ci, None, 1.25, 0.1) == "refuted"
 
 
+@pytest.mark.slow  # 200-replicate calibration loop, ~4 s
 def test_growth_ratio_interval_covers_on_flat_truth() -> None:
     rng = np.random.default_rng(2)
     reps = 200
-    cover = sum(S.growth_ratio([rng.exponential(1, 101) for _ in TAUS], TAUS).lower <= 1
+    cover = sum(S.growth_ratio([rng.exponential(1, 101) for _ in TAUS], TAUS).ci.low <= 1
                 for _ in range(reps))
     assert cover / reps >= 0.9  # rho_lo <= true rho = 1 at joint level >= 90%
 
@@ -107,13 +102,19 @@ GOOD = {"clipped": [8000, 7850, 7870, 7740], "vanilla": [5590, 7520, 9480, 9310]
         "clipped_theory": [1e9] * 4}
 
 
-def _verdict(tmp_path: Path, **change: list[float]):
+@pytest.fixture
+def tau_cfg(claim_cfg) -> dict:
+    """The quick tau_max section (also high_prob_tau_max's and virtual's data source)."""
+    return claim_cfg("tau_max")
+
+
+def _verdict(cfg: dict, tmp_path: Path, **change: list[float]):
     _hits(GOOD | change, np.random.default_rng(3)).to_csv(tmp_path / "hits.csv", index=False)
-    return tm.verdict(_cfg(), tmp_path)
+    return tm.verdict(cfg, tmp_path)
 
 
-def test_tau_max_supported_with_mechanism_control(tmp_path: Path) -> None:
-    v = _verdict(tmp_path)
+def test_tau_max_supported_with_mechanism_control(tmp_path: Path, tau_cfg: dict) -> None:
+    v = _verdict(tau_cfg, tmp_path)
     assert v.verdict == "supported" and v.control.verdict == "refuted"
     d = v.details["thetas"]["theta=1.0"]
     assert d["competitiveness"]["outcome"] == "passes"
@@ -122,42 +123,42 @@ def test_tau_max_supported_with_mechanism_control(tmp_path: Path) -> None:
     assert "design_amendment" in v.details
 
 
-def test_tau_max_control_getting_faster_downgrades(tmp_path: Path) -> None:
-    v = _verdict(tmp_path, vanilla=[5590, 3800, 3300, 3100])
+def test_tau_max_control_getting_faster_downgrades(tmp_path: Path, tau_cfg: dict) -> None:
+    v = _verdict(tau_cfg, tmp_path, vanilla=[5590, 3800, 3300, 3100])
     assert v.control.verdict != "refuted" and v.verdict == "inconclusive"
 
 
-def test_tau_max_clipped_bump_refutes(tmp_path: Path) -> None:
-    assert _verdict(tmp_path, clipped=[8000, 24000, 8000, 8000]).verdict == "refuted"
+def test_tau_max_clipped_bump_refutes(tmp_path: Path, tau_cfg: dict) -> None:
+    assert _verdict(tau_cfg, tmp_path, clipped=[8000, 24000, 8000, 8000]).verdict == "refuted"
 
 
-def test_tau_max_falling_clipped_supported(tmp_path: Path) -> None:
-    assert _verdict(tmp_path, clipped=[8000, 7000, 6000, 5000]).verdict == "supported"
+def test_tau_max_falling_clipped_supported(tmp_path: Path, tau_cfg: dict) -> None:
+    assert _verdict(tau_cfg, tmp_path, clipped=[8000, 7000, 6000, 5000]).verdict == "supported"
 
 
-def test_tau_max_uncompetitive_clipped_not_supported(tmp_path: Path) -> None:
-    v = _verdict(tmp_path, clipped=[16000, 16000, 16000, 16000])
+def test_tau_max_uncompetitive_clipped_not_supported(tmp_path: Path, tau_cfg: dict) -> None:
+    v = _verdict(tau_cfg, tmp_path, clipped=[16000, 16000, 16000, 16000])
     d = v.details["thetas"]["theta=1.0"]
     assert d["competitiveness"]["outcome"] == "fails" and v.verdict == "inconclusive"
 
 
-def test_high_prob_tau_max_readings(tmp_path: Path) -> None:
+def test_high_prob_tau_max_readings(tmp_path: Path, tau_cfg: dict) -> None:
     rng = np.random.default_rng(4)
     _hits(GOOD, rng, n=440).to_csv(tmp_path / "hits.csv", index=False)
-    v = hpm.verdict(_cfg(), tmp_path)
+    v = hpm.verdict(tau_cfg, tmp_path)
     assert v.verdict == "supported" and v.control.verdict == "refuted"
     (tmp_path / "b").mkdir()
     _hits(GOOD | {"vanilla": [5590, 3800, 3300, 3100]}, rng, n=440).to_csv(
         tmp_path / "b" / "hits.csv", index=False)
-    v = hpm.verdict(_cfg(), tmp_path / "b")
+    v = hpm.verdict(tau_cfg, tmp_path / "b")
     assert v.control.verdict != "refuted" and v.verdict == "inconclusive"
 
 
 # ----------------------------------------------------------------- virtual
 
 
-def test_virtual_control_needs_growth(tmp_path: Path) -> None:
-    cfg = _cfg()
+def test_virtual_control_needs_growth(tmp_path: Path, tau_cfg: dict) -> None:
+    cfg = tau_cfg
     rows = []
     for tau, late in zip(TAUS, (0.04, 0.35, 2.0, 6.5), strict=True):
         for alg, vmax, lt, c in (("clipped", 3.84, 0.1, 4.0), ("vanilla", 13.4, late, np.nan)):
@@ -185,6 +186,7 @@ def test_quantile_ratio_known_answers() -> None:
     assert S.quantile_ratio(light, light[::-1] * 1.0, 0.99).reading == "tie"
 
 
+@pytest.mark.slow  # calibration loop, ~5 s
 def test_null_quantile_ratio_size() -> None:
     # Two independent samples of one law (vanilla vs vanilla, another seed): a false "win"
     # at most alpha of the time (Bonferroni CIs: in fact far less).
@@ -208,8 +210,8 @@ def test_hp_reading(readings, expected) -> None:
 # ----------------------------------------------------------------- rate_shape
 
 
-def test_rate_shape_evidence_sweeps_are_noisy() -> None:
-    cfg = _cfg("rate_shape")
+def test_rate_shape_evidence_sweeps_are_noisy(claim_cfg) -> None:
+    cfg = claim_cfg("rate_shape")
     for sweep in rs.SWEEPS:
         for value in cfg[sweep]["grid"]:
             spec, _ = rs._spec(cfg, sweep, value, 0)
@@ -247,15 +249,16 @@ def _rate_hits(cfg: dict, sweep: str, shape, rng: np.random.Generator,
     (lambda i: 2.0 * 1.8**i, None, "refuted"),       # T outgrows B
     (lambda i: 0.3, 2, "refuted"),                   # never reaches eps from grid point 2
 ])
-def test_rate_shape_reading_known_answers(sweep, shape, censor_from, expected) -> None:
-    cfg = _cfg("rate_shape")
+def test_rate_shape_reading_known_answers(sweep, shape, censor_from, expected, claim_cfg
+                                          ) -> None:
+    cfg = claim_cfg("rate_shape")
     h = _rate_hits(cfg, sweep, shape, np.random.default_rng(3), censor_from)
     assert rs.sweep_reading(h, sweep, cfg)["verdict"] == expected
 
 
-def test_rate_shape_no_growth_control_reads_T_itself() -> None:
+def test_rate_shape_no_growth_control_reads_T_itself(claim_cfg) -> None:
     """'T does not grow': refuted by a growing T, not by one that gets faster."""
-    cfg = _cfg("rate_shape")
+    cfg = claim_cfg("rate_shape")
     rng = np.random.default_rng(4)
     grows = _rate_hits(cfg, "tau_c", lambda i: 1e3 * 2.0**i, rng, relative=False)
     faster = _rate_hits(cfg, "tau_c", lambda i: 1e3 * 0.7**i, rng, relative=False)
@@ -263,9 +266,9 @@ def test_rate_shape_no_growth_control_reads_T_itself() -> None:
     assert rs.sweep_reading(faster, "tau_c", cfg, relative=False)["verdict"] == "supported"
 
 
-def test_rate_shape_control_breaks_a_step_condition() -> None:
+def test_rate_shape_control_breaks_a_step_condition(claim_cfg) -> None:
     """The mechanism control's fixed step violates an eta condition at the hardest point."""
-    cfg = _cfg("rate_shape")
+    cfg = claim_cfg("rate_shape")
     for sweep in rs.SWEEPS:
         rows = rs.fixed_step_conditions(cfg, sweep)
         assert not all(v["holds"] for k, v in rows.items() if k.startswith("eta")), sweep

@@ -14,17 +14,13 @@ import pytest
 from clipasgd import cli
 from clipasgd.claims import get_claim
 from clipasgd.claims import tails as claim
-from clipasgd.pipeline import claim_config, load_config
 from clipasgd.runner import run_claim
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(scope="module")
-def cfg() -> dict:
+@pytest.fixture
+def cfg(claim_cfg) -> dict:
     """The shipped config's smoke section (so the test also checks it validates)."""
-    return claim_config(load_config(ROOT / "config/config.yaml",
-                                    ROOT / "config/config.schema.json"), "tails", "smoke")
+    return claim_cfg("tails", "smoke")
 
 
 # ------------------------------------------------------------------ synthetic data folders

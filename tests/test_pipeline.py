@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import CONFIG, SCHEMA
 
 from clipasgd import stats
 from clipasgd.claims import base, get_claim
@@ -16,10 +17,6 @@ from clipasgd.claims.virtual import bound_check
 from clipasgd.pipeline import claim_config, load_config
 from clipasgd.runner import run_claim
 from clipasgd.spec import SpecError
-
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "config" / "config.yaml"
-SCHEMA = ROOT / "config" / "config.schema.json"
 
 
 def _write_config(tmp_path: Path, mutate) -> Path:

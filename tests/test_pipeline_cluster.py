@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT
 from test_toy_claim import _workflow
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 SBATCH = r"""#!/usr/bin/env bash

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import CONFIG, ROOT, SCHEMA
 
 from clipasgd import pipeline, runner
 from clipasgd.claims import base
@@ -21,9 +22,6 @@ from clipasgd.pipeline import check_claims, check_config, claim_config, load_con
 from clipasgd.runner import run_claim
 from clipasgd.spec import SpecError
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "config" / "config.yaml"
-SCHEMA = ROOT / "config" / "config.schema.json"
 PACKAGE = ROOT / "src" / "clipasgd"
 
 

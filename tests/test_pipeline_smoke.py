@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 FIELDS = {"claim", "paper_ref", "statement", "test", "verdict", "statistic", "ci", "margin",
           "control", "details", "inputs", "config_hash", "config_section", "seed", "version",
           "git_commit", "scale"}

@@ -15,7 +15,7 @@ def test_known_ratio_of_medians():
     assert res.ratio == pytest.approx(3.0)
     assert (res.median_a, res.median_b, res.bound) == (20.0, 60.0, "exact")
     # every bootstrap median of a lies in [10, 30] and of b in [40, 80]
-    assert 40 / 30 <= res.ci_low <= res.ratio <= res.ci_high <= 80 / 10
+    assert 40 / 30 <= res.ci.low <= res.ratio <= res.ci.high <= 80 / 10
 
 
 def test_misses_are_censored_at_the_cap_not_dropped():
@@ -36,14 +36,14 @@ def test_bound_flags():
 
 def test_identical_samples_give_a_degenerate_interval():
     res = speedup([7, 7, 7, 7], [14, 14, 14, 14], cap=100, n_boot=200)
-    assert res.ci_low == res.ci_high == res.ratio == 2.0
+    assert res.ci.low == res.ci.high == res.ratio == 2.0
 
 
 def test_interval_covers_the_true_ratio_and_is_seeded():
     rng = np.random.default_rng(0)
     a, b = rng.lognormal(np.log(100), 0.2, 40), rng.lognormal(np.log(150), 0.2, 40)
     res = speedup(a, b, cap=1e4, seed=3)
-    assert res.ci_low < 1.5 < res.ci_high and res.ci_low > 1.2
+    assert res.ci.low < 1.5 < res.ci.high and res.ci.low > 1.2
     assert speedup(a, b, cap=1e4, seed=3) == res
     json.dumps(res.to_dict(), allow_nan=False)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 TOY = '''

@@ -27,13 +27,14 @@ from .engine import EngineOptions, simulate
 from .experiment import schedule_slack
 from .noise import make_noise
 from .problems.network import SoftmaxNetwork
+from .readings import above_one
 from .results import RESERVED_COLUMNS
 from .schedules import make_schedule
 from .stats import speedup
 from .updates import Transform
 
 __all__ = ["eval_checkpoints", "time_to_target", "run_times", "settings", "run_one", "choose",
-           "speedup_verdict", "direction", "GOALS"]
+           "speedup_verdict", "GOALS"]
 
 GOALS = ("max", "min")
 # label -> the config list that extends its tuning grid beyond eta
@@ -158,19 +159,12 @@ def choose(select_times: pd.DataFrame, goal: str, cap: float) -> pd.DataFrame:
     return best.sort_values(["D", "algorithm"]).reset_index(drop=True)
 
 
-def direction(ci: tuple[float, float]) -> str:
-    """The paper's direction (Clipped faster): ``supported`` if the interval lies above
-    1, ``refuted`` if below 1, else ``inconclusive``."""
-    lo, hi = ci
-    return "supported" if lo > 1 else "refuted" if hi < 1 else "inconclusive"
-
-
 def speedup_verdict(times_clipped: np.ndarray, times_other: np.ndarray, cap: float,
                     level: float, n_boot: int, seed: np.random.SeedSequence,
                     paper: float | None = None) -> dict:
     """Speedup of Clipped over another algorithm, its interval, and its reading."""
     sp = speedup(times_clipped, times_other, cap, level=level, n_boot=n_boot, seed=seed)
-    verdict = direction((sp.ci_low, sp.ci_high))
+    verdict = above_one(sp.ci)
     return {**sp.to_dict(), "verdict": verdict, "paper": paper,
             "reading": "paper's direction reproduced" if verdict == "supported"
             else "not reproduced"}

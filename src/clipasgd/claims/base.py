@@ -20,7 +20,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,14 +31,15 @@ import pandas as pd
 from ..algorithms import Algorithm, make_algorithm
 from ..engine_compiled import ENGINES
 from ..problems import make_problem
-from ..provenance import atomic_write_text, config_hash, write_json
+from ..provenance import atomic_write_text, config_hash, to_jsonable, write_json
+from ..readings import READINGS, combine, control_outcome, upper_bound_verdict
 
 __all__ = ["Claim", "Arm", "Run", "Stage", "Design", "MECHANISMS", "Verdict", "Control",
            "VERDICTS", "combine", "control_outcome", "upper_bound_verdict", "read_tables",
            "Progress", "sigma_for_second_moment", "cached_point", "code_fingerprint",
            "smoothness", "named_seed", "point_seed", "Tables", "DEFAULT_ENGINE", "engine"]
 
-VERDICTS = ("supported", "refuted", "inconclusive")
+VERDICTS = READINGS  # the rules that produce them: clipasgd.readings (re-exported here)
 DEFAULT_ENGINE = ENGINES[0]  # the compiled kernel, as in a spec without "engine"
 Progress = Callable[[str], None]
 Tables = dict[str, pd.DataFrame]
@@ -202,37 +203,12 @@ class Verdict:
                 "Downgraded from supported: the negative control was not refuted."
 
     def to_dict(self) -> dict:
-        out = asdict(self)
+        """Fields as a dict; result objects in ``details`` are written by their own
+        ``to_dict`` (an interval under the names it always had), not by ``asdict``."""
+        out = asdict(replace(self, details={}))
         out["control"]["refuted"] = self.control.refuted
+        out["details"] = to_jsonable(self.details)
         return out
-
-
-def combine(verdicts: list[str]) -> str:
-    """A claim made of several settings: refuted if any is, supported if all are."""
-    if any(v == "refuted" for v in verdicts):
-        return "refuted"
-    if verdicts and all(v == "supported" for v in verdicts):
-        return "supported"
-    return "inconclusive"
-
-
-def upper_bound_verdict(ci: tuple[float, float] | None, bound: float, margin: float) -> str:
-    """One-sided reading of an O-bound on an exponent: supported if the CI's upper end is
-    at most ``bound + margin``, refuted if its lower end is above, else inconclusive."""
-    if ci is None:
-        return "inconclusive"
-    lo, hi = ci
-    if hi <= bound + margin:
-        return "supported"
-    return "refuted" if lo > bound + margin else "inconclusive"
-
-
-def control_outcome(verdicts: list[str]) -> str:
-    """A control run in several settings is refuted only if refuted in every one; if the
-    false variant is supported anywhere, the check is broken there."""
-    if verdicts and all(v == "refuted" for v in verdicts):
-        return "refuted"
-    return "supported" if any(v == "supported" for v in verdicts) else "inconclusive"
 
 
 def read_tables(folder: str | Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:

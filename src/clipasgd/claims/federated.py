@@ -201,7 +201,7 @@ def bias_reading(cfg: dict, frame: pd.DataFrame) -> dict:
     out = {}
     for (D, sched), g in frame.groupby(["D", "scheduler"]):
         fit = slope_fit(np.log(g["eta"]), np.log(g["floor"]), _level(cfg))
-        ci = (fit.ci_low, fit.ci_high)
+        ci = (fit.ci.low, fit.ci.high)
         floors = g.groupby("eta")["floor"].mean()
         out[f"D={D:g} {sched}"] = {
             "slope": fit.slope, "ci": ci,
@@ -218,14 +218,14 @@ def like_sigma_reading(cfg: dict, frame: pd.DataFrame) -> dict:
     w = frame.pivot_table(index=["s", "rep"], columns="member", values="T")
     d, ctrl = np.log(w["zeta"] / w["sigma"]), np.log(w["sigma2"] / w["sigma"])
     m, mc = mean_ci(d, _level(cfg)), mean_ci(ctrl, _level(cfg))
-    tost = bool(-b["tost_margin"] < m.ci_low and m.ci_high < b["tost_margin"])
-    return {"mean_dlog": m.mean, "ci": (m.ci_low, m.ci_high),
-            "verdict": upper_bound_verdict((m.ci_low, m.ci_high), 0.0, b["margin"]),
+    tost = bool(-b["tost_margin"] < m.ci.low and m.ci.high < b["tost_margin"])
+    return {"mean_dlog": m.mean, "ci": (m.ci.low, m.ci.high),
+            "verdict": upper_bound_verdict((m.ci.low, m.ci.high), 0.0, b["margin"]),
             "tost_margin": b["tost_margin"], "tost_equivalent": tost,
             "per_s": {f"{s:g}": float(v) for s, v in d.groupby(level="s").mean().items()},
             "n_censored": int(frame["censored"].sum()),
-            "control_mean_dlog": mc.mean, "control_ci": (mc.ci_low, mc.ci_high),
-            "control_verdict": upper_bound_verdict((mc.ci_low, mc.ci_high), 0.0, b["margin"])}
+            "control_mean_dlog": mc.mean, "control_ci": (mc.ci.low, mc.ci.high),
+            "control_verdict": upper_bound_verdict((mc.ci.low, mc.ci.high), 0.0, b["margin"])}
 
 
 def zeta_rate_reading(cfg: dict, frame: pd.DataFrame) -> dict:
@@ -236,7 +236,7 @@ def zeta_rate_reading(cfg: dict, frame: pd.DataFrame) -> dict:
     grid_z = np.asarray(r["grid"], dtype=float)
     pred = float(np.polyfit(np.log(grid_z), np.log([implied_bound(cfg, z) for z in grid_z]),
                             1)[0])
-    ci = (fit.ci_low, fit.ci_high)
+    ci = (fit.ci.low, fit.ci.high)
     return {"slope": fit.slope, "ci": ci, "predicted": pred,
             "verdict": upper_bound_verdict(ci, pred, r["margin"]),
             "control_verdict": upper_bound_verdict(ci, 0.0, r["margin"]),
@@ -253,8 +253,8 @@ def clip_radius_reading(cfg: dict, frame: pd.DataFrame) -> dict:
         m, fl = mean_ci(g["S_T"], _level(cfg)), mean_ci(g["floor"], _level(cfg))
         pred = float(g["predicted"].iloc[0])
         out[f"c={label}"] = {
-            "c": float(g["c"].iloc[0]), "S_T": m.mean, "ci": (m.ci_low, m.ci_high),
-            "verdict": upper_bound_verdict((m.ci_low, m.ci_high), r["eps"], 0.0),
+            "c": float(g["c"].iloc[0]), "S_T": m.mean, "ci": (m.ci.low, m.ci.high),
+            "verdict": upper_bound_verdict((m.ci.low, m.ci.high), r["eps"], 0.0),
             "floor": fl.mean, "predicted_fixed_point": pred,
             "fixed_point_match": bool(abs(fl.mean - pred) <= 3 * fl.se + r["tolerance"])}
     return out

@@ -97,8 +97,8 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                                  *_fails(f, hom, "clipped", "algorithm2", eps), level)
     ctrl = proportion_difference(*_fails(f, het, "clipped", "algorithm1", eps),
                                  *_fails(f, hom, "clipped", "algorithm2", eps), level)
-    v = upper_bound_verdict((main.ci_low, main.ci_high), 0.0, margin)
-    c = upper_bound_verdict((ctrl.ci_low, ctrl.ci_high), 0.0, margin)
+    v = upper_bound_verdict((main.ci.low, main.ci.high), 0.0, margin)
+    c = upper_bound_verdict((ctrl.ci.low, ctrl.ci.high), 0.0, margin)
     details: dict = {"main": main.to_dict(), "control": ctrl.to_dict()}
     for case in (het, hom):
         k_c, n = _fails(f, case, "clipped", "algorithm2", eps)
@@ -117,8 +117,8 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                     "problem: its fixed point is biased by the workers' speeds, so its failure "
                     "probability exceeds the homogeneous one; the same one-sided test must "
                     "refute 'no more than margin above'.",
-        verdict=c, statistic=ctrl.difference, ci=(ctrl.ci_low, ctrl.ci_high))
-    return Verdict(verdict=v, statistic=main.difference, ci=(main.ci_low, main.ci_high),
+        verdict=c, statistic=ctrl.difference, ci=(ctrl.ci.low, ctrl.ci.high))
+    return Verdict(verdict=v, statistic=main.difference, ci=(main.ci.low, main.ci.high),
                    margin=margin, control=control, details=details,
                    note="statistic: P(S_T > eps) heterogeneous minus homogeneous (matched "
                         "sigma + zeta), Clipped ASGD, Algorithm 2.")

@@ -233,7 +233,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
         r = quantile_ratio(S["vanilla"], S["clipped"], q, alpha, m)
         null = quantile_ratio(metric(tabs, f"{key}-repeat", "vanilla", "S_T"), S["vanilla"], q,
                               alpha, m)
-        readings[theta] = (r.reading, r.upper / m)
+        readings[theta] = (r.reading, r.ci.high / m)
         nulls[theta] = null.reading
         p = rule(cfg, theta)
         excess = {a: float(np.quantile(x, q) / np.median(x) - 1) for a, x in S.items()}
@@ -252,17 +252,17 @@ def verdict(cfg: dict, data: Path) -> Verdict:
     false_win = [t for t, r in nulls.items() if r == "win"]
     details["null_control"] = {f"theta={t}": r for t, r in nulls.items()}
     details["timing"] = timing_summary(tabs["timing"])
-    key = min(cfg["must_win"], key=lambda t: details["thetas"][f"theta={t}"]["ratio"].lower)
+    key = min(cfg["must_win"], key=lambda t: details["thetas"][f"theta={t}"]["ratio"].ci.low)
     main = details["thetas"][f"theta={key}"]["ratio"]
-    worst_null = max(nulls, key=lambda t: details["thetas"][f"theta={t}"]["null_ratio"].lower)
+    worst_null = max(nulls, key=lambda t: details["thetas"][f"theta={t}"]["null_ratio"].ci.low)
     nr = details["thetas"][f"theta={worst_null}"]["null_ratio"]
     ctrl = Control(description="Null: vanilla ASGD against vanilla ASGD with an independent "
                                "seed, the same quantile-ratio test: must report no win at any "
                                "theta (refuted = no false win). statistic/ci: the null ratio "
                                "with the largest lower end.",
                    verdict="supported" if false_win else "refuted", statistic=nr.estimate,
-                   ci=(nr.lower, nr.upper))
-    return Verdict(verdict=v, statistic=main.estimate, ci=(main.lower, main.upper), margin=m,
+                   ci=(nr.ci.low, nr.ci.high))
+    return Verdict(verdict=v, statistic=main.estimate, ci=(main.ci.low, main.ci.high), margin=m,
                    control=ctrl, details=details,
                    note=f"statistic/ci: r = Q_{q:g}(S_H) vanilla / clipped at theta = {key}, the "
                         "must-win theta with the smallest lower end (joint level "

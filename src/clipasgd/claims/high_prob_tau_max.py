@@ -45,8 +45,8 @@ def quantile_slope(samples: list[np.ndarray], tau_max: list[float], q: float, al
     w = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         est = np.log([b["estimate"] for b in boxes])
-        lo_y = np.log([b["lower"] for b in boxes])
-        hi_y = np.log([b["upper"] for b in boxes])
+        lo_y = np.log([b.ci.low for b in boxes])
+        hi_y = np.log([b.ci.high for b in boxes])
 
     def dot(y: np.ndarray) -> float:
         terms = w * y

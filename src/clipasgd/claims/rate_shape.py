@@ -187,7 +187,7 @@ def sweep_reading(h: pd.DataFrame, sweep: str, cfg: dict, relative: bool = True)
     slope = {"slope": g.slope, "ci": g.slope_ci} | ({"reason": g.slope_note}
                                                       if g.slope_note else {})
     return {"verdict": g.verdict, "rho": g.ratio.estimate,
-            "rho_ci": (g.ratio.lower, g.ratio.upper), "argmax": g.ratio.argmax, **slope,
+            "rho_ci": (g.ratio.ci.low, g.ratio.ci.high), "argmax": g.ratio.argmax, **slope,
             "n_censored": int(bad.sum()), "points": g.ratio.points,
             "medians": {f"{v:g}": float(np.median(t)) for v, t in zip(grid, samples,
                                                                      strict=True)}}

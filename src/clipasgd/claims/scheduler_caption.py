@@ -79,9 +79,9 @@ def model_readings(cfg: dict, runs: pd.DataFrame) -> dict:
         for s in cfg["settings"]:
             x = runs.query("model == @model and D == @s['D']")["time_per_call"]
             iv = k_mean_interval(x, cfg["seeds_per_mean"], level, cfg["rounding"])
-            ok = iv.low <= s["caption"] <= iv.high
+            ok = iv.ci.low <= s["caption"] <= iv.ci.high
             inside.append(ok)
-            per_d[f"D={s['D']:g}"] = {"mean": iv.mean, "interval": (iv.low, iv.high),
+            per_d[f"D={s['D']:g}"] = {"mean": iv.mean, "interval": (iv.ci.low, iv.ci.high),
                                       "caption": s["caption"], "inside": ok,
                                       "z": (s["caption"] - iv.mean) / (iv.sd / np.sqrt(iv.k)),
                                       "exact_mva": exact_value(cfg, model, s["D"])}

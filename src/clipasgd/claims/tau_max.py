@@ -156,7 +156,7 @@ def growth_test(hits: pd.DataFrame, q: float, cfg: dict,
                           floors=[cfg["horizon"]] * len(pts), slope=slope)
     fit = {"slope": g.slope, "ci": g.slope_ci, "method": g.slope_method}
     return {"verdict": g.verdict, "rho": g.ratio.estimate,
-            "rho_ci": (g.ratio.lower, g.ratio.upper),
+            "rho_ci": (g.ratio.ci.low, g.ratio.ci.high),
             "slope": fit | ({"reason": g.slope_note} if g.slope_note else {}),
             "ratio": g.ratio, "censored": [int(np.isinf(t).sum()) for _, t in pts]}
 
@@ -167,9 +167,9 @@ def competitiveness(hits: pd.DataFrame, factor: float, alpha: float) -> dict:
     first = hits[hits["tau_max"] == hits["tau_max"].min()]
     t = {a: times(first[first["algorithm"] == a])[0][1] for a in ("clipped", "vanilla")}
     r = quantile_ratio(t["clipped"], t["vanilla"], 0.5, alpha)
-    outcome = "passes" if r.upper <= factor else "fails" if r.lower > factor else "unclear"
+    outcome = "passes" if r.ci.high <= factor else "fails" if r.ci.low > factor else "unclear"
     return {"outcome": outcome, "factor": factor, "ratio": r.estimate,
-            "ci": (r.lower, r.upper)}
+            "ci": (r.ci.low, r.ci.high)}
 
 
 def verdict(cfg: dict, data: Path) -> Verdict:

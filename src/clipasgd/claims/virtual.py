@@ -49,7 +49,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
     pts = sorted(vanilla.groupby("tau_max"), key=lambda kv: kv[0])
     growth = growth_ratio([g["virtual_late"].to_numpy(float) for _, g in pts],
                           [float(t) for t, _ in pts], 0.5, cfg["alpha"])
-    grows = growth_reading((growth.lower, growth.upper), None, cfg["ratio_margin"], 0.0)
+    grows = growth_reading((growth.ci.low, growth.ci.high), None, cfg["ratio_margin"], 0.0)
     cv = "refuted" if broken == "refuted" and grows == "refuted" else "inconclusive"
     late = {a: {str(t): float(g["virtual_late"].median()) for t, g in r.groupby("tau_max")}
             for a, r in reps.groupby("algorithm")}
@@ -62,7 +62,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
     ctrl = Control(description="Unclipped ASGD, same eta: must break the clipped run's bound "
                                "eta c tau_C AND its late mean distance must grow with tau_max "
                                "(rho_lo > ratio_margin). statistic/ci: that rho.",
-                   verdict=cv, statistic=growth.estimate, ci=(growth.lower, growth.upper))
+                   verdict=cv, statistic=growth.estimate, ci=(growth.ci.low, growth.ci.high))
     return Verdict(verdict=v, statistic=worst, ci=None, margin=1.0, control=ctrl,
                    details=details)
 
