@@ -58,6 +58,13 @@ def test_load_spec_fills_defaults() -> None:
     ({"algorithms": [{"name": "asgd", "eta": 0.1, "gamma": 2}]}, r"algorithms\.0.*'gamma'"),
     ({"algorithms": [{"name": "asgd", "eta": -0.1}]}, r"algorithms\.0\.eta"),
     ({"algorithms": [{"eta": 0.1}]}, r"algorithms\.0.*'name'"),
+    ({"algorithms": [{"name": "clipped_asgd", "eta": 0.1}]},
+     r"algorithms\.0: 'c' is a required property"),
+    ({"algorithms": [{"name": "adam", "eta": 0.1}]}, r"algorithms\.0\.name: 'adam' is not one"),
+    ({"algorithms": [{"name": "momentum_asgd", "eta": 0.1, "beta": 1.0}]},
+     r"algorithms\.0\.beta"),
+    ({"algorithms": [{"name": "ringmaster_asgd", "eta": 0.1, "max_delay": 2.5}]},
+     r"algorithms\.0\.max_delay"),
     ({"problem": {"dim": 3}}, r"problem.*'name'"),
     ({"noise": "gaussian"}, "noise"),
     ({"per_replication_schedules": "yes"}, "per_replication_schedules"),
@@ -101,7 +108,6 @@ def test_load_spec_files(tmp_path) -> None:
     ({"workers": {"n": 4, "speed": 2}}, r"unknown key\(s\) \['speed'\]"),
     ({"algorithms": [{"name": "asgd", "eta": 0.1}, {"name": "asgd", "eta": 0.2}]},
      "labels must be unique"),
-    ({"algorithms": [{"name": "clipped_asgd", "eta": 0.1}]}, "bad parameters"),
 ])
 def test_build_errors(change: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):

@@ -154,16 +154,16 @@ def test_a_registered_backend_runs_the_lowered_description(monkeypatch) -> None:
     """The GPU seam: a backend is one function on the lowered description and the plan;
     ``simulate`` runs it where the kernel would, names it in ``meta``, and falls back to
     numpy (saying why) where nothing lowers."""
-    import clipasgd.engine_compiled as ec
+    from clipasgd import engine, lowering
 
     calls = []
 
     def backend(lowered, plan, rng, *args):
-        calls.append((lowered[0][0], plan.starts.size))  # problem kind, plan is CSR arrays
-        return ec.run(lowered, plan, rng, *args)
+        calls.append((lowered.problem.kind, plan.starts.size))  # plan is CSR arrays
+        return lowering.run(lowered, plan, rng, *args)
 
-    monkeypatch.setitem(ec.BACKENDS, "toy", backend)
-    assert ec.engines() == ("compiled", "toy", "numpy")
+    monkeypatch.setitem(engine.BACKENDS, "toy", engine.lowered_backend(backend))
+    assert engine.engines() == ("compiled", "numpy", "toy")
     sched = algorithm1(times(), T + 40, np.random.default_rng(0))
     rule = chain(clip(0.5), scale(0.2))
     ref = simulate(QUAD, SubWeibull(theta=1.0, sigma=0.3), rule, sched, R=3, rng=5,
@@ -182,7 +182,7 @@ def test_a_registered_backend_runs_the_lowered_description(monkeypatch) -> None:
     ("numpy", lambda *a: None, ValueError), ("my gpu", lambda *a: None, ValueError),
     ("gpu", "not a function", TypeError)])
 def test_register_backend_refuses_bad_input(name, backend, error) -> None:
-    from clipasgd.engine_compiled import register_backend
+    from clipasgd.engine import register_backend
 
     with pytest.raises(error, match="backend"):
         register_backend(name, backend)

@@ -16,13 +16,14 @@ bootstrap interval (:func:`clipasgd.stats.speedup`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .algorithms import make_algorithm
+from .algorithms import REGISTRY, Entry, labels, make_algorithm
 from .compute_times import make_compute_times
 from .engine import EngineOptions, simulate
 from .experiment import schedule_slack
@@ -32,15 +33,32 @@ from .results import RESERVED_COLUMNS
 from .schedules import make_schedule
 from .stats import speedup
 
-__all__ = ["eval_checkpoints", "time_to_target", "run_times", "arms", "run_one", "choose",
-           "speedup_verdict", "direction", "GOALS"]
+__all__ = ["eval_checkpoints", "time_to_target", "run_times", "arms", "arm_labels", "run_one",
+           "choose", "speedup_verdict", "direction", "GOALS"]
 
 GOALS = ("max", "min")
-# label -> (registered algorithm, the config list that extends its grid beyond eta)
-_ARMS = {"clipped": ("clipped_asgd", "clip"), "vanilla": ("asgd", None),
-         "delay_adaptive": ("delay_adaptive_asgd", None),
-         "ringmaster": ("ringmaster_asgd", "ringmaster_R")}
+# an algorithm parameter -> the config list that gives its grid (beyond ``lrs`` for eta),
+# its type and its part of an arm's key; ``tau_c`` is tau_C = n (n jobs run at once)
+_GRIDS = {"c": ("clip", float, "-c{:g}"), "max_delay": ("ringmaster_R", int, "-R{}")}
+_FROM_WORKERS = "tau_c"
 ARM_COLUMNS = ("algorithm", "eta", "c", "max_delay")
+
+
+def _tunable(e: Entry) -> bool:
+    return e.scheduler is None and "eta" in e.params and \
+        set(e.params) <= {"eta", *_GRIDS, _FROM_WORKERS}
+
+
+def arm_labels() -> tuple[str, ...]:
+    """Labels of the registered algorithms this protocol can tune: on the experiment's
+    scheduler, with ``eta`` and otherwise only parameters it grids or supplies."""
+    return tuple(e.label for e in REGISTRY.values() if _tunable(e))
+
+
+def _entry(label: str) -> Entry:
+    if label not in arm_labels():
+        raise ValueError(f"algorithms: unknown {label!r}; valid: {', '.join(arm_labels())}")
+    return REGISTRY[labels()[label]]
 
 
 def eval_checkpoints(times: np.ndarray, cap: float, every: float) -> np.ndarray:
@@ -85,20 +103,16 @@ class Arm:
     max_delay: int = 0
 
     def build(self, n_workers: int):
-        name = _ARMS[self.label][0]
-        params: dict = {"eta": self.eta}
-        if self.label == "clipped":
-            params["c"] = self.c
-        elif self.label == "delay_adaptive":
-            params["tau_c"] = n_workers  # tau_C: Algorithms 1/2 run n jobs at once
-        elif self.label == "ringmaster":
-            params["max_delay"] = self.max_delay
-        return make_algorithm(name, n_workers, **params).rule
+        e = _entry(self.label)
+        params = {"eta": self.eta, **{p: getattr(self, p) for p in _GRIDS if p in e.params}}
+        if _FROM_WORKERS in e.params:
+            params[_FROM_WORKERS] = n_workers
+        return make_algorithm(e.name, n_workers, **params).rule
 
     @property
     def key(self) -> str:
-        extra = (f"-c{self.c:g}" if self.label == "clipped" else
-                 f"-R{self.max_delay}" if self.label == "ringmaster" else "")
+        params = _entry(self.label).params
+        extra = "".join(_GRIDS[p][2].format(getattr(self, p)) for p in _GRIDS if p in params)
         return f"{self.label}-lr{self.eta:g}{extra}"
 
     def columns(self) -> dict:
@@ -110,16 +124,12 @@ def arms(cfg: dict) -> list[Arm]:
     """Every configuration in the tuning grids of ``cfg['algorithms']``."""
     out = []
     for label in cfg["algorithms"]:
-        if label not in _ARMS:
-            raise ValueError(f"algorithms: unknown {label!r}; valid: {', '.join(_ARMS)}")
-        extra = _ARMS[label][1]
+        grids = {p: (kind, cfg[key]) for p, (key, kind, _) in _GRIDS.items()
+                 if p in _entry(label).params}
         for eta in cfg["lrs"]:
-            if extra == "clip":
-                out += [Arm(label, float(eta), c=float(c)) for c in cfg["clip"]]
-            elif extra == "ringmaster_R":
-                out += [Arm(label, float(eta), max_delay=int(r)) for r in cfg["ringmaster_R"]]
-            else:
-                out.append(Arm(label, float(eta)))
+            for values in itertools.product(*(v for _, v in grids.values())):
+                out.append(Arm(label, float(eta), **{p: kind(v) for (p, (kind, _)), v
+                                                    in zip(grids.items(), values, strict=True)}))
     return out
 
 

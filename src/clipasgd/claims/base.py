@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engine_compiled import ENGINES
+from ..engine import DEFAULT_ENGINE
 from ..problems import make_problem
 from ..provenance import atomic_write_text, config_hash, write_csv, write_json
 
@@ -38,7 +38,6 @@ __all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_ou
            "engine"]
 
 VERDICTS = ("supported", "refuted", "inconclusive")
-DEFAULT_ENGINE = ENGINES[0]  # the compiled kernel, as in a spec without "engine"
 Progress = Callable[[str], None]
 Tables = dict[str, pd.DataFrame]
 
