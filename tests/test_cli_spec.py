@@ -228,6 +228,24 @@ def test_cli_run_engine_flag(tmp_path, capsys) -> None:
     pd.testing.assert_frame_equal(frames["numpy"], frames["compiled"], rtol=1e-12)
 
 
+def test_momentum_runs_from_a_spec_on_the_numpy_loop(tmp_path) -> None:
+    """momentum_asgd is registered, so a spec names it (its beta included); momentum has no
+    compiled form, so the engine runs the numpy loop and says why."""
+    algos = [{"name": "momentum_asgd", "eta": 0.05, "beta": 0.5},
+             {"name": "clipped_asgd", "eta": 0.05, "c": 1.0}]
+    res = run_experiment(tiny_spec(replications=3, algorithms=algos), **QUIET)
+    mom = res.runs["momentum_asgd"]
+    assert mom.meta["engine"] == "numpy" and "momentum" in mom.meta["engine_note"]
+    assert mom.meta["algorithm"]["beta"] == 0.5 and np.isfinite(mom.metrics["avg"][-1]).all()
+    assert res.runs["clipped_asgd"].meta["engine"] == "compiled"
+    spec_file = tmp_path / "momentum.yaml"
+    spec_file.write_text(yaml.safe_dump(tiny_spec(replications=3, algorithms=algos)))
+    assert main(["run", str(spec_file), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["algorithms"]["momentum_asgd"]["engine"] == "numpy"
+    assert "momentum" in summary["algorithms"]["momentum_asgd"]["engine_note"]
+
+
 def test_cli_schedule_prints_summary(capsys) -> None:
     assert main(["schedule", "--workers", "n=4,stragglers=1,D=10", "--events", "400"]) == 0
     out = json.loads(capsys.readouterr().out)

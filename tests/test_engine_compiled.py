@@ -9,15 +9,21 @@ different draw order, so no test falls back to comparing laws.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from clipasgd import algorithms
 from clipasgd.compute_times import stragglers
-from clipasgd.engine import EngineOptions, simulate
+from clipasgd.engine import DEFAULT_ENGINE, EngineOptions, engines, simulate
 from clipasgd.experiment import run_experiment
+from clipasgd.lowering import lower
 from clipasgd.noise import Gaussian, Minibatch, NoNoise, Pareto, StudentT, SubWeibull
 from clipasgd.problems import HeterogeneousQuadratic, Logistic, NonConvex, Quadratic
 from clipasgd.schedules import algorithm1, algorithm2
+from clipasgd.spec import load_spec
 from clipasgd.updates import Transform, chain, clip, delay_adaptive, drop_stale, momentum, scale
 
 T = 150
@@ -135,6 +141,33 @@ def test_fallback_runs_numpy_and_says_why(noise, rule, why: str) -> None:
     sched = algorithm1(times(), 80, np.random.default_rng(0))
     res = simulate(QUAD, noise, rule, sched, R=2, rng=0, horizon=50)
     assert res.meta["engine"] == "numpy" and why in res.meta["engine_note"]
+
+
+@pytest.mark.parametrize("name", algorithms.names())
+def test_every_registered_algorithm_agrees_or_says_why(name: str) -> None:
+    """Each registered rule (example parameters by type) either lowers, and then both
+    loops agree, or runs the numpy loop with the lowering's reason."""
+    params = {p.name: 0.2 if p.schema["type"] == "number" else 3
+              for p in algorithms.entry(name).params.values()}
+    rule = algorithms.make_algorithm(name, n_workers=4, **params).rule
+    sched = algorithm1(times(), T + 50, np.random.default_rng(1))
+    noise = SubWeibull(sigma=0.5, theta=1.5)
+    why = lower(QUAD, noise, rule)
+    if isinstance(why, str):
+        res = simulate(QUAD, noise, rule, sched, R=2, rng=0, horizon=50)
+        assert res.meta == {"engine": "numpy", "engine_note": why}
+    else:
+        assert_same(*both(QUAD, noise, rule, sched))
+
+
+def test_engine_names_match_the_config_schema() -> None:
+    """The config schema is static JSON: its engine list must be the built-in backends."""
+    schema = json.loads((Path(__file__).parents[1] / "config" / "config.schema.json")
+                        .read_text())
+    assert schema["properties"]["engine"]["enum"] == list(engines())
+    assert DEFAULT_ENGINE == engines()[0] == load_spec(
+        {"problem": {"name": "quadratic"}, "noise": {"name": "none"}, "workers": {"n": 2},
+         "horizon": 5, "algorithms": [{"name": "asgd", "eta": 0.1}]})["engine"]
 
 
 def test_minibatch_falls_back() -> None:

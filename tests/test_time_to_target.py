@@ -14,9 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clipasgd.algorithms import labels
 from clipasgd.claims import _speedup
 from clipasgd.datasets import needed
 from clipasgd.time_to_target import (
+    Arm,
+    arm_labels,
+    arms,
     choose,
     direction,
     eval_checkpoints,
@@ -172,3 +176,36 @@ def test_smoke_scale_simulate_and_verdict(tmp_path, claim):
     drawn, paths = plots.draw(claim, tmp_path, "smoke")
     assert f"Verdict: {rec['verdict'].upper()}" in drawn.fig.get_suptitle()
     assert "analogue, not a replication" in drawn.caption and all(p.is_file() for p in paths)
+
+
+def test_arm_labels_are_the_registry_labels_the_config_schema_lists() -> None:
+    """The config schema is static JSON: its figure claims' ``algorithms`` enum must be the
+    registered algorithms this protocol can tune, named by their registry labels."""
+    schema = json.loads((ROOT / "config" / "config.schema.json").read_text())
+    entry = schema["$defs"]["time_to_target"]["properties"]["algorithms"]
+    assert entry["items"]["enum"] == list(arm_labels())
+    assert entry["prefixItems"][0]["const"] in arm_labels()
+    assert [labels()[a] for a in arm_labels()] == ["clipped_asgd", "asgd",
+                                                   "delay_adaptive_asgd", "ringmaster_asgd"]
+    with pytest.raises(ValueError, match="unknown 'momentum'"):  # beta has no grid here
+        arms({"algorithms": ["momentum"], "lrs": [0.1]})
+
+
+def test_arms_keys_and_rules() -> None:
+    """The grid per label, its point keys (they seed the runs: they must not change) and
+    the rules built from the registry."""
+    from clipasgd.updates import chain, clip, delay_adaptive, drop_stale, scale
+
+    cfg = {"algorithms": ["clipped", "vanilla", "delay_adaptive", "ringmaster"],
+           "lrs": [0.1, 0.03], "clip": [1.0, 2.5], "ringmaster_R": [3]}
+    grid = arms(cfg)
+    assert [a.key for a in grid] == [
+        "clipped-lr0.1-c1", "clipped-lr0.1-c2.5", "clipped-lr0.03-c1", "clipped-lr0.03-c2.5",
+        "vanilla-lr0.1", "vanilla-lr0.03", "delay_adaptive-lr0.1", "delay_adaptive-lr0.03",
+        "ringmaster-lr0.1-R3", "ringmaster-lr0.03-R3"]
+    assert grid[1] == Arm("clipped", 0.1, c=2.5) and grid[-1] == Arm("ringmaster", 0.03,
+                                                                     max_delay=3)
+    assert grid[1].build(4) == chain(clip(2.5), scale(0.1))
+    assert grid[4].build(4) == scale(0.1)
+    assert grid[6].build(4) == delay_adaptive(0.1, 4)  # tau_C = n
+    assert grid[-1].build(4) == chain(drop_stale(3), scale(0.03))

@@ -55,6 +55,7 @@ class ExperimentResult:
                 "virtual_max": float(np.max(r.virtual_max)),
                 "clip_fraction": float(np.mean(r.clip_fraction)),
                 "engine": r.meta.get("engine"),
+                **({"engine_note": r.meta["engine_note"]} if "engine_note" in r.meta else {}),
                 "T_median": {str(e): float(g["T"].median()) for e, g in hits.groupby("eps")},
                 "censored": {str(e): int(g["censored"].sum()) for e, g in hits.groupby("eps")},
             }
