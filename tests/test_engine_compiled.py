@@ -9,15 +9,21 @@ different draw order, so no test falls back to comparing laws.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from clipasgd import algorithms
 from clipasgd.compute_times import stragglers
-from clipasgd.engine import EngineOptions, simulate
+from clipasgd.engine import DEFAULT_ENGINE, EngineOptions, engines, simulate
 from clipasgd.experiment import run_experiment
+from clipasgd.lowering import lower
 from clipasgd.noise import Gaussian, Minibatch, NoNoise, Pareto, StudentT, SubWeibull
 from clipasgd.problems import HeterogeneousQuadratic, Logistic, NonConvex, Quadratic
 from clipasgd.schedules import algorithm1, algorithm2
+from clipasgd.spec import load_spec
 from clipasgd.updates import Transform, chain, clip, delay_adaptive, drop_stale, momentum, scale
 
 T = 150
@@ -137,6 +143,33 @@ def test_fallback_runs_numpy_and_says_why(noise, rule, why: str) -> None:
     assert res.meta["engine"] == "numpy" and why in res.meta["engine_note"]
 
 
+@pytest.mark.parametrize("name", algorithms.names())
+def test_every_registered_algorithm_agrees_or_says_why(name: str) -> None:
+    """Each registered rule (example parameters by type) either lowers, and then both
+    loops agree, or runs the numpy loop with the lowering's reason."""
+    params = {p.name: 0.2 if p.schema["type"] == "number" else 3
+              for p in algorithms.entry(name).params.values()}
+    rule = algorithms.make_algorithm(name, n_workers=4, **params).rule
+    sched = algorithm1(times(), T + 50, np.random.default_rng(1))
+    noise = SubWeibull(sigma=0.5, theta=1.5)
+    why = lower(QUAD, noise, rule)
+    if isinstance(why, str):
+        res = simulate(QUAD, noise, rule, sched, R=2, rng=0, horizon=50)
+        assert res.meta == {"engine": "numpy", "engine_note": why}
+    else:
+        assert_same(*both(QUAD, noise, rule, sched))
+
+
+def test_engine_names_match_the_config_schema() -> None:
+    """The config schema is static JSON: its engine list must be the built-in backends."""
+    schema = json.loads((Path(__file__).parents[1] / "config" / "config.schema.json")
+                        .read_text())
+    assert schema["properties"]["engine"]["enum"] == list(engines())
+    assert DEFAULT_ENGINE == engines()[0] == load_spec(
+        {"problem": {"name": "quadratic"}, "noise": {"name": "none"}, "workers": {"n": 2},
+         "horizon": 5, "algorithms": [{"name": "asgd", "eta": 0.1}]})["engine"]
+
+
 def test_minibatch_falls_back() -> None:
     problem = Logistic()
     sched = algorithm1(times(), 80, np.random.default_rng(0))
@@ -154,16 +187,16 @@ def test_a_registered_backend_runs_the_lowered_description(monkeypatch) -> None:
     """The GPU seam: a backend is one function on the lowered description and the plan;
     ``simulate`` runs it where the kernel would, names it in ``meta``, and falls back to
     numpy (saying why) where nothing lowers."""
-    import clipasgd.engine_compiled as ec
+    from clipasgd import engine, lowering
 
     calls = []
 
     def backend(lowered, plan, rng, *args):
-        calls.append((lowered[0][0], plan.starts.size))  # problem kind, plan is CSR arrays
-        return ec.run(lowered, plan, rng, *args)
+        calls.append((lowered.problem.kind, plan.starts.size))  # plan is CSR arrays
+        return lowering.run(lowered, plan, rng, *args)
 
-    monkeypatch.setitem(ec.BACKENDS, "toy", backend)
-    assert ec.engines() == ("compiled", "toy", "numpy")
+    monkeypatch.setitem(engine.BACKENDS, "toy", engine.lowered_backend(backend))
+    assert engine.engines() == ("compiled", "numpy", "toy")
     sched = algorithm1(times(), T + 40, np.random.default_rng(0))
     rule = chain(clip(0.5), scale(0.2))
     ref = simulate(QUAD, SubWeibull(theta=1.0, sigma=0.3), rule, sched, R=3, rng=5,
@@ -182,7 +215,7 @@ def test_a_registered_backend_runs_the_lowered_description(monkeypatch) -> None:
     ("numpy", lambda *a: None, ValueError), ("my gpu", lambda *a: None, ValueError),
     ("gpu", "not a function", TypeError)])
 def test_register_backend_refuses_bad_input(name, backend, error) -> None:
-    from clipasgd.engine_compiled import register_backend
+    from clipasgd.engine import register_backend
 
     with pytest.raises(error, match="backend"):
         register_backend(name, backend)

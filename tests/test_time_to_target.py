@@ -17,9 +17,11 @@ import pytest
 from clipasgd.claims import _speedup
 from clipasgd.datasets import needed
 from clipasgd.time_to_target import (
+    Setting,
     choose,
     eval_checkpoints,
     run_times,
+    settings,
     speedup_verdict,
     time_to_target,
 )
@@ -164,3 +166,47 @@ def test_smoke_scale_simulate_and_verdict(tmp_path, claim, root):
     drawn, paths = plots.draw(claim, tmp_path, "smoke")
     assert f"Verdict: {rec['verdict'].upper()}" in drawn.fig.get_suptitle()
     assert "analogue, not a replication" in drawn.caption and all(p.is_file() for p in paths)
+
+
+def test_arm_labels_are_the_declared_arms_the_config_schema_lists(root) -> None:
+    """The config schema is static JSON: its figure claims' ``algorithms`` enum must be the
+    arms the protocol declares, each a registered algorithm."""
+    from clipasgd.algorithms import ALGORITHMS
+    from clipasgd.claims._speedup import ARMS
+
+    schema = json.loads((root / "config" / "config.schema.json").read_text())
+    entry = schema["$defs"]["time_to_target"]["properties"]["algorithms"]
+    assert entry["items"]["enum"] == [a.label for a in ARMS]
+    assert entry["prefixItems"][0]["const"] == ARMS[0].label
+    assert [a.algorithm for a in ARMS] == ["clipped_asgd", "asgd", "delay_adaptive_asgd",
+                                           "ringmaster_asgd"]
+    assert all(a.algorithm in ALGORITHMS for a in ARMS)
+    with pytest.raises(ValueError, match="unknown 'momentum'"):
+        settings({"algorithms": ["momentum"], "lrs": [0.1]}, [a.label for a in ARMS])
+
+
+def test_setting_keys_and_rules() -> None:
+    """The grid per label, its point keys (they seed the runs: they must not change) and
+    the rules the declared arms build from the registry."""
+    from clipasgd.claims._speedup import ARMS
+    from clipasgd.claims.base import Run
+    from clipasgd.updates import chain, clip, delay_adaptive, drop_stale, scale
+
+    cfg = {"algorithms": ["clipped", "vanilla", "delay_adaptive", "ringmaster"],
+           "lrs": [0.1, 0.03], "clip": [1.0, 2.5], "ringmaster_R": [3]}
+    grid = settings(cfg, [a.label for a in ARMS])
+    assert [a.key for a in grid] == [
+        "clipped-lr0.1-c1", "clipped-lr0.1-c2.5", "clipped-lr0.03-c1", "clipped-lr0.03-c2.5",
+        "vanilla-lr0.1", "vanilla-lr0.03", "delay_adaptive-lr0.1", "delay_adaptive-lr0.03",
+        "ringmaster-lr0.1-R3", "ringmaster-lr0.03-R3"]
+    assert grid[1] == Setting("clipped", 0.1, c=2.5) and grid[-1] == Setting(
+        "ringmaster", 0.03, max_delay=3)
+    run = Run(cfg, ARMS, print)
+
+    def rule(s: Setting):
+        return run.build(s.label, {**s.params(), "n_workers": 4}, 4).rule
+
+    assert rule(grid[1]) == chain(clip(2.5), scale(0.1))
+    assert rule(grid[4]) == scale(0.1)
+    assert rule(grid[6]) == delay_adaptive(0.1, 4)  # tau_C = n
+    assert rule(grid[-1]) == chain(drop_stale(3), scale(0.03))

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipasgd.algorithms import ALGORITHMS, Scheduler, make_algorithm
+from clipasgd import algorithms
+from clipasgd.algorithms import Scheduler, make_algorithm, names
+from clipasgd.spec import SpecError, load_spec
 from clipasgd.theory import (
     clipped_params,
     vanilla_step,
@@ -17,6 +19,7 @@ from clipasgd.theory import (
 from clipasgd.updates import (
     Transform,
     chain,
+    check_transform,
     clip,
     delay_adaptive,
     drop_stale,
@@ -148,8 +151,8 @@ def test_make_algorithm_rules() -> None:
     assert mb.scheduler == "synchronous" and mb.params == {"eta": 0.4}
     np.testing.assert_allclose(once(mb.rule, g.copy(), 0), [[3.0, 4.0]])  # eta / n = 0.1
     assert make_algorithm("sgd", eta=0.1).scheduler == "single"
-    assert set(ALGORITHMS) >= {"clipped_asgd", "asgd", "delay_adaptive_asgd",
-                               "ringmaster_asgd", "minibatch_sgd", "sgd"}
+    assert set(names()) >= {"clipped_asgd", "asgd", "delay_adaptive_asgd",
+                            "ringmaster_asgd", "minibatch_sgd", "sgd"}
     assert a.describe() == {"name": "clipped_asgd", "scheduler": None, "eta": 0.1, "c": 1.0}
 
 
@@ -278,16 +281,129 @@ def test_make_algorithm_signature_and_scheduler() -> None:
         make_algorithm("ringmaster_asgd", eta=0.1, max_delay=3, tau_c=2)
 
 
-def test_readme_algorithm_example_runs() -> None:
-    """The README's "Adding an algorithm" snippet, verbatim."""
+@pytest.fixture
+def registry():
+    """The algorithm registry, restored after the test."""
+    saved = dict(algorithms.REGISTRY)
+    yield algorithms
+    algorithms.REGISTRY.clear()
+    algorithms.REGISTRY.update(saved)
+
+
+def test_readme_algorithm_example_runs(registry) -> None:
+    """The README's "Adding an algorithm" snippet, verbatim: registered from user code, run
+    from a spec on the numpy loop (saying why), the stateful step as documented."""
     text = (Path(__file__).parents[1] / "README.md").read_text()
     code = re.search(r"## Adding an algorithm.*?```python\n(.*?)```", text, re.S).group(1)
     ns: dict = {}
     exec(compile(code, "README.md", "exec"), ns)  # noqa: S102
-    res, rule = ns["res"], ns["rule"]
+    res = ns["res"]
     assert res.c == 1.0 and 0 < res.clip_fraction.mean() < 1
+    assert res.meta["engine"] == "numpy" and "'decaying'" in res.meta["engine_note"]
+    assert algorithms.name_of("decaying") == "clipped_decaying"
+    rule = make_algorithm("clipped_decaying", eta=0.5, c=1.0).rule
     # the stateful step: after k jobs the counter is k, so the next step is eta/sqrt(1+k)
     state = rule.init(np.zeros((2, 3)))
     for k in range(4):
         u, state = rule.update(np.full((2, 3), 0.1), state, 0)
         np.testing.assert_allclose(u, 0.1 * 0.5 / np.sqrt(1 + k))
+    with pytest.raises(SpecError, match=r"algorithms\.0\.c"):  # the schema has its bounds
+        load_spec({**ns["spec"], "algorithms": [{"name": "clipped_decaying", "eta": 1,
+                                                  "c": -1}]})
+
+
+def _plain(eta: float, steps: int = 2) -> Transform:
+    return scale(eta)
+
+
+def test_registered_signature_is_the_spec_schema(registry) -> None:
+    e = registry.register("plain", _plain)
+    assert e.label == "plain" and e.scheduler is None and "plain" in registry.names()
+    assert {p.name: (p.schema, p.required) for p in e.params.values()} == {
+        "eta": ({"type": "number"}, True), "steps": ({"type": "integer"}, False)}
+    spec = {"problem": {"name": "quadratic", "dim": 3}, "noise": {"name": "none"},
+            "workers": {"n": 2}, "horizon": 10,
+            "algorithms": [{"name": "plain", "label": "p", "eta": 0.1, "steps": 3}]}
+    assert load_spec(spec)["algorithms"][0]["steps"] == 3
+    for bad, match in ((3.5, r"algorithms\.0\.steps"), ("x", r"algorithms\.0\.steps")):
+        with pytest.raises(SpecError, match=match):
+            load_spec({**spec, "algorithms": [{"name": "plain", "eta": 0.1, "steps": bad}]})
+    assert make_algorithm("plain", eta=0.1).params == {"eta": 0.1}
+
+
+def _untyped(eta):
+    return scale(eta)
+
+
+def _star(eta: float, *rest: float):
+    return scale(eta)
+
+
+def _named(eta: float, label: float):
+    return scale(eta)
+
+
+@pytest.mark.parametrize("args, kwargs, error, match", [
+    (("asgd", _plain), {}, ValueError, "'asgd' is taken by registered algorithm 'asgd'"),
+    (("mine", _plain), {"label": "vanilla"}, ValueError, "'vanilla' is taken.*'asgd'"),
+    (("my rule", _plain), {}, ValueError, "name must be an identifier"),
+    (("mine", "scale"), {}, TypeError, "builder must be callable"),
+    (("mine", _untyped), {}, TypeError, "parameter 'eta' needs the type int or float"),
+    (("mine", _star), {}, TypeError, r"\*args and \*\*kwargs are not allowed"),
+    (("mine", _named), {}, TypeError, "'label' clashes with a spec key"),
+    (("mine", _plain), {"scheduler": "algorithm9"}, ValueError, "scheduler must be"),
+])
+def test_register_refuses_bad_input(registry, args, kwargs, error, match) -> None:
+    with pytest.raises(error, match=match):
+        registry.register(*args, **kwargs)
+    assert "mine" not in registry.names()
+
+
+def test_register_replace_and_transform_protocol(registry) -> None:
+    registry.register("asgd", _plain, label="vanilla", replace=True)
+    assert registry.entry("asgd").build is _plain
+
+    def not_a_rule(eta: float):
+        return lambda g: g
+
+    registry.register("broken", not_a_rule)
+    with pytest.raises(TypeError, match="algorithm 'broken': its builder: function is not a "
+                                        "transform: no method init"):
+        make_algorithm("broken", eta=0.1)
+
+
+class _NoUpdateArgs(Transform):
+    def update(self, g):
+        return g, ()
+
+
+class _NoRadius:
+    def init(self, x):
+        return ()
+
+    def update(self, g, state, delay):
+        return g, state
+
+    def clipped(self, state):
+        return None
+
+
+@pytest.mark.parametrize("t, match", [
+    (object(), "no method init"), (_NoUpdateArgs(), "update must take 3"),
+    (_NoRadius(), "radius must be a number")])
+def test_check_transform_names_what_is_missing(t, match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        check_transform(t, "mine")
+    with pytest.raises(TypeError, match="chain: part 1"):
+        chain(scale(0.1), t)
+    assert check_transform(scale(0.1)) == scale(0.1)
+
+
+def test_name_of_maps_labels_and_their_variants() -> None:
+    assert algorithms.name_of("clipped_asgd") == "clipped_asgd"
+    assert algorithms.name_of("vanilla") == "asgd"
+    assert algorithms.name_of("vanilla_theory") == algorithms.name_of("vanilla_fixed") == "asgd"
+    assert algorithms.name_of("clipped_theory") == "clipped_asgd"
+    assert algorithms.name_of("delay_adaptive") == "delay_adaptive_asgd"
+    assert algorithms.name_of("planted") is None
+    assert algorithms.labels()["momentum"] == "momentum_asgd"

@@ -201,9 +201,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("spec")
     r.add_argument("--out", help="output folder (default results/<name>)")
     r.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    r.add_argument("--engine", choices=["compiled", "numpy"], default=None,
-                   help="event loop: compiled (numba) or numpy (the reference); "
-                        "default: the spec's engine, else compiled")
+    r.add_argument("--engine", default=None,
+                   help="event loop, a name in clipasgd.engine.BACKENDS: compiled (numba, "
+                        "the default) or numpy (the reference); overrides the spec's engine")
     r.set_defaults(func=_cmd_run)
     b = sub.add_parser("bench", help="engine oracle calls/s against the compiled limit")
     b.add_argument("--quick", action="store_true", help="a small grid (well under a minute)")

@@ -10,24 +10,34 @@ extra vector operation per step.
 
 Jobs that the schedule never completes are not computed; give the schedule some
 slack past the horizon so the virtual iterate sees every job in flight.
+
+:func:`simulate` checks its inputs, plans the jobs and hands a :class:`Job` to one of
+``BACKENDS``: ``compiled`` (the numba kernel, :mod:`clipasgd.kernel`, on the lowered
+description of :mod:`clipasgd.lowering`) or ``numpy`` (:func:`numpy_loop`, the readable
+reference, which also runs whatever another backend cannot).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from .engine_compiled import BACKENDS, engines, lower
+from . import lowering
 from .noise import Minibatch, Noise
-from .oracle import make_oracle
+from .oracle import Oracle, make_oracle
 from .problems.base import Problem
-from .results import RESERVED_COLUMNS, RunResult
+from .results import METRIC_COLUMNS, RESERVED_COLUMNS, RunResult
 from .schedules import Schedule
-from .updates import Transform, row_norms
+from .updates import Transform, check_transform, row_norms
 
-__all__ = ["simulate", "log_checkpoints", "EngineOptions"]
+__all__ = ["simulate", "log_checkpoints", "EngineOptions", "Job", "Outcome", "Backend",
+           "BACKENDS", "DEFAULT_ENGINE", "engines", "register_backend", "lowered_backend",
+           "numpy_loop"]
+
+DEFAULT_ENGINE = "compiled"  # the numba kernel: what a spec or config without ``engine`` runs
 
 
 def log_checkpoints(T: int, per_decade: int = 10) -> np.ndarray:
@@ -120,25 +130,75 @@ def _plan_batched(schedules: Sequence[Schedule], T: int) -> _Plan:
     return _Plan(slot[C:], starts, slot, delay, worker)
 
 
+@dataclass(frozen=True)
+class Job:
+    """One checked :func:`simulate` call, as every backend gets it: ``plan`` holds the jobs
+    in CSR form, ``cps`` the checkpoint iterations, ``eps`` the targets (largest first),
+    ``C`` the schedule's concurrency ``tau_C``."""
+
+    problem: Problem
+    noise: Noise
+    rule: Transform
+    oracle: Oracle
+    plan: _Plan
+    rng: np.random.Generator
+    x_start: np.ndarray
+    R: int
+    T: int
+    C: int
+    cps: np.ndarray
+    eps: np.ndarray
+    options: EngineOptions
+
+
+class Outcome(NamedTuple):
+    """What a backend returns; :func:`simulate` adds the schedule's fields."""
+
+    metrics: dict[str, np.ndarray]  # (K, R) per name of METRIC_COLUMNS, then extras
+    hit: np.ndarray
+    diverged_at: np.ndarray
+    virtual_max: np.ndarray
+    clip_fraction: np.ndarray
+
+
+# A backend runs a job, or returns a sentence saying why it cannot (numpy then runs it).
+Backend = Callable[[Job], "Outcome | str"]
+
+
 def simulate(problem: Problem, noise: Noise, rule: Transform,
              schedule: Schedule | Sequence[Schedule], R: int,
              rng: np.random.Generator | np.random.SeedSequence | int,
              horizon: int | None = None, x0: np.ndarray | None = None,
-             options: EngineOptions = EngineOptions(), engine: str = "compiled") -> RunResult:
+             options: EngineOptions = EngineOptions(), engine: str = DEFAULT_ENGINE
+             ) -> RunResult:
     """Run ``R`` replications of ``x <- x - u`` (``u, state = rule.update(g, state, delay)``)
     on one shared schedule, or on one schedule per replication, for ``horizon`` events
-    (default: the schedule's length).
+    (default: the schedule's length), with the backend ``BACKENDS[engine]``.
 
-    ``engine="compiled"`` runs the numba kernel (:mod:`clipasgd.engine_kernel`) when the
-    problem, noise and rule lower to it, else this numpy loop (the readable reference);
-    another registered backend (:func:`clipasgd.engine_compiled.register_backend`) runs the
-    same lowered description. ``result.meta["engine"]`` says which ran and
-    ``meta["engine_note"]`` why not the one asked for.
+    ``compiled`` (the default) runs the numba kernel when the problem, noise and rule lower
+    to it; whatever a backend cannot run, :func:`numpy_loop` runs. ``result.meta["engine"]``
+    says which ran and ``meta["engine_note"]`` why not the one asked for.
     """
-    if engine not in engines():
+    if engine not in BACKENDS:
         raise ValueError(f"engine must be one of {list(engines())}, got {engine!r}")
     batched = not isinstance(schedule, Schedule)
     scheds = list(schedule) if batched else [schedule]
+    job = _job(problem, noise, rule, scheds, batched, R, rng, horizon, x0, options)
+    out = BACKENDS[engine](job)
+    meta: dict = {"engine": engine}
+    if isinstance(out, str):
+        out, meta = numpy_loop(job), {"engine": "numpy", "engine_note": out}
+    return RunResult(iters=job.cps, eps=job.eps,
+                     times=np.stack([s.time[:job.T] for s in scheds], axis=1),  # (T, R or 1)
+                     schedule=scheds[0].truncate(job.T).summary(), c=rule.radius, tau_c=job.C,
+                     meta=meta, **out._asdict())
+
+
+def _job(problem: Problem, noise: Noise, rule: Transform, scheds: list[Schedule],
+         batched: bool, R: int, rng: np.random.Generator | np.random.SeedSequence | int,
+         horizon: int | None, x0: np.ndarray | None, options: EngineOptions) -> Job:
+    """Check :func:`simulate`'s inputs (a ``ValueError`` naming the problem) and plan."""
+    check_transform(rule, "simulate: rule")
     if batched and len(scheds) != R:
         raise ValueError(f"got {len(scheds)} schedules for R={R} replications")
     if R < 1:
@@ -146,11 +206,10 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
     T = min(len(s) for s in scheds) if horizon is None else int(horizon)
     if T < 1 or any(len(s) < T for s in scheds):
         raise ValueError(f"horizon {T} must be in [1, schedule length]")
-    full = options.full_gradient
-    if not full and not isinstance(noise, Minibatch):
+    if not options.full_gradient and not isinstance(noise, Minibatch):
         raise ValueError(f"full_gradient=False needs a minibatch oracle (noise 'minibatch'); "
                          f"noise {noise.name!r} adds noise to the full gradient")
-    if not full and (options.eps or options.stop_when_hit):
+    if not options.full_gradient and (options.eps or options.stop_when_hit):
         raise ValueError("full_gradient=False: hitting times (eps, stop_when_hit) need the "
                          "full gradient")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -162,6 +221,32 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
     cps = log_checkpoints(T, options.per_decade) if options.checkpoints is None else \
         np.unique(np.clip(np.asarray(options.checkpoints, dtype=np.int64), 1, T))
     eps = np.asarray(sorted(options.eps, reverse=True), dtype=float)
+    return Job(problem, noise, rule, oracle, plan, rng, x_start, R, T, scheds[0].concurrency,
+               cps, eps, options)
+
+
+def lowered_backend(kernel: Callable[..., tuple]) -> Backend:
+    """A backend from a loop over lowered descriptions, with the signature and return value
+    of :func:`clipasgd.lowering.run` (the GPU seam): it runs every job that lowers."""
+    def run(job: Job) -> Outcome | str:
+        o = job.options
+        lowered = lowering.lower(job.problem, job.noise, job.rule, o.full_gradient, o.evaluate)
+        if isinstance(lowered, str):
+            return lowered
+        metrics, hit, diverged_at, vmax, counts, sent = kernel(
+            lowered, job.plan, job.rng, job.x_start, job.R, job.T, job.C, job.cps, job.eps,
+            o.diverge_at, job.problem.f_star, o.stop_when_hit)
+        return Outcome(dict(zip(METRIC_COLUMNS, metrics, strict=True)), hit, diverged_at,
+                       vmax, counts / max(sent, 1))
+    return run
+
+
+def numpy_loop(job: Job) -> Outcome:
+    """The reference backend: the event loop in numpy, for any problem, noise and rule."""
+    problem, rule, plan, rng, R, T, C = job.problem, job.rule, job.plan, job.rng, job.R, \
+        job.T, job.C
+    options, x_start, eps = job.options, job.x_start, job.eps
+    full, oracle = options.full_gradient, job.oracle
     rows = np.arange(R)
     nan = np.full(R, np.nan)
     grad = problem.grad if full else (lambda x: None)
@@ -169,24 +254,11 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
     # without grad f, a run's "gradient norm" is NaN while its iterate is finite, else inf
     norms = row_norms if full else (lambda g: np.where(np.isfinite(x).all(axis=1), nan, np.inf))
 
-    C = scheds[0].concurrency
-    times = np.stack([s.time[:T] for s in scheds], axis=1)  # (T, R or 1)
-    info = dict(times=times, schedule=scheds[0].truncate(T).summary(), c=rule.radius, tau_c=C)
-    lowered = lower(problem, noise, rule, full, options.evaluate) if engine != "numpy" \
-        else "engine='numpy' requested"
-    if not isinstance(lowered, str):
-        metrics, hit, diverged_at, vmax, counts, sent = BACKENDS[engine](
-            lowered, plan, rng, x_start, R, T, C, cps, eps, options.diverge_at,
-            problem.f_star, options.stop_when_hit)
-        return RunResult(iters=cps, metrics=dict(zip(_Recorder.names, metrics, strict=True)),
-                         eps=eps, hit=hit, diverged_at=diverged_at, virtual_max=vmax,
-                         clip_fraction=counts / max(sent, 1), meta={"engine": engine},
-                         **info)
     x = np.tile(x_start, (R, 1))
     xv = x.copy()
     state = rule.init(x)
     buf = np.zeros((C, R, problem.dim))
-    rec = _Recorder(cps, R, eps)
+    rec = _Recorder(job.cps, R, eps)
     sent = 0
     alive = np.ones(R, dtype=bool)
     diverged_at = np.full(R, -1, dtype=np.int64)
@@ -239,14 +311,13 @@ def simulate(problem: Problem, noise: Noise, rule: Transform,
             gf = grad(x)
             send(t + 1)
 
-    return rec.result(diverged_at=diverged_at, virtual_max=vmax, clip_fraction=clip_fraction(),
-                      meta={"engine": "numpy", "engine_note": lowered}, **info)
+    return Outcome(rec.data, rec.hit, diverged_at, vmax, clip_fraction())
 
 
 class _Recorder:
     """Checkpoint metrics ``(K, R)`` and hitting times ``(E, R)``."""
 
-    names = ("gn", "avg", "gmin", "subopt", "clip", "vdist", "vmax")
+    names = tuple(METRIC_COLUMNS)
 
     def __init__(self, cps: np.ndarray, R: int, eps: np.ndarray):
         self.cps = cps
@@ -282,5 +353,23 @@ class _Recorder:
             new = (avg[None, :] <= self.eps[:, None]) & (self.hit == 0) & alive[None, :]
             self.hit[new] = T
 
-    def result(self, **kw) -> RunResult:
-        return RunResult(iters=self.cps, metrics=self.data, eps=self.eps, hit=self.hit, **kw)
+
+BACKENDS: dict[str, Backend] = {DEFAULT_ENGINE: lowered_backend(lowering.run),
+                                "numpy": numpy_loop}
+
+
+def engines() -> tuple[str, ...]:
+    """Every engine :func:`simulate` accepts (spec and config files name the built-in ones)."""
+    return tuple(BACKENDS)
+
+
+def register_backend(name: str, backend: Backend) -> None:
+    """Add (or replace) an engine: ``backend(job)`` returns an :class:`Outcome`, or a
+    sentence saying why it cannot run ``job`` (then :func:`numpy_loop` runs it). Wrap a
+    loop over lowered descriptions with :func:`lowered_backend`. ``numpy``, the reference,
+    cannot be replaced."""
+    if name == "numpy" or not name.isidentifier():
+        raise ValueError(f"backend name must be an identifier other than 'numpy', got {name!r}")
+    if not callable(backend):
+        raise TypeError(f"backend {name!r} must be callable, got {type(backend).__name__}")
+    BACKENDS[name] = backend

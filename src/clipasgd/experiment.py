@@ -55,6 +55,7 @@ class ExperimentResult:
                 "virtual_max": float(np.max(r.virtual_max)),
                 "clip_fraction": float(np.mean(r.clip_fraction)),
                 "engine": r.meta.get("engine"),
+                **({"engine_note": r.meta["engine_note"]} if "engine_note" in r.meta else {}),
                 "T_median": {str(e): float(g["T"].median()) for e, g in hits.groupby("eps")},
                 "censored": {str(e): int(g["censored"].sum()) for e, g in hits.groupby("eps")},
             }
@@ -131,9 +132,10 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None,
                    on_chunk: Callable[[str, int, RunResult], None] | None = None
                    ) -> ExperimentResult:
     """Run every algorithm of ``spec`` (a dict or a path) on the same schedule and noise.
-    ``engine`` (``compiled`` or ``numpy``) overrides the spec's ``engine``. ``on_chunk(label,
-    first_replication, result)`` sees each chunk as it finishes (``clipasgd run`` writes it
-    at once, so a failure later loses no finished chunk)."""
+    ``engine`` (a name in :data:`clipasgd.engine.BACKENDS`) overrides the spec's
+    ``engine``. ``on_chunk(label, first_replication, result)`` sees each chunk as it
+    finishes (``clipasgd run`` writes it at once, so a failure later loses no finished
+    chunk)."""
     spec = load_spec(spec)
     if engine is not None:
         spec = load_spec({**spec, "engine": engine})

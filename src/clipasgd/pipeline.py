@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from .algorithms import name_of
 from .claims import CLAIM_IDS, SIMULATED, base, get_claim, words
 from .provenance import atomic_write_text, config_hash, provenance, write_json
 from .runner import Shard, plan, run_claim
@@ -30,7 +31,7 @@ from .spec import SpecError, check_finite, load_yaml, validate
 
 __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_summary",
            "parse_shard", "run_shard", "check_claims", "plan_points", "estimate",
-           "tidy_runs", "ALGORITHM_NAMES", "check_config", "write_merged_config",
+           "tidy_runs", "check_config", "write_merged_config",
            "shard_count", "logged_shell"]
 
 ROOT = Path.cwd()
@@ -259,17 +260,14 @@ def run_summary(scale: str, claims: list[str]) -> Path:
     return out
 
 
-# Consistent algorithm names across claims and the CLI (the claims' table labels -> the
-# names `clipasgd run` uses); the original label stays in column `label`.
-ALGORITHM_NAMES = {"clipped": "clipped_asgd", "vanilla": "asgd", "vanilla_theory": "asgd",
-                   "clipped_asgd": "clipped_asgd", "asgd": "asgd"}
 RUN_TABLES = ("runs", "hits")  # per-run tables, in order of preference
 
 
 def tidy_runs(scale: str, root: Path | None = None) -> Path:
     """One long table of every run across claims: ``data/<scale>/runs.csv`` with columns
-    ``claim``, ``table``, ``algorithm`` (consistent names), ``label`` and each claim's
-    own columns (empty where a claim has none). Uses each simulated claim's ``runs.csv``,
+    ``claim``, ``table``, ``algorithm`` (the registered name a label stands for,
+    :func:`clipasgd.algorithms.name_of`, else the label), ``label`` and each claim's own
+    columns (empty where a claim has none). Uses each simulated claim's ``runs.csv``,
     else its ``hits.csv`` (a claim with neither adds no rows)."""
     import pandas as pd
 
@@ -282,8 +280,8 @@ def tidy_runs(scale: str, root: Path | None = None) -> Path:
                 frame = pd.read_csv(path)
                 if "algorithm" in frame:
                     frame = frame.rename(columns={"algorithm": "label"})
-                    frame.insert(0, "algorithm", frame["label"].map(ALGORITHM_NAMES)
-                                 .fillna(frame["label"]))
+                    frame.insert(0, "algorithm", frame["label"].map(
+                        lambda label: name_of(label) or label))
                 frame.insert(0, "table", name)
                 frame.insert(0, "claim", claim)
                 frames.append(frame)

@@ -21,7 +21,7 @@ import jsonschema
 import numpy as np
 import yaml
 
-__all__ = ["SPEC_SCHEMA", "load_spec", "check_spec", "validate", "SpecError", "load_yaml",
+__all__ = ["spec_schema", "load_spec", "check_spec", "validate", "SpecError", "load_yaml",
            "check_finite", "check_name", "estimate_memory", "memory_terms", "schedule_memory",
            "memory_limit", "check_memory", "load_array"]
 
@@ -35,7 +35,7 @@ _POS = {"type": "number", "exclusiveMinimum": 0}
 _POSINT = {"type": "integer", "minimum": 1}
 _NAMED = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
 
-SPEC_SCHEMA: dict[str, Any] = {
+_SPEC_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "clipasgd experiment spec",
     "type": "object",
@@ -56,18 +56,30 @@ SPEC_SCHEMA: dict[str, Any] = {
         "eps": {"type": "array", "items": _POS},
         "diverge_at": _POS,
         "stop_when_hit": {"type": "boolean"},
-        "engine": {"enum": ["compiled", "numpy"]},
-        "algorithms": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "required": ["name"],
-            "properties": {"name": {"type": "string"}, "label": {"type": "string"},
-                           "eta": _POS, "c": _POS, "tau_c": _POSINT, "max_delay": _POSINT},
-            "additionalProperties": False}},
     },
 }
 
+
+def spec_schema() -> dict[str, Any]:
+    """The spec's JSON schema. ``engine`` and each ``algorithms`` entry come from the
+    registries (:data:`clipasgd.engine.BACKENDS`, :data:`clipasgd.algorithms.REGISTRY`:
+    every builder's parameters with their types and bounds, plus an optional ``label``), so
+    an algorithm or backend registered at run time is valid here too."""
+    from .algorithms import REGISTRY
+    from .engine import engines
+
+    entries = [{"if": {"properties": {"name": {"const": name}}, "required": ["name"]},
+                "then": e.schema()} for name, e in REGISTRY.items()]
+    algorithm = {"type": "object", "required": ["name"],
+                 "properties": {"name": {"enum": list(REGISTRY)}}, "allOf": entries}
+    return {**_SPEC_SCHEMA, "properties": {
+        **_SPEC_SCHEMA["properties"], "engine": {"enum": list(engines())},
+        "algorithms": {"type": "array", "minItems": 1, "items": algorithm}}}
+
+
 DEFAULTS = {"name": "experiment", "seed": 0, "replications": 10, "chunk": 1000,
             "scheduler": "algorithm1", "per_replication_schedules": False, "eps": [],
-            "diverge_at": 1e10, "stop_when_hit": False, "engine": "compiled"}
+            "diverge_at": 1e10, "stop_when_hit": False}  # engine: engine.DEFAULT_ENGINE
 
 
 def validate(data: Any, schema: dict, what: str = "spec") -> None:
@@ -286,14 +298,16 @@ def load_spec(source: str | Path | dict) -> dict:
     check_finite(data, "spec")
     if isinstance(data.get("workers"), dict):
         _section("workers", _workers_check, data["workers"])  # before algorithms' tau_c
-    validate(data, SPEC_SCHEMA)
+    validate(data, spec_schema())
     check_name(data.get("name", DEFAULTS["name"]))
     if "concurrency" in data and data.get("scheduler", DEFAULTS["scheduler"]) != "algorithm2":
         raise SpecError("spec: concurrency: applies to scheduler algorithm2 only (algorithm1 "
                         "keeps one job per worker in flight)")
     terms = memory_terms(data)
     check_memory(sum(terms.values()), max(terms, key=terms.__getitem__))
-    return {**DEFAULTS, **data}
+    from .engine import DEFAULT_ENGINE
+
+    return {**DEFAULTS, "engine": DEFAULT_ENGINE, **data}
 
 
 def _workers_check(workers: dict) -> None:

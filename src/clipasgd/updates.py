@@ -12,13 +12,14 @@ evolves in dispatch order. A transform that clips reports its ``radius`` and, th
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 __all__ = ["Transform", "clip", "scale", "delay_adaptive", "drop_stale", "momentum", "chain",
-           "row_norms"]
+           "row_norms", "check_transform"]
 
 Delay = int | np.ndarray
 State = Any
@@ -47,6 +48,32 @@ class Transform:
     def clipped(self, state: State) -> np.ndarray | None:
         """Per-replication count of gradients clipped so far (``None``: it does not clip)."""
         return None
+
+
+def check_transform(t: Any, what: str = "rule") -> Transform:
+    """``t`` if it has the transform protocol (``init(x)``, ``update(g, state, delay)``,
+    ``radius``, ``clipped(state)``: subclass :class:`Transform` to get the last two);
+    otherwise a ``TypeError`` that names ``what`` and the missing part."""
+    def fail(why: str) -> TypeError:
+        return TypeError(f"{what}: {type(t).__name__} is not a transform: {why} (subclass "
+                         "clipasgd.updates.Transform and define update(g, state, delay))")
+    for method, args in (("init", 1), ("update", 3), ("clipped", 1)):
+        fn = getattr(t, method, None)
+        if not callable(fn):
+            raise fail(f"no method {method}")
+        try:
+            inspect.signature(fn).bind(*range(args))
+        except TypeError:
+            raise fail(f"{method} must take {args} argument(s)") from None
+        except ValueError:  # a signature inspect cannot read: trust it
+            pass
+    try:
+        radius = float(t.radius)
+    except (AttributeError, TypeError, ValueError):
+        raise fail("radius must be a number (inf: it does not clip)") from None
+    if not radius > 0:
+        raise fail(f"radius must be positive, got {radius}")
+    return t
 
 
 @dataclass(frozen=True)
@@ -154,7 +181,8 @@ class chain(Transform):  # noqa: N801
     transforms: tuple[Transform, ...]
 
     def __init__(self, *transforms: Transform):
-        object.__setattr__(self, "transforms", tuple(transforms))
+        object.__setattr__(self, "transforms", tuple(
+            check_transform(t, f"chain: part {i}") for i, t in enumerate(transforms)))
 
     def init(self, x: np.ndarray) -> tuple:
         return tuple(t.init(x) for t in self.transforms)

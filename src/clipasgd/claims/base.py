@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..algorithms import Algorithm, make_algorithm
-from ..engine_compiled import ENGINES
+from ..engine import DEFAULT_ENGINE
 from ..problems import make_problem
 from ..provenance import atomic_write_text, config_hash, to_jsonable, write_json
 from ..readings import READINGS, combine, control_outcome, upper_bound_verdict
@@ -40,7 +40,6 @@ __all__ = ["Claim", "Arm", "Run", "Stage", "Design", "MECHANISMS", "Verdict", "C
            "smoothness", "named_seed", "point_seed", "Tables", "DEFAULT_ENGINE", "engine"]
 
 VERDICTS = READINGS  # the rules that produce them: clipasgd.readings (re-exported here)
-DEFAULT_ENGINE = ENGINES[0]  # the compiled kernel, as in a spec without "engine"
 Progress = Callable[[str], None]
 Tables = dict[str, pd.DataFrame]
 

@@ -1,12 +1,12 @@
-"""The engine's event loop compiled with numba: :func:`clipasgd.engine.simulate`'s one path,
-written row by row with fixed float64/int64 types.
+"""The engine's event loop compiled with numba (the ``compiled`` engine), written row by
+row with fixed float64/int64 types.
 
-It takes the lowered pieces of :mod:`clipasgd.engine_compiled` (a problem, noise and rule
-as tuples of numbers and arrays) and the engine's CSR plan, and does the numpy engine's
-work in its order: per job one ``(R, d)`` block of standard normals then ``R`` radii from
-the caller's generator (numba's scalar draws equal numpy's array draws bit for bit, so
-both engines see the same noise), the rule's operations per row, the parked update and
-the virtual iterate; per event the divergence check and reset, the virtual distance and
+It takes the lowered pieces of :mod:`clipasgd.lowering` (a problem, noise and rule as named
+tuples of numbers and arrays; it branches on their codes) and the engine's CSR plan, and
+does the numpy loop's work in its order: per job one ``(R, d)`` block of standard normals
+then ``R`` radii from the caller's generator (numba's scalar draws equal numpy's array draws
+bit for bit, so both engines see the same noise), the rule's operations per row, the parked
+update and the virtual iterate; per event the divergence check and reset, the virtual distance and
 its maximum, the running sum and minimum of ``||grad f||``, hitting times and checkpoint
 records. Sums run left to right, so results agree with the numpy engine to rounding.
 """
@@ -16,12 +16,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["run_loop", "PROBLEM_KINDS", "NOISE_KINDS", "OPS"]
+from .lowering import (
+    CLIP,
+    DELAY_ADAPTIVE,
+    GAUSSIAN,
+    NO_NOISE,
+    NONCONVEX,
+    QUADRATIC,
+    SCALE,
+    STUDENT_T,
+    SUBWEIBULL,
+)
+from .results import METRIC_COLUMNS
 
-PROBLEM_KINDS = {"quadratic": 0, "nonconvex": 1, "logistic": 2}
-NOISE_KINDS = {"none": 0, "gaussian": 1, "subweibull": 2, "student_t": 3, "pareto": 4}
-OPS = {"clip": 0, "scale": 1, "delay_adaptive": 2, "drop_stale": 3}
-N_METRICS = 7  # gn, avg, gmin, subopt, clip, vdist, vmax (the engine's _Recorder.names)
+__all__ = ["run_loop"]
+
+N_METRICS = len(METRIC_COLUMNS)  # rec[0..6]: gn, avg, gmin, subopt, clip, vdist, vmax
 
 
 @njit(cache=True)
@@ -44,9 +54,9 @@ def _row_norm(a, r):
 @njit(cache=True)
 def _to_y(prob, x, y):
     """Nonconvex: ``y = Q x`` (or ``x`` without rotation)."""
-    Q = prob[7]
+    Q = prob.Q
     d = x.size
-    if prob[1]:
+    if prob.rotate:
         for j in range(d):
             s = 0.0
             for i in range(d):
@@ -59,7 +69,7 @@ def _to_y(prob, x, y):
 
 @njit(cache=True)
 def _margins(prob, x, m):
-    Z = prob[8]
+    Z = prob.Z
     for k in range(Z.shape[0]):
         s = 0.0
         for i in range(x.size):
@@ -70,7 +80,7 @@ def _margins(prob, x, m):
 @njit(cache=True)
 def _logistic_grad(prob, x, w, out, m):
     """``-(expit(-Z x) * w) @ Z + lam * 2 x / (1 + x^2)^2`` for one row."""
-    Z, lam = prob[8], prob[3]
+    Z, lam = prob.Z, prob.lam
     _margins(prob, x, m)
     d = x.size
     for i in range(d):
@@ -86,17 +96,17 @@ def _logistic_grad(prob, x, w, out, m):
 @njit(cache=True)
 def _grad(prob, x, out, y, m):
     """``grad f`` of one row ``x`` into ``out`` (``y``, ``m``: scratch)."""
-    kind = prob[0]
-    if kind == 0:
-        a, xs = prob[4], prob[5]
+    kind = prob.kind
+    if kind == QUADRATIC:
+        a, xs = prob.a, prob.x_star
         for i in range(x.size):
             out[i] = a[i] * (x[i] - xs[i])
-    elif kind == 1:
-        alpha, Q = prob[2], prob[7]
+    elif kind == NONCONVEX:
+        alpha, Q = prob.alpha, prob.Q
         _to_y(prob, x, y)
         for j in range(y.size):
             y[j] = y[j] - alpha * np.sin(y[j])
-        if prob[1]:
+        if prob.rotate:
             for i in range(x.size):
                 s = 0.0
                 for j in range(y.size):
@@ -106,27 +116,27 @@ def _grad(prob, x, out, y, m):
             for i in range(x.size):
                 out[i] = y[i]
     else:
-        _logistic_grad(prob, x, prob[9], out, m)
+        _logistic_grad(prob, x, prob.weights, out, m)
 
 
 @njit(cache=True)
 def _value(prob, x, y, m):
     """``f(x)`` of one row."""
-    kind = prob[0]
+    kind = prob.kind
     s = 0.0
-    if kind == 0:
-        a, xs = prob[4], prob[5]
+    if kind == QUADRATIC:
+        a, xs = prob.a, prob.x_star
         for i in range(x.size):
             diff = x[i] - xs[i]
             s += diff * diff * a[i]
         return 0.5 * s
-    if kind == 1:
-        alpha = prob[2]
+    if kind == NONCONVEX:
+        alpha = prob.alpha
         _to_y(prob, x, y)
         for j in range(y.size):
             s += 0.5 * y[j] * y[j] + alpha * np.cos(y[j])
         return s
-    w, lam = prob[9], prob[3]
+    w, lam = prob.weights, prob.lam
     _margins(prob, x, m)
     for k in range(m.size):
         v = -m[k]  # logaddexp(0, v) as numpy computes it
@@ -146,12 +156,12 @@ def _value(prob, x, y, m):
 @njit(cache=True)
 def _local_grad(prob, x, gf, part, out, m):
     """``grad f_part(x)`` of a heterogeneous problem into ``out`` (``gf``: ``grad f(x)``)."""
-    if prob[0] == 0:
-        shift = prob[6][part]
+    if prob.kind == QUADRATIC:
+        shift = prob.shifts[part]
         for i in range(x.size):
             out[i] = gf[i] + shift[i]
     else:
-        _logistic_grad(prob, x, prob[10][part], out, m)
+        _logistic_grad(prob, x, prob.masks[part], out, m)
 
 
 @njit(cache=True, inline="always")
@@ -159,7 +169,7 @@ def _apply_ops(g, delay, codes, params, count_op, counts, r):
     """The rule's operations on one row ``g`` in order; counts the clip ``count_op``."""
     for k in range(codes.size):
         code = codes[k]
-        if code == 0:
+        if code == CLIP:
             n = _norm(g)
             if n > params[k, 0]:
                 f = params[k, 0] / n
@@ -167,14 +177,14 @@ def _apply_ops(g, delay, codes, params, count_op, counts, r):
                     g[i] *= f
                 if k == count_op:
                     counts[r] += 1
-        elif code == 1:
+        elif code == SCALE:
             for i in range(g.size):
                 g[i] *= params[k, 0]
-        elif code == 2:
+        elif code == DELAY_ADAPTIVE:
             f = params[k, 0] * min(1.0, params[k, 1] / max(delay, 1))
             for i in range(g.size):
                 g[i] *= f
-        else:
+        else:  # DROP_STALE
             keep = 1.0 if delay < params[k, 0] else 0.0
             for i in range(g.size):
                 g[i] *= keep
@@ -183,21 +193,21 @@ def _apply_ops(g, delay, codes, params, count_op, counts, r):
 @njit(cache=True, inline="always")
 def _send(rng, m, plan, prob, noise, ops, x, gf, xv, buf, z, rad, g, lg, mm, counts):
     """Compute, transform and park every job of model index ``m``; returns how many."""
-    starts, slots, delays, workers = plan[1], plan[2], plan[3], plan[4]
+    starts, slots, delays, workers = plan.starts, plan.slot, plan.delay, plan.worker
     kind, sigma, par = noise
     codes, params, count_op = ops
     R, d = x.shape
-    hetero = prob[6].shape[0] > 1
+    hetero = prob.shifts.shape[0] > 1
     for j in range(starts[m], starts[m + 1]):
-        if kind != 0:
+        if kind != NO_NOISE:
             for r in range(R):
                 for i in range(d):
                     z[r, i] = rng.standard_normal()
-        if kind >= 2:
+        if kind >= SUBWEIBULL:  # the radial laws
             for r in range(R):
-                if kind == 2:
+                if kind == SUBWEIBULL:
                     rad[r] = rng.standard_exponential() ** par
-                elif kind == 3:
+                elif kind == STUDENT_T:
                     rad[r] = abs(rng.standard_t(par))
                 else:
                     rad[r] = 1.0 + rng.pareto(par)
@@ -209,11 +219,11 @@ def _send(rng, m, plan, prob, noise, ops, x, gf, xv, buf, z, rad, g, lg, mm, cou
             else:
                 for i in range(d):
                     lg[i] = gf[r, i]
-            if kind == 0:
+            if kind == NO_NOISE:
                 for i in range(d):
                     g[i] = lg[i]
             else:
-                f = sigma / np.sqrt(d) if kind == 1 else sigma * rad[r] / _row_norm(z, r)
+                f = sigma / np.sqrt(d) if kind == GAUSSIAN else sigma * rad[r] / _row_norm(z, r)
                 for i in range(d):
                     g[i] = z[r, i] * f + lg[i]
             _apply_ops(g, delay, codes, params, count_op, counts, r)
@@ -244,7 +254,7 @@ def run_loop(rng, prob, noise, ops, plan, x_start, R, T, C, cps, eps, diverge_at
              stop_when_hit):
     """``T`` events of ``R`` replications; returns ``(metrics (7, K, R), hit (E, R),
     diverged_at (R,), vmax (R,), clip counts (R,), jobs sent)``."""
-    apply = plan[0]
+    apply = plan.apply
     d = x_start.size
     x = np.empty((R, d))
     for r in range(R):
@@ -255,7 +265,7 @@ def run_loop(rng, prob, noise, ops, plan, x_start, R, T, C, cps, eps, diverge_at
     z = np.empty((R, d))
     rad = np.empty(R)
     g, lg, y = np.empty(d), np.empty(d), np.empty(d)
-    mm = np.empty(prob[8].shape[0])
+    mm = np.empty(prob.Z.shape[0])
     counts = np.zeros(R, dtype=np.int64)
     rec = np.full((N_METRICS, cps.size, R), np.nan)
     hit = np.zeros((eps.size, R), dtype=np.int64)
@@ -304,8 +314,8 @@ def run_loop(rng, prob, noise, ops, plan, x_start, R, T, C, cps, eps, diverge_at
             s = apply[t, r if apply.shape[1] > 1 else 0]
             for i in range(d):
                 x[r, i] -= buf[s, r, i]
-            if prob[0] == 0:  # the quadratic inline: no row views on the hot path
-                a, xs = prob[4], prob[5]
+            if prob.kind == QUADRATIC:  # inline: no row views on the hot path
+                a, xs = prob.a, prob.x_star
                 for i in range(d):
                     gf[r, i] = a[i] * (x[r, i] - xs[i])
             else:
