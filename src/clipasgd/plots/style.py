@@ -16,8 +16,9 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
-__all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "style", "blank_figure", "new_figure",
-           "title", "control_words", "num", "interval", "finite", "quantile_boxes"]
+__all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "OUTCOME_COLORS", "outcome", "style",
+           "blank_figure", "new_figure", "title", "control_words", "num", "interval", "finite",
+           "quantile_boxes"]
 
 _PALETTE = sns.color_palette("colorblind")
 COLORS = {"clipped": _PALETTE[0], "vanilla": _PALETTE[3], "vanilla_theory": _PALETTE[1],
@@ -32,6 +33,18 @@ LABELS = {"clipped": "Clipped ASGD",
           "planted": r"Planted control, step $\propto 1/x$"}
 VERDICT_COLORS = {"supported": _PALETTE[2], "inconclusive": _PALETTE[1],
                   "refuted": _PALETTE[3]}
+# A badge's colour says whether the outcome is the one a sound test should give: a claim
+# "supported" and a negative control "refuted" are good news (green); a claim refuted or a
+# control that is not refuted is bad news (red); an undecided claim is amber.
+OUTCOME_COLORS = {"expected": "#1a8a4a", "unexpected": "#c62828", "undecided": "#b8860b"}
+
+
+def outcome(verdict: str, control: bool = False) -> str:
+    """``expected``, ``unexpected`` or ``undecided``: how a reader should take ``verdict``
+    (a negative control must be refuted, a claim should be supported)."""
+    if control:
+        return "expected" if verdict == "refuted" else "unexpected"
+    return {"supported": "expected", "refuted": "unexpected"}.get(verdict, "undecided")
 
 
 @dataclass
@@ -75,10 +88,11 @@ def control_words(control_verdict: str) -> str:
 def title(fig: Figure, record: dict, what: str) -> None:
     """Suptitle: what the figure shows, then the claim's verdict and its control's."""
     v = record["verdict"]
+    color = OUTCOME_COLORS[outcome(v)]
     fig.suptitle(f"{record['paper_ref']}: {what}\nVerdict: {v.upper()}; "
                  f"{control_words(record['control']['verdict'])}",
-                 bbox={"boxstyle": "round,pad=0.3", "facecolor": (*VERDICT_COLORS[v], 0.18),
-                       "edgecolor": VERDICT_COLORS[v]})
+                 bbox={"boxstyle": "round,pad=0.3", "facecolor": mpl.colors.to_rgba(color, 0.15),
+                       "edgecolor": color})
 
 
 def finite(x: object) -> float:
