@@ -12,11 +12,11 @@ from matplotlib.text import Text
 
 from clipasgd import landing
 from clipasgd.plots.federated import scheduler_caption
+from clipasgd.plots.high_prob import event_region
 from clipasgd.plots.rate_shape import dominant_term, rate_shape
 from clipasgd.plots.speedup import diverged_seeds, speedup_figure
-from clipasgd.plots.tau_max import growth_panel, virtual
-from clipasgd.plots.high_prob import event_region
 from clipasgd.plots.style import OUTCOME_COLORS, new_figure, outcome, style
+from clipasgd.plots.tau_max import growth_panel, virtual
 
 MIN_PT = 9.0
 
@@ -30,11 +30,12 @@ def _record(claim: str, cfg: dict, details: dict, verdict: str = "supported",
             "config_section": cfg, "details": details, "git_commit": "abc"}
 
 
-def _write(root: Path, rec: dict, tables: dict[tuple[str, str], pd.DataFrame] = {}) -> Path:
+def _write(root: Path, rec: dict,
+           tables: dict[tuple[str, str], pd.DataFrame] | None = None) -> Path:
     path = root / "data" / "quick" / "claims" / f"{rec['claim']}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rec))
-    for (folder, name), df in tables.items():
+    for (folder, name), df in (tables or {}).items():
         out = root / "data" / "quick" / folder / f"{name}.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(out, index=False)
@@ -96,7 +97,7 @@ def _speedup_curves() -> pd.DataFrame:
             if alg == "vanilla" and seed == 2:
                 y = np.where(t >= 40, 1e56, y)  # blows up at t = 40
             rows += [{"phase": "fresh", "D": 4.0, "algorithm": alg, "seed": seed, "time": ti,
-                      "perplexity": yi, "diverged": False} for ti, yi in zip(t, y)]
+                      "perplexity": yi, "diverged": False} for ti, yi in zip(t, y, strict=True)]
     return pd.DataFrame(rows)
 
 
@@ -123,7 +124,7 @@ def test_fig3_marks_a_diverged_seed_and_keeps_readable_limits(tmp_path):
 
 def _points(xs, ys) -> list[dict]:
     return [{"x": x, "estimate": y, "lower": y * 0.8, "upper": y * 1.2} for x, y in
-            zip(xs, ys)]
+            zip(xs, ys, strict=True)]
 
 
 def test_tau_max_panel_draws_the_flat_bound_and_slope_one(tmp_path):
