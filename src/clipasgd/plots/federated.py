@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 from ..claims._federated import algorithm1_floor
 from ..claims.federated import implied_bound
 from ..report import load_table, load_verdict
-from .style import COLORS, Drawn, new_figure, num, title
+from .style import COLORS, Drawn, new_figure, num, plain_log_ticks, title
 
 __all__ = ["federated", "federated_high_prob", "scheduler_caption"]
 
@@ -60,6 +60,10 @@ def federated(root: str | Path, scale: str) -> Drawn:
     ax[3].set(xscale="log", xlabel="clipping radius c",
               title=f"radius: {det['verdicts']['clip_radius']}")
     ax[3].legend()
+    for a in ax:
+        for axis in (a.xaxis, a.yaxis):
+            if axis.get_scale() == "log":
+                plain_log_ticks(axis)
     title(fig, rec, "Algorithm 2 removes the heterogeneity bias; zeta acts like sigma")
     cap = ("1-D quadratics with explicit worker optima; 8 fast and 8 slow workers. Panels: late "
            "floor vs eta (Algorithm 2 vanishes, Algorithm 1 sits at its known answer); median "

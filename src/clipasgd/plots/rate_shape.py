@@ -5,10 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.ticker import FuncFormatter
 
 from ..report import load_verdict
-from .style import COLORS, LABELS, Drawn, finite, interval, new_figure, num, quantile_boxes, title
+from .style import (
+    COLORS,
+    LABELS,
+    Drawn,
+    finite,
+    interval,
+    new_figure,
+    num,
+    plain_log_ticks,
+    quantile_boxes,
+    title,
+)
 
 __all__ = ["rate_shape", "dominant_term", "rate_guides"]
 
@@ -18,18 +28,6 @@ SERIES = {"clipped": "Clipped ASGD, the rule's (eta, c)",
           "vanilla_fixed": "Vanilla ASGD, easiest point's step held fixed (mechanism control)",
           "planted": LABELS["planted"] + " (power check)"}
 _COLORS = {**COLORS, "vanilla_fixed": COLORS["vanilla"]}
-
-
-def _plain(v: float, _: object = None) -> str:
-    """A log-axis tick as a plain number (``0.3``, not ``3 x 10^-1``)."""
-    return f"{v:g}"
-
-
-def _plain_ticks(axis) -> None:
-    """Plain-number labels on a log axis at 1, 2 and 5 times each power of ten."""
-    axis.set_major_formatter(FuncFormatter(_plain))
-    axis.set_minor_formatter(FuncFormatter(lambda v, _: _plain(v) if f"{v:.0e}"[0] in "25"
-                                           else ""))
 
 
 # Thm 4.2: T = O~(sigma^2/eps^4 + sigma tau_C/eps^3 + tau_C/eps^2); per sweep, each term's
@@ -97,7 +95,7 @@ def rate_shape(root: str | Path, scale: str) -> Drawn:
         rate_guides(ax, cfg, sweep, pts, x)
         ax.set(xscale="log", yscale="log", xlabel=AXES[sweep],
                title=f"T against {AXES[sweep].split(' (')[0]}: Thm 4.2's exponents")
-        _plain_ticks(ax.xaxis)
+        plain_log_ticks(ax.xaxis)
         ax.legend(loc="upper left")
     grid[0][0].set_ylabel(r"median oracle calls $T(\varepsilon)$")
     axes = grid[1]
@@ -118,8 +116,8 @@ def rate_shape(root: str | Path, scale: str) -> Drawn:
                title=f"clipped rho {num(d['rho'], 3)} {interval(d['rho_ci'], 3)}: "
                      f"{d['verdict']}\ncontrol: {d['control_verdict']} (fixed-step rho_lo "
                      f"{num(d['mechanism_control']['rho_ci'][0], 2)})")
-        _plain_ticks(ax.xaxis)
-        _plain_ticks(ax.yaxis)
+        plain_log_ticks(ax.xaxis)
+        plain_log_ticks(ax.yaxis)
     axes[0].set_ylabel(r"$T(\varepsilon)\,/\,B$,  $B = 1/(\eta\,\varepsilon^2)$ (median)")
     handles = [axes[0].plot([], [], "o-", color=_COLORS[a], label=lab)[0]
                for a, lab in SERIES.items()]

@@ -15,10 +15,11 @@ import matplotlib as mpl
 import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 __all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "OUTCOME_COLORS", "outcome", "style",
            "blank_figure", "new_figure", "title", "control_words", "num", "interval", "finite",
-           "quantile_boxes"]
+           "quantile_boxes", "plain_log_ticks"]
 
 _PALETTE = sns.color_palette("colorblind")
 COLORS = {"clipped": _PALETTE[0], "vanilla": _PALETTE[3], "vanilla_theory": _PALETTE[1],
@@ -117,6 +118,19 @@ def interval(ci: object, digits: int = 3) -> str:
     if not ci:
         return "n/a"
     return f"[{num(ci[0], digits)}, {num(ci[1], digits)}]"
+
+
+def plain_log_ticks(axis) -> None:
+    """Plain-number labels on a log axis (``0.3``, not ``3 x 10^-1``) at 1, 2 and 5 times
+    each power of ten (the minor ones only on a range under two decades), so that tick
+    labels never overlap."""
+    def minor(v: float, _: object) -> str:
+        lo, hi = sorted(axis.get_view_interval())
+        short = lo > 0 and hi / lo < 100  # over two decades the majors suffice
+        return f"{v:g}" if short and f"{v:.0e}"[0] in "25" else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def quantile_boxes(ax, points: list[dict], color: object, label: str,
