@@ -76,7 +76,7 @@ def federated_high_prob(root: str | Path, scale: str) -> Drawn:
     """Empirical survival of ``S_T`` per case and algorithm, with ``eps``."""
     rec = load_verdict(root, scale, "federated_high_prob")
     f = load_table(root, scale, "federated_high_prob", "final")
-    fig, ax = new_figure(8, 4.6)
+    fig, ax = new_figure(10, 4.6)
     for (case, alg, sched), g in f.groupby(["case", "algorithm", "scheduler"]):
         x = np.sort(g["S_T"].to_numpy(float))
         ax.step(x, 1 - np.arange(1, x.size + 1) / x.size, where="post",
@@ -85,7 +85,7 @@ def federated_high_prob(root: str | Path, scale: str) -> Drawn:
                 "algorithm2" else "k", label=f"{case}, {alg}, {sched}")
     ax.axvline(rec["config_section"]["eps"], color="grey", ls=":", label=r"$\varepsilon$")
     ax.set(yscale="log", xlabel=r"$S_T$", ylabel=r"$P(S_T > x)$")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="case, algorithm, scheduler")
     title(fig, rec, "heterogeneity fails no more often than matched noise")
     cap = ("Survival of S_T over independent runs: heterogeneous (sigma, zeta) vs homogeneous "
            "at the same sigma + zeta, Clipped and vanilla ASGD under Algorithm 2, and Algorithm "
