@@ -14,12 +14,12 @@ from html import escape
 from pathlib import Path
 
 from .plots import CLAIM_FIGURES
+from .plots.style import OUTCOME_COLORS, outcome
 from .provenance import atomic_write_text
 from .report import figure_paths, fmt
 
 __all__ = ["write_landing", "render_landing"]
 
-VERDICT_COLORS = {"supported": "#029e73", "inconclusive": "#de8f05", "refuted": "#d55e00"}
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
      line-height:1.45;color:#222}
@@ -42,15 +42,17 @@ SCALE_WARNINGS = {"smoke": "Smoke scale: a plumbing check of the pipeline at tin
                            "Read the quick or paper scale."}
 
 
-def _badge(verdict: str) -> str:
-    color = VERDICT_COLORS.get(verdict, "#666")
-    return f'<span class="badge" style="background:{color}">{escape(verdict)}</span>'
+def _badge(verdict: str, control: bool = False) -> str:
+    """The verdict coloured by whether it is the expected outcome (see ``plots.style``)."""
+    kind = outcome(verdict, control)
+    return (f'<span class="badge {kind}" style="background:{OUTCOME_COLORS[kind]}" '
+            f'title="{kind} outcome">{escape(verdict)}</span>')
 
 
 def _control(rec: dict) -> str:
     v = rec["control"]["verdict"]
     note = "as it must be" if v == "refuted" else "not refuted: this check had no power"
-    return f"{_badge(v)} ({note})"
+    return f"{_badge(v, control=True)} ({note})"
 
 
 def _figure(root: Path, scale: str, name: str) -> str:
@@ -68,7 +70,8 @@ def _paper_table(records: list[dict]) -> str:
         f"<td>{escape(r['paper_ref'])}</td><td>{escape(r['statement'])}</td>"
         f"<td>{escape(r['test'])}</td>"
         f"<td>{escape(fmt(r.get('statistic')))}<br>{escape(fmt(r.get('ci')))}</td>"
-        f"<td>{_badge(r['verdict'])}</td><td>{_badge(r['control']['verdict'])}</td></tr>"
+        f"<td>{_badge(r['verdict'])}</td>"
+        f"<td>{_badge(r['control']['verdict'], control=True)}</td></tr>"
         for r in records)
     return ("<table><tr><th>claim</th><th>paper</th><th>what the paper says</th>"
             "<th>what the suite tested</th><th>statistic, interval</th><th>verdict</th>"
@@ -113,7 +116,10 @@ def render_landing(root: Path, scale: str, records: list[dict]) -> str:
              "fixed before any run, with a negative control: a planted false variant the same "
              "test must <i>refute</i>. <b>supported</b>: the test passed and its control was "
              "refuted; <b>refuted</b>: the test rejects the claim; <b>inconclusive</b>: neither, "
-             "or the control was not refuted.</p>"
+             "or the control was not refuted. Badge colours say whether an outcome is the one "
+             "a sound test should give: green for a supported claim or a refuted control, red "
+             "for a refuted claim or a control that was not refuted, amber for inconclusive."
+             "</p>"
              f"<p>Code version: {escape(', '.join(commits))}.</p>")
     if scale in SCALE_WARNINGS:
         intro += f'<p class="missing"><b>{escape(SCALE_WARNINGS[scale])}</b></p>'

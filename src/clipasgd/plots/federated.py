@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from ..claims._federated import algorithm1_floor
 from ..claims.federated import implied_bound
 from ..report import load_table, load_verdict
-from .style import COLORS, Drawn, new_figure, num, title
+from .style import COLORS, Drawn, new_figure, num, plain_log_ticks, title
 
 __all__ = ["federated", "federated_high_prob", "scheduler_caption"]
 
@@ -32,14 +33,14 @@ def federated(root: str | Path, scale: str) -> Drawn:
     ax[0].set(xscale="log", yscale="log", xlabel=r"step $\eta$",
               ylabel=r"late floor of $\|\nabla f\|$",
               title=f"bias: {det['verdicts']['bias']} (dotted: zeta(D-1)/(D+1))")
-    ax[0].legend(fontsize=8)
+    ax[0].legend()
     med = t["like_sigma"].groupby(["s", "member"])["T"].median().unstack()
     for member, mk in (("sigma", "o-"), ("zeta", "s-"), ("sigma2", "^:")):
         ax[1].plot(med.index, med[member], mk, label={"sigma": "noise s", "zeta": "zeta = s",
                                                       "sigma2": "noise 2s (control)"}[member])
     ax[1].set(yscale="log", xlabel="s", ylabel=r"median $T(\varepsilon)$",
               title=f"zeta like sigma: {det['verdicts']['like_sigma']}")
-    ax[1].legend(fontsize=8)
+    ax[1].legend()
     zr = t["zeta_rate"]
     mz = zr.groupby("zeta")["T"].median()
     bound = np.array([implied_bound(cfg, z) for z in mz.index])
@@ -49,7 +50,7 @@ def federated(root: str | Path, scale: str) -> Drawn:
                label="implied bound, scaled")
     ax[2].set(xscale="log", yscale="log", xlabel=r"heterogeneity $\zeta$",
               title=f"exponent {num(det['zeta_rate']['slope'], 2)}: {det['verdicts']['zeta_rate']}")
-    ax[2].legend(fontsize=8)
+    ax[2].legend()
     cr = t["clip_radius"].groupby("c", as_index=False)[["S_T", "floor", "predicted"]].mean()
     ax[3].plot(cr["c"], cr["S_T"], "o-", color=COLORS["clipped"], label=r"$S_T$ at the horizon")
     ax[3].plot(cr["c"], cr["predicted"], "kx", ms=8, label="clipped fixed point")
@@ -58,7 +59,11 @@ def federated(root: str | Path, scale: str) -> Drawn:
                   lw=0.8, label=r"$\zeta$")
     ax[3].set(xscale="log", xlabel="clipping radius c",
               title=f"radius: {det['verdicts']['clip_radius']}")
-    ax[3].legend(fontsize=8)
+    ax[3].legend()
+    for a in ax:
+        for axis in (a.xaxis, a.yaxis):
+            if axis.get_scale() == "log":
+                plain_log_ticks(axis)
     title(fig, rec, "Algorithm 2 removes the heterogeneity bias; zeta acts like sigma")
     cap = ("1-D quadratics with explicit worker optima; 8 fast and 8 slow workers. Panels: late "
            "floor vs eta (Algorithm 2 vanishes, Algorithm 1 sits at its known answer); median "
@@ -71,7 +76,7 @@ def federated_high_prob(root: str | Path, scale: str) -> Drawn:
     """Empirical survival of ``S_T`` per case and algorithm, with ``eps``."""
     rec = load_verdict(root, scale, "federated_high_prob")
     f = load_table(root, scale, "federated_high_prob", "final")
-    fig, ax = new_figure(8, 4.6)
+    fig, ax = new_figure(10, 4.6)
     for (case, alg, sched), g in f.groupby(["case", "algorithm", "scheduler"]):
         x = np.sort(g["S_T"].to_numpy(float))
         ax.step(x, 1 - np.arange(1, x.size + 1) / x.size, where="post",
@@ -80,7 +85,7 @@ def federated_high_prob(root: str | Path, scale: str) -> Drawn:
                 "algorithm2" else "k", label=f"{case}, {alg}, {sched}")
     ax.axvline(rec["config_section"]["eps"], color="grey", ls=":", label=r"$\varepsilon$")
     ax.set(yscale="log", xlabel=r"$S_T$", ylabel=r"$P(S_T > x)$")
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="case, algorithm, scheduler")
     title(fig, rec, "heterogeneity fails no more often than matched noise")
     cap = ("Survival of S_T over independent runs: heterogeneous (sigma, zeta) vs homogeneous "
            "at the same sigma + zeta, Clipped and vanilla ASGD under Algorithm 2, and Algorithm "
@@ -105,6 +110,14 @@ def scheduler_caption(root: str | Path, scale: str) -> Drawn:
         ax.axvline(v[k]["caption"], color="k", ls="--", lw=1)
         ax.set(yticks=range(len(models)), yticklabels=list(models), xlabel="time per oracle call",
                title=f"{k}: caption {v[k]['caption']}")
+    handles = [Line2D([], [], marker="o", ls="", color=COLORS["clipped"],
+                      label="model compatible: caption inside its interval at every D"),
+               Line2D([], [], marker="o", ls="", color=COLORS["vanilla"],
+                      label="model refuted: caption outside at some D"),
+               Line2D([], [], marker="*", ls="", color="k", ms=9,
+                      label="exact mean-value analysis"),
+               Line2D([], [], ls="--", color="k", label="the caption's value")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2)
     title(fig, rec, "which compute-time models reproduce Fig. 4's caption")
     cap = ("Prediction interval of a 3-seed mean of cap / N(cap) per model (Bonferroni); blue: "
            "compatible, red: refuted; star: exact mean-value analysis; dashed: the caption.")

@@ -21,7 +21,7 @@ from .style import (
 )
 from .tau_max import growth_panel
 
-__all__ = ["high_prob", "high_prob_tau_max", "survival"]
+__all__ = ["high_prob", "high_prob_tau_max", "survival", "event_region"]
 
 LOG_DELTA = r"$\log(1/\delta)$"
 
@@ -47,6 +47,7 @@ def high_prob(root: str | Path, scale: str) -> Drawn:
         ax.axhline(cfg["delta_star"], color="0.5", ls="--", lw=0.8,
                    label=rf"$\delta^*$ = {cfg['delta_star']:g}")
         ax.axvline(cfg["eps"], color="k", ls=":", lw=0.8, label=rf"$\varepsilon$ = {cfg['eps']:g}")
+        event_region(ax, cfg["eps"], cfg["delta_star"])
         r = e["ratio"]
         ax.set(xscale="log", yscale="log", xlabel=r"$S_H$ (average gradient norm at the horizon)",
                title=rf"$\theta$ = {theta:g}: r = {num(r['estimate'])} "
@@ -54,7 +55,7 @@ def high_prob(root: str | Path, scale: str) -> Drawn:
                      f"null {num(e['null_ratio']['estimate'])}: {e['null_ratio']['reading']}")
         ax.xaxis.set_minor_formatter(NullFormatter())
     axes[0][0].set_ylabel("fraction of runs above")
-    axes[0][0].legend(loc="lower left", fontsize=7.5)
+    axes[0][0].legend(loc="lower left")
     title(fig, rec, r"clipping shrinks the $(1-\delta^*)$-quantile of $S_H$ under heavy noise")
     w = cfg["workers"]
     cap = (f"Survival of S_H, the average gradient norm at the fixed horizon H = "
@@ -68,6 +69,15 @@ def high_prob(root: str | Path, scale: str) -> Drawn:
            f"{cfg['must_win']} and lose nowhere. Null control: vanilla against vanilla with an "
            "independent seed must not read 'win'.")
     return Drawn("high_prob", fig, cap)
+
+
+def event_region(ax: Axes, eps: float, delta: float) -> None:
+    """Shade where Thm 4.3's event fails: more than ``delta`` of runs end with ``S_H > eps``
+    (the theorem's bound says Clipped ASGD's survival curve passes below this corner)."""
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    ax.fill_between([eps, max(xlim[1], 10 * eps)], delta, 1.0, color="0.5", alpha=0.15, lw=0,
+                    label=r"Thm 4.3 excludes: $P(S_H > \varepsilon) > \delta^*$")
+    ax.set(xlim=xlim, ylim=ylim)
 
 
 def survival(ax: Axes, x: np.ndarray, scale_free: bool = False, **kw) -> None:
@@ -89,10 +99,10 @@ def high_prob_tau_max(root: str | Path, scale: str) -> Drawn:
     fig, axes = new_figure(7.5 * len(keys) + 1, 5.2, ncols=len(keys), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=True):
         t = det["thetas"][key]
-        growth_panel(ax, t["tests"], cfg["horizon"])
+        growth_panel(ax, t["tests"], cfg["horizon"], cfg["ratio_margin"])
         ax.set(ylabel=rf"{det['q']}-quantile of $T(\varepsilon = {cfg['eps']:g})$",
                title=rf"$\theta$ = {key.split('=')[1]}: {t['verdict']}")
-        ax.legend(loc="upper left", fontsize=7.5)
+        ax.legend(loc="upper left")
     title(fig, rec, rf"the {det['q']}-quantile of $T(\varepsilon)$ does not grow with "
                     r"$\tau_{\max}$")
     cap = (f"{cfg['replications']} runs per point of the tau_max mechanism design (D in "

@@ -56,8 +56,8 @@ def high_prob_tail(root: str | Path, scale: str) -> Drawn:
                ylabel="fraction of runs above",
                title=f"Pareto({alpha:g}) noise: {name}\n{test['verdict']}")
         ax.text(0.02, 0.03, _fisher(test.get("a_heavier", {})), transform=ax.transAxes,
-                fontsize=8)
-        ax.legend(loc="upper right", fontsize=8)
+                fontsize=9)
+        ax.legend(loc="upper right")
     ax = axes[2]
     for t in cfg["thetas"]:
         for alg, ls in (("vanilla", "-"), ("clipped", "--")):
@@ -68,7 +68,7 @@ def high_prob_tail(root: str | Path, scale: str) -> Drawn:
            title="Sub-Weibull noise (inside the theorem)\nreported, not tested")
     for a in axes:
         a.xaxis.set_minor_formatter(NullFormatter())
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right")
     title(fig, rec, f"under Pareto({alpha:g}) noise, vanilla ASGD's tail is heavier than "
                     "Clipped ASGD's")
     heavier = [k for k, x in det["sub_weibull"].items() if x["S_T"] == "supported"]

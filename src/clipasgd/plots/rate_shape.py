@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matplotlib.ticker import FuncFormatter, NullFormatter
+import numpy as np
 
 from ..report import load_verdict
-from .style import COLORS, LABELS, Drawn, finite, interval, new_figure, num, quantile_boxes, title
+from .style import (
+    COLORS,
+    LABELS,
+    Drawn,
+    finite,
+    interval,
+    new_figure,
+    num,
+    plain_log_ticks,
+    quantile_boxes,
+    title,
+)
 
-__all__ = ["rate_shape"]
+__all__ = ["rate_shape", "dominant_term", "rate_guides"]
 
 AXES = {"eps": r"$1/\varepsilon$ (target accuracy)", "tau_c": r"concurrency $\tau_C$ (workers)",
         "sigma": r"noise level $\sigma$"}
@@ -19,16 +30,75 @@ SERIES = {"clipped": "Clipped ASGD, the rule's (eta, c)",
 _COLORS = {**COLORS, "vanilla_fixed": COLORS["vanilla"]}
 
 
-def _plain(v: float, _: object = None) -> str:
-    """A log-axis tick as a plain number (``0.3``, not ``3 x 10^-1``)."""
-    return f"{v:g}"
+# Thm 4.2: T = O~(sigma^2/eps^4 + sigma tau_C/eps^3 + tau_C/eps^2); per sweep, each term's
+# exponent in the swept quantity (1/eps, tau_C, sigma) and its name.
+TERMS = (("sigma^2/eps^4", {"eps": 4, "tau_c": 0, "sigma": 2}),
+         ("sigma tau_C/eps^3", {"eps": 3, "tau_c": 1, "sigma": 1}),
+         ("tau_C/eps^2", {"eps": 2, "tau_c": 1, "sigma": 0}))
+_TEX = {"sigma^2/eps^4": r"$\sigma^2/\varepsilon^4$",
+        "sigma tau_C/eps^3": r"$\sigma\tau_C/\varepsilon^3$",
+        "tau_C/eps^2": r"$\tau_C/\varepsilon^2$"}
+
+
+def dominant_term(eps: float, tau_c: float, sigma: float) -> str:
+    """The largest of Thm 4.2's three terms at unit constants."""
+    values = {"sigma^2/eps^4": sigma**2 / eps**4, "sigma tau_C/eps^3": sigma * tau_c / eps**3,
+              "tau_C/eps^2": tau_c / eps**2}
+    return max(values, key=values.get)
+
+
+def _sweep_point(cfg: dict, sweep: str, value: float) -> tuple[float, float, float]:
+    """``(eps, tau_C, sigma)`` at one grid value of a sweep."""
+    sec = cfg[sweep]
+    eps = value if sweep == "eps" else sec.get("eps")
+    tau_c = value if sweep == "tau_c" else sec.get("n", cfg["n"])
+    sigma = value if sweep == "sigma" else sec.get("sigma")
+    return float(eps), float(tau_c), float(sigma)
+
+
+def rate_guides(ax, cfg: dict, sweep: str, points: list[dict], x) -> None:
+    """Dashed lines with the exponents of Thm 4.2's terms that depend on the swept quantity,
+    anchored at the median ``T`` of the easiest grid point; the term that dominates at the
+    hardest point (unit constants) is drawn darkest."""
+    first = finite(points[0]["estimate"])
+    if not np.isfinite(first):
+        return
+    xs = np.array(sorted(x(float(p["x"])) for p in points))
+    x0 = x(float(points[0]["x"]))
+    hard = max(cfg[sweep]["grid"], key=lambda v: x(float(v)))
+    top = dominant_term(*_sweep_point(cfg, sweep, float(hard)))
+    shown = {}
+    for name, exps in TERMS:
+        k = exps[sweep]
+        if k == 0:
+            continue
+        shown.setdefault(k, []).append(name)
+    for k, names in sorted(shown.items(), reverse=True):
+        dom = top in names
+        ax.plot(xs, first * (xs / x0) ** k, "--", color="k" if dom else "0.6",
+                lw=1.4 if dom else 1.0,
+                label=f"slope {k}: " + ", ".join(_TEX[n] for n in names)
+                      + (" (dominant)" if dom else ""))
 
 
 def rate_shape(root: str | Path, scale: str) -> Drawn:
-    """One panel per sweep: median ``T/B`` of the clipped runs, the controls, the margin."""
+    """Top: median ``T`` per sweep on log-log axes with Thm 4.2's slopes; bottom: median
+    ``T/B`` of the clipped runs (what the test reads), the controls, the margin."""
     rec = load_verdict(root, scale, "rate_shape")
     cfg, det = rec["config_section"], rec["details"]
-    fig, axes = new_figure(14, 4.8, ncols=3)
+    fig, grid = new_figure(15, 9.6, nrows=2, ncols=3)
+    for ax, sweep in zip(grid[0], AXES, strict=True):
+        pts = det[sweep]["no_growth_control"]["points"]
+        x = (lambda v: 1 / v) if sweep == "eps" else float
+        quantile_boxes(ax, pts, COLORS["clipped"], "Clipped ASGD, median T (the rule's "
+                       "(eta, c))", x=x)
+        rate_guides(ax, cfg, sweep, pts, x)
+        ax.set(xscale="log", yscale="log", xlabel=AXES[sweep],
+               title=f"T against {AXES[sweep].split(' (')[0]}: Thm 4.2's exponents")
+        plain_log_ticks(ax.xaxis)
+        ax.legend(loc="upper left")
+    grid[0][0].set_ylabel(r"median oracle calls $T(\varepsilon)$")
+    axes = grid[1]
     for ax, sweep in zip(axes, AXES, strict=True):
         d = det[sweep]
         first = None
@@ -46,10 +116,8 @@ def rate_shape(root: str | Path, scale: str) -> Drawn:
                title=f"clipped rho {num(d['rho'], 3)} {interval(d['rho_ci'], 3)}: "
                      f"{d['verdict']}\ncontrol: {d['control_verdict']} (fixed-step rho_lo "
                      f"{num(d['mechanism_control']['rho_ci'][0], 2)})")
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_major_formatter(FuncFormatter(_plain))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: _plain(v) if
-                                                   f"{v:.0e}"[0] in "25" else ""))
+        plain_log_ticks(ax.xaxis)
+        plain_log_ticks(ax.yaxis)
     axes[0].set_ylabel(r"$T(\varepsilon)\,/\,B$,  $B = 1/(\eta\,\varepsilon^2)$ (median)")
     handles = [axes[0].plot([], [], "o-", color=_COLORS[a], label=lab)[0]
                for a, lab in SERIES.items()]
@@ -60,7 +128,12 @@ def rate_shape(root: str | Path, scale: str) -> Drawn:
     fig.legend(handles=handles, loc="outside lower center", ncols=3)
     title(fig, rec, r"$T$ grows no faster than the bound $B$ in $1/\varepsilon$, $\tau_C$ "
                     r"and $\sigma$")
-    cap = (f"Median T(eps)/B over {cfg['replications']} runs per point (bars: the exact median "
+    cap = ("Top: median T(eps) per sweep on log-log axes; dashed: the exponents of Thm 4.2's "
+           "terms sigma^2/eps^4 + sigma tau_C/eps^3 + tau_C/eps^2 in the swept quantity, "
+           "anchored at the easiest point (darkest: the term that dominates at the hardest "
+           "point with unit constants; the theorem hides constants and log factors, so these "
+           "are guides, not fits). Bottom: "
+           f"median T(eps)/B over {cfg['replications']} runs per point (bars: the exact median "
            f"intervals the test reads, jointly at level {1 - 2 * cfg['alpha']:.2f}), "
            "B = 1/(eta eps^2) the "
            f"bound for the rule's step (constant K = {cfg['K']}), problem "

@@ -34,17 +34,51 @@ def speedup_table(record: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _curves(ax, curves: pd.DataFrame, metric: str, every: float) -> None:
+BLOWUP = 10.0  # a run whose metric climbs past BLOWUP x the worst start has diverged (goal min)
+
+
+def diverged_seeds(curves: pd.DataFrame, metric: str, goal: str) -> pd.Series:
+    """Per (algorithm, seed): the simulated time a run diverged at, NaN if it did not.
+
+    Diverged: flagged by the engine, a non-finite metric, or (goal ``min``) a metric above
+    ``BLOWUP`` times the largest first evaluation of any run (a loss that blew up). Such
+    runs are marked, not drawn: one of them flattens every curve of a log axis."""
+    first = curves.sort_values("time").groupby(["algorithm", "seed"])[metric].first()
+    values = curves[metric].to_numpy(float)
+    bad = ~np.isfinite(values)
+    if "diverged" in curves:
+        bad |= curves["diverged"].astype(bool).to_numpy()
+    if goal == "min":
+        bad |= values > BLOWUP * np.nanmax(first.to_numpy(float))
+    when = curves[bad].groupby(["algorithm", "seed"])["time"].min()
+    return when.reindex(first.index)
+
+
+def _curves(ax, curves: pd.DataFrame, metric: str, every: float, goal: str) -> None:
+    """Median over the non-diverged seeds, band = their min-max; a diverged seed is an 'x'
+    on the top edge at the time it diverged, counted in the legend. Y-limits therefore come
+    from the drawn runs (and the target) only."""
     # seeds with their own schedules (Algorithm 2) evaluate at slightly different event
     # times: align them on the evaluation grid they belong to
     grid = np.ceil(curves["time"] / every - 1e-9) * every
+    gone = diverged_seeds(curves, metric, goal)
     for alg, g in curves.assign(grid=grid).groupby("algorithm", sort=False):
+        when = gone.loc[alg]
         wide = g.pivot_table(index="grid", columns="seed", values=metric)
-        t = wide.index.to_numpy()
-        ax.plot(t, wide.median(axis=1), color=COLORS.get(alg), label=NAMES.get(alg, alg),
-                lw=1.4)
-        ax.fill_between(t, wide.min(axis=1), wide.max(axis=1), color=COLORS.get(alg),
-                        alpha=0.15, lw=0)
+        wide = wide.loc[:, [s for s in wide.columns if np.isnan(when.get(s, np.nan))]]
+        n_gone = int(when.notna().sum())
+        label = NAMES.get(alg, alg) + (f" ({n_gone} of {when.size} seeds diverged: x)"
+                                       if n_gone else "")
+        color = COLORS.get(alg)
+        if wide.shape[1]:
+            t = wide.index.to_numpy()
+            ax.plot(t, wide.median(axis=1), color=color, label=label, lw=1.4)
+            ax.fill_between(t, wide.min(axis=1), wide.max(axis=1), color=color, alpha=0.15,
+                            lw=0)
+        if n_gone:
+            ax.plot(when.dropna().to_numpy(), np.ones(n_gone), "x", color=color, ms=9, mew=2,
+                    transform=ax.get_xaxis_transform(), clip_on=False,
+                    label=None if wide.shape[1] else label)
 
 
 def _speedup_text(record: dict, level: float) -> str:
@@ -69,16 +103,17 @@ def speedup_figure(root: str | Path, scale: str, claim: str) -> Drawn:
     fig, axes = new_figure(4.8 * len(Ds) + 5.2, 4.8, ncols=len(Ds) + 1, squeeze=False,
                            gridspec_kw={"width_ratios": [1.0] * len(Ds) + [1.1]})
     for ax, D in zip(axes[0], Ds, strict=False):
-        _curves(ax, fresh[fresh["D"] == D], cfg["metric"], cfg["eval_every"])
-        ax.axhline(cfg["target"], color="k", ls="--", lw=0.8, label="target")
-        ax.set(xlabel="simulated time (units)", ylabel=cfg["metric"].replace("_", " "),
-               title=f"slow workers D = {D:g} times slower", xlim=(0, cfg["cap"]))
         if cfg["goal"] == "min":
             ax.set_yscale("log")
-        ax.legend(fontsize=8)
+        _curves(ax, fresh[fresh["D"] == D], cfg["metric"], cfg["eval_every"], cfg["goal"])
+        ax.axhline(cfg["target"], color="k", ls="--", lw=0.8,
+                   label=f"target {cfg['target']:g}")
+        ax.set(xlabel="simulated time (units)", ylabel=cfg["metric"].replace("_", " "),
+               title=f"slow workers D = {D:g} times slower", xlim=(0, cfg["cap"]))
+        ax.legend()
     ax = axes[0][-1]
     ax.axis("off")
-    ax.text(0, 1, _speedup_text(record, cfg["level"]), va="top", ha="left", fontsize=8,
+    ax.text(0, 1, _speedup_text(record, cfg["level"]), va="top", ha="left", fontsize=9,
             family="monospace", transform=ax.transAxes)
     title(fig, record, f"clipped ASGD reaches the target sooner ({scale} scale analogue)")
     chosen = [c for d in record["details"].values() for c in d["chosen"]]

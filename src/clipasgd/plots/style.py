@@ -15,9 +15,11 @@ import matplotlib as mpl
 import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
-__all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "style", "blank_figure", "new_figure",
-           "title", "control_words", "num", "interval", "finite", "quantile_boxes"]
+__all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "OUTCOME_COLORS", "outcome", "style",
+           "blank_figure", "new_figure", "title", "control_words", "num", "interval", "finite",
+           "quantile_boxes", "plain_log_ticks"]
 
 _PALETTE = sns.color_palette("colorblind")
 COLORS = {"clipped": _PALETTE[0], "vanilla": _PALETTE[3], "vanilla_theory": _PALETTE[1],
@@ -32,6 +34,18 @@ LABELS = {"clipped": "Clipped ASGD",
           "planted": r"Planted control, step $\propto 1/x$"}
 VERDICT_COLORS = {"supported": _PALETTE[2], "inconclusive": _PALETTE[1],
                   "refuted": _PALETTE[3]}
+# A badge's colour says whether the outcome is the one a sound test should give: a claim
+# "supported" and a negative control "refuted" are good news (green); a claim refuted or a
+# control that is not refuted is bad news (red); an undecided claim is amber.
+OUTCOME_COLORS = {"expected": "#1a8a4a", "unexpected": "#c62828", "undecided": "#b8860b"}
+
+
+def outcome(verdict: str, control: bool = False) -> str:
+    """``expected``, ``unexpected`` or ``undecided``: how a reader should take ``verdict``
+    (a negative control must be refuted, a claim should be supported)."""
+    if control:
+        return "expected" if verdict == "refuted" else "unexpected"
+    return {"supported": "expected", "refuted": "unexpected"}.get(verdict, "undecided")
 
 
 @dataclass
@@ -75,10 +89,11 @@ def control_words(control_verdict: str) -> str:
 def title(fig: Figure, record: dict, what: str) -> None:
     """Suptitle: what the figure shows, then the claim's verdict and its control's."""
     v = record["verdict"]
+    color = OUTCOME_COLORS[outcome(v)]
     fig.suptitle(f"{record['paper_ref']}: {what}\nVerdict: {v.upper()}; "
                  f"{control_words(record['control']['verdict'])}",
-                 bbox={"boxstyle": "round,pad=0.3", "facecolor": (*VERDICT_COLORS[v], 0.18),
-                       "edgecolor": VERDICT_COLORS[v]})
+                 bbox={"boxstyle": "round,pad=0.3", "facecolor": mpl.colors.to_rgba(color, 0.15),
+                       "edgecolor": color})
 
 
 def finite(x: object) -> float:
@@ -103,6 +118,19 @@ def interval(ci: object, digits: int = 3) -> str:
     if not ci:
         return "n/a"
     return f"[{num(ci[0], digits)}, {num(ci[1], digits)}]"
+
+
+def plain_log_ticks(axis) -> None:
+    """Plain-number labels on a log axis (``0.3``, not ``3 x 10^-1``) at 1, 2 and 5 times
+    each power of ten (the minor ones only on a range under two decades), so that tick
+    labels never overlap."""
+    def minor(v: float, _: object) -> str:
+        lo, hi = sorted(axis.get_view_interval())
+        short = lo > 0 and hi / lo < 100  # over two decades the majors suffice
+        return f"{v:g}" if short and f"{v:.0e}"[0] in "25" else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def quantile_boxes(ax, points: list[dict], color: object, label: str,

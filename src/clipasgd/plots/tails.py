@@ -70,7 +70,7 @@ def _known(ax: Axes, known: pd.DataFrame, cells: pd.DataFrame) -> None:
     ax.axhline(1, color="k", lw=0.5)
     ax.set(xscale="log", xlabel="sample size n", ylabel=rf"mean {THETA_HAT} / true $\theta$ (± sd)",
            title="(c) Known biases of Gaussian-type laws\nreported, not tested", ylim=(0.3, 1.6))
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right")
 
 
 def _control(ax: Axes, det: dict, real: pd.DataFrame, verdict: str) -> None:
@@ -87,7 +87,7 @@ def _control(ax: Axes, det: dict, real: pd.DataFrame, verdict: str) -> None:
     ax.set(xscale="log", xlabel="sample size n (grey: the real-noise sample sizes)",
            ylabel="share flagged 'not sub-Weibull'", ylim=(-0.03, 1.03),
            title=f"(d) Negative control: heavy tails are flagged\ncontrol {verdict}")
-    ax.legend(loc="center left", fontsize=8)
+    ax.legend(loc="center left")
 
 
 def tails_calibration(root: str | Path, scale: str) -> Drawn:
@@ -141,8 +141,8 @@ def _qq(ax: Axes, sel: pd.DataFrame, tail: pd.DataFrame, paper: float) -> None:
     ax.plot(q, paper * (q - 1.0), "k:", lw=1, label=f"slope {paper} (paper, other setting)")
     ax.set(xlabel=r"$\log\log((n+1)/i)$, top half of each sample",
            ylabel=r"$\log X_{(n-i+1)}$ (0 at i = k)", xlim=(-0.5, 2.7), ylim=(-2.5, 3),
-           title="(e) Weibull QQ plot of noise norms\n(slope = θ)")
-    ax.legend(loc="upper left", fontsize=8)
+           title="(a) Weibull QQ plot of noise norms\n(slope = θ)")
+    ax.legend(loc="upper left")
 
 
 def _surv(ax: Axes, sel: pd.DataFrame, tail: pd.DataFrame, paper: float) -> None:
@@ -158,8 +158,8 @@ def _surv(ax: Axes, sel: pd.DataFrame, tail: pd.DataFrame, paper: float) -> None
     if len(w):
         draw(w, color="k", lw=1, label=f"Weibull, θ = {paper}")
     ax.set(xscale="log", yscale="log", xlabel="x / median", ylabel="P(X > x)", xlim=(0.3, None),
-           title="(f) Survival, log-log\n(a power law is a straight line)")
-    ax.legend(loc="lower left", fontsize=8)
+           title="(b) Survival, log-log\n(a power law is a straight line)")
+    ax.legend(loc="lower left")
 
 
 def _theta_vs_k(ax: Axes, curves: pd.DataFrame, real: pd.DataFrame, model: str, cfg: dict,
@@ -175,7 +175,7 @@ def _theta_vs_k(ax: Axes, curves: pd.DataFrame, real: pd.DataFrame, model: str, 
     ax.axvline(cfg["calibration"]["frac"], color="0.7", lw=0.8)
     ax.set(xscale="log", xlabel="k / n (grey: the k used)", ylabel=rf"{THETA_HAT}(k)",
            title=f"({tag}) {THETA_HAT} against k: {model}")
-    ax.legend(fontsize=8)
+    ax.legend()
 
 
 def _forest(ax: Axes, cases: pd.DataFrame, paper: float) -> None:
@@ -190,12 +190,12 @@ def _forest(ax: Axes, cases: pd.DataFrame, paper: float) -> None:
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     ax.set(xscale="log", xlabel=f"{THETA_HAT} with bootstrap 95% interval (log scale)",
-           title=f"(i) Every real-noise sample (dotted: paper's {paper},\nResNet-18/CIFAR-10)")
+           title=f"(e) Every real-noise sample (dotted: paper's {paper},\nResNet-18/CIFAR-10)")
     for name, col in VERDICT_COLORS.items():
         ax.plot([], [], "o", color=col, label=name)
     ax.plot([], [], "ko", label="noise norm")
     ax.plot([], [], "ks", mfc="none", label="1-D projection")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncols=3, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncols=3)
 
 
 def tails_real(root: str | Path, scale: str) -> Drawn:
@@ -213,8 +213,8 @@ def tails_real(root: str | Path, scale: str) -> Drawn:
                & real["checkpoint"].isin(["converged", "user"])]
     _qq(fig.add_subplot(gs[0, 0]), sel, tail, paper)
     _surv(fig.add_subplot(gs[0, 1]), sel, tail, paper)
-    _theta_vs_k(fig.add_subplot(gs[1, 0]), curves, real, "mlp_digits", cfg, "g")
-    _theta_vs_k(fig.add_subplot(gs[1, 1]), curves, real, "poisson_randhie", cfg, "h")
+    _theta_vs_k(fig.add_subplot(gs[1, 0]), curves, real, "mlp_digits", cfg, "c")
+    _theta_vs_k(fig.add_subplot(gs[1, 1]), curves, real, "poisson_randhie", cfg, "d")
     _forest(fig.add_subplot(gs[:, 2]), cases, paper)
     title(fig, rec, "is real gradient noise sub-Weibull?")
     rn = cfg["real"]
@@ -224,7 +224,7 @@ def tails_real(root: str | Path, scale: str) -> Drawn:
            f"batch sizes {', '.join(str(b) for b in rn['batch_sizes'])} (batch 1: all examples; "
            f"else {rn['n_batches']} batches drawn with replacement); the noise norm and a random "
            f"1-D projection{user}. "
-           f"(e-h) Converged checkpoint. (i) Colour = verdict per sample: orange = "
+           f"(a-d) Converged checkpoint. (e) Colour = verdict per sample: orange = "
            f"theta_hat drifts upward with n ({det['real_noise']['drift_only_flags']} "
            f"samples), red = a power law beats every stretched exponential (likelihood-ratio "
            f"test; {det['real_noise']['lr_flags']} samples). A finite dataset has bounded noise: "

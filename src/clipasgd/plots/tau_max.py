@@ -5,13 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib as mpl
+import numpy as np
 import seaborn as sns
 from matplotlib.ticker import NullFormatter
 
 from ..report import load_table, load_verdict
-from .style import COLORS, LABELS, Drawn, interval, new_figure, num, quantile_boxes, title
+from .style import (
+    COLORS,
+    LABELS,
+    Drawn,
+    finite,
+    interval,
+    new_figure,
+    num,
+    quantile_boxes,
+    title,
+)
 
-__all__ = ["tau_max", "virtual", "tau_max_curves", "growth_panel"]
+__all__ = ["tau_max", "virtual", "tau_max_curves", "growth_panel", "delay_guides"]
 
 TAU_MAX = r"maximum delay $\tau_{\max}$"
 
@@ -22,10 +33,11 @@ GROWTH_LABELS = {"vanilla": "Vanilla ASGD, same step (mechanism control)",
                  "delay_adaptive": "Delay-adaptive ASGD (reference)"}
 
 
-def growth_panel(ax, tests: dict, horizon: float) -> None:
+def growth_panel(ax, tests: dict, horizon: float, margin: float) -> None:
     """Per algorithm: the quantile of ``T`` per ``tau_max`` with its exact Bonferroni box
     (from the verdict's ``ratio.points``); a quantile beyond the budget is drawn at its lower
-    end as an open triangle. Legend entries carry each algorithm's rho and reading."""
+    end as an open triangle. Legend entries carry each algorithm's rho and reading. The
+    theory's reference lines are anchored at clipped's value at the smallest ``tau_max``."""
     for alg in GROWTH_ALGOS:
         t = tests.get(alg)
         if t is None:
@@ -34,8 +46,27 @@ def growth_panel(ax, tests: dict, horizon: float) -> None:
                        f"{GROWTH_LABELS.get(alg, LABELS[alg])}: rho {num(t['rho'], 3)} "
                        f"{interval(t['rho_ci'], 3)}, {t['verdict']}", top=2 * horizon)
     ax.axhline(horizon, color="0.5", lw=0.8, label="budget (triangles: beyond it)")
+    if "clipped" in tests:
+        delay_guides(ax, tests["clipped"]["ratio"]["points"], margin)
     ax.set(xscale="log", yscale="log", xlabel=TAU_MAX)
     ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def delay_guides(ax, points: list[dict], margin: float) -> None:
+    """Thm 4.2's shape in ``tau_max`` (flat: the test's ceiling, ``margin`` x the value at
+    the smallest ``tau_max``) and, for contrast, slope 1: the ``tau_max/eps^2`` term of
+    vanilla ASGD's bound with step ``1/(L tau_max)``."""
+    x = sorted(float(p["x"]) for p in points)
+    first = min(points, key=lambda p: float(p["x"]))
+    y0 = finite(first["estimate"])
+    if not np.isfinite(y0):
+        return
+    ax.plot([x[0], x[-1]], [y0 * margin] * 2, "k--", lw=1.2,
+            label=rf"Thm 4.2: flat in $\tau_{{\max}}$ (ceiling: {margin:g} x clipped at the "
+                  r"smallest $\tau_{\max}$)")
+    ax.plot([x[0], x[-1]], [y0, y0 * x[-1] / x[0]], ":", color="0.35", lw=1.5,
+            label=r"slope 1: $T \propto \tau_{\max}$ (vanilla's bound, step "
+                  r"$1/(L\tau_{\max})$)")
 
 
 def tau_max(root: str | Path, scale: str) -> Drawn:
@@ -46,13 +77,13 @@ def tau_max(root: str | Path, scale: str) -> Drawn:
     fig, axes = new_figure(7.5 * len(thetas) + 1, 5.2, ncols=len(thetas), squeeze=False)
     for ax, key in zip(axes[0], thetas, strict=True):
         t = rec["details"]["thetas"][key]
-        growth_panel(ax, t["tests"], cfg["horizon"])
+        growth_panel(ax, t["tests"], cfg["horizon"], cfg["ratio_margin"])
         comp = t["competitiveness"]
         ax.set(ylabel=rf"median oracle calls $T(\varepsilon = {cfg['eps']:g})$",
                title=rf"$\theta$ = {key.split('=')[1]}: {t['verdict']}; clipped/vanilla at "
                      rf"the smallest $\tau_{{\max}}$ {num(comp['ratio'], 3)} "
                      f"{interval(comp['ci'], 3)} (<= {comp['factor']:g}: {comp['outcome']})")
-        ax.legend(loc="upper left", fontsize=7.5)
+        ax.legend(loc="upper left")
     title(fig, rec, r"$T(\varepsilon)$ does not grow with $\tau_{\max}$ at fixed $\tau_C$")
     w = cfg["workers"]
     th = rec["details"]["thetas"][thetas[0]]["theorem_params"]
@@ -90,8 +121,11 @@ def virtual(root: str | Path, scale: str) -> Drawn:
     ax.axhline(1.0, color="k", ls="--", label=r"the lemma's bound $\eta c \tau_C$")
     ax.set(xscale="log", yscale="log", xlabel=TAU_MAX, title="largest over runs and steps",
            ylabel=r"$\max_t \|x_t - \tilde x_t\| \,/\, (\eta c \tau_C)$")
-    ax.legend(fontsize=8)
-    ax2.axhline(rec["details"]["bound_eta_c_tau_C"], color="k", ls="--", lw=0.8)
+    ax.legend(fontsize=9)
+    bound = rec["details"]["bound_eta_c_tau_C"]
+    ax2.axhline(bound, color="k", ls="--", lw=0.8,
+                label=rf"the lemma's bound $\eta c \tau_C$ = {num(bound)}")
+    ax2.legend(fontsize=9)
     ax2.set(xscale="log", yscale="log", xlabel=TAU_MAX,
             ylabel=rf"mean $\|x_t - \tilde x_t\|$ from step {cfg['virtual_from']} (median)",
             title=f"control: vanilla's late distance, rho {num(rec['control']['statistic'])} "
@@ -121,7 +155,7 @@ def tau_max_curves(root: str | Path, scale: str) -> Drawn:
         ax.axhline(cfg["eps"], color="k", ls="--", lw=0.8)
         ax.set(xscale="log", yscale="log", xlabel="server iterations",
                ylabel=r"median running average of $\|\nabla f\|$", title=LABELS[alg])
-        ax.legend(title=r"$\tau_{\max}$", fontsize=8, ncols=2)
+        ax.legend(title=r"$\tau_{\max}$", ncols=2)
     title(fig, rec, rf"convergence at each delay ($\theta$ = {theta:g})")
     cap = (f"Median over runs of the running average S_t of the true gradient norm, for the "
            f"heaviest noise (theta = {theta}); the dashed line is the target eps = {cfg['eps']}, "
