@@ -80,15 +80,44 @@ rule simulate:
                      ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"')
 
 
-rule verdict:
-    """Compute a claim's verdict from its data (no simulation here)."""
+rule simulate_ablation:
+    """The claim's design with one credited mechanism removed (its declared ablation):
+    same grid, seeds and test; read beside the claim in its verdict."""
     input:
-        lambda w: f"data/{w.scale}/{DATA_FROM[w.claim]}/meta.json",
+        "data/{scale}/{claim}/checked.json",
+        data_inputs,
+    output:
+        "data/{scale}/{claim}/ablation-{mechanism}/meta.json",
+    wildcard_constraints:
+        claim="|".join(SIMULATED),
+        mechanism="|".join(MECHANISMS),
+    params:
+        section=section_hash,
+        code=CODE,
+    threads: 1
+    resources:
+        mem_mb=sim_mem,
+        runtime=sim_runtime,
+    log:
+        "logs/{scale}/ablate_{claim}_{mechanism}.log",
+    conda:
+        "../envs/clipasgd.yaml"
+    shell:
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline simulate {wildcards.claim:q}'
+                     ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"'
+                     ' --ablate {wildcards.mechanism:q}')
+
+
+rule verdict:
+    """Compute a claim's verdict from its data and its ablations' (no simulation here)."""
+    input:
+        verdict_inputs,
     output:
         "data/{scale}/claims/{claim}.json",
     params:
         section=section_hash,
         code=CODE,
+        words=lambda w: words_hash(w.claim),
     wildcard_constraints:
         claim="|".join(CLAIMS),
     threads: 1

@@ -3,10 +3,11 @@ import os
 import sys
 
 from clipasgd.claims import CLAIM_IDS, DATA_FROM, SIMULATED
-from clipasgd.claims.base import code_fingerprint
+from clipasgd.claims.base import MECHANISMS, code_fingerprint
+from clipasgd.claims.words import words_hash
 from clipasgd.datasets import DATASETS, needed
-from clipasgd.pipeline import (check_config, claim_config, logged_shell, shard_count,
-                               write_merged_config)
+from clipasgd.pipeline import (ablation_mechanisms, check_config, claim_config, logged_shell,
+                               shard_count, write_merged_config)
 from clipasgd.provenance import config_hash
 
 # The config after --configfile/--config overrides, checked like `check-config` does
@@ -34,6 +35,14 @@ def claim_outputs(claim, scale=SCALE):
             f"figures/{scale}/{claim}.pdf", f"figures/{scale}/{claim}.png",
             f"notebooks/executed/{scale}/{claim}.ipynb",
             f"notebooks/executed/{scale}/{claim}.html"]
+
+
+def verdict_inputs(wildcards):
+    """A claim's data and the ablations of the mechanisms it credits (same source)."""
+    source = DATA_FROM[wildcards.claim]
+    return [f"data/{wildcards.scale}/{source}/meta.json"] + [
+        f"data/{wildcards.scale}/{source}/ablation-{m}/meta.json"
+        for m in ablation_mechanisms(wildcards.claim)]
 
 
 def section_hash(wildcards):

@@ -18,6 +18,7 @@ from clipasgd.claims import high_prob_tau_max as hpm
 from clipasgd.claims import rate_shape as rs
 from clipasgd.claims import tau_max as tm
 from clipasgd.claims import virtual as vt
+from clipasgd.claims.base import Run
 from clipasgd.claims.high_prob import hp_reading
 
 TAUS = [7.0, 22.0, 134.0, 1030.0]
@@ -212,14 +213,15 @@ def test_hp_reading(readings, expected) -> None:
 
 def test_rate_shape_evidence_sweeps_are_noisy(claim_cfg) -> None:
     cfg = claim_cfg("rate_shape")
+    run = Run(cfg, rs.ARMS, print)
     for sweep in rs.SWEEPS:
         for value in cfg[sweep]["grid"]:
-            spec, _ = rs._spec(cfg, sweep, value, 0)
+            spec, _, _ = rs._spec(run, sweep, value, 0)
             sigma = spec["noise"].get("sigma", 0.0)
             c = spec["algorithms"][0]["c"]
             assert sigma > 0 and c <= 20 * sigma  # c of order sigma, not eps
     for sweep in rs.SANITY:
-        assert rs._spec(cfg, sweep, cfg[sweep]["grid"][0], 0)[0]["noise"]["name"] == "none"
+        assert rs._spec(run, sweep, cfg[sweep]["grid"][0], 0)[0]["noise"]["name"] == "none"
 
 
 # --------------------------------------------------------- rate_shape readings

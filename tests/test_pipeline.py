@@ -211,3 +211,60 @@ def test_cached_point_invalidated_by_code_change(tmp_path, monkeypatch):
     monkeypatch.setattr(base, "code_fingerprint", lambda: "changed-code")
     base.cached_point(tmp_path, "p", {"x": 1}, run)
     assert len(calls) == 2
+
+
+# ------------------------------------------------------------ one source of words
+
+
+def test_every_claims_words_render_at_every_scale(shipped_config):
+    from clipasgd.claims import CLAIM_IDS, words
+
+    for claim in CLAIM_IDS:
+        for scale in shipped_config["scales"]:
+            said = words.render(claim, claim_config(shipped_config, claim, scale))
+            assert all(said[f] for f in words.REQUIRED) and "{" not in said["falsifier"]
+
+
+def test_words_name_a_placeholder_the_section_lacks(monkeypatch):
+    from clipasgd import claims
+    from clipasgd.claims import base, words
+
+    toy = base.Claim("toy", "none", reading=lambda cfg, data: None, data_from="tau_max",
+                     words={"statement": "s {nope}", "test": "t", "falsifier": "f"})
+    monkeypatch.setitem(claims.REGISTRY, "toy", toy)
+    with pytest.raises(ValueError, match="'statement'.*'nope'"):
+        words.render("toy", {"seed": 1})
+    monkeypatch.setitem(claims.REGISTRY, "toy", base.Claim(
+        "toy", "none", reading=lambda cfg, data: None, data_from="tau_max",
+        words={"statement": "s", "test": "t"}))
+    with pytest.raises(ValueError, match=r"missing \['falsifier'\]"):
+        words.render("toy", {})
+
+
+def test_claim_words_live_only_in_words_yaml(root, shipped_config):
+    """Each claim's statement is rendered from words.yaml, never retyped in code or
+    notebooks (the README's table is generated and checked below)."""
+    from clipasgd.claims import CLAIM_IDS, words
+
+    texts = [p.read_text() for p in (root / "src").rglob("*.py")]
+    texts += [p.read_text() for p in (root / "notebooks").glob("*.ipynb")]
+    for claim in CLAIM_IDS:
+        said = words.render(claim, claim_config(shipped_config, claim, "quick"))
+        probe = said["statement"][:60]
+        assert not any(probe in t for t in texts), f"{claim}'s statement is retyped"
+
+
+def test_readme_claims_table_is_generated_from_the_words(root, shipped_config):
+    from clipasgd.pipeline import update_readme
+
+    assert update_readme(shipped_config, shipped_config["scale"], root / "README.md",
+                         check=True), "run `python -m clipasgd.pipeline readme`"
+
+
+def test_no_machine_paths_or_missing_files_cited(root):
+    for folder in ("src", "config", "notebooks", "rules"):
+        for path in (root / folder).rglob("*"):
+            if path.is_file() and path.suffix in (".py", ".yaml", ".json", ".ipynb", ".smk"):
+                text = path.read_text()
+                assert "/work/" not in text and "DESIGN.md" not in text, path
+    assert "/work/" not in (root / "README.md").read_text()

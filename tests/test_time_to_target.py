@@ -171,7 +171,7 @@ def test_smoke_scale_simulate_and_verdict(tmp_path, claim, root):
 def test_arm_labels_are_the_declared_arms_the_config_schema_lists(root) -> None:
     """The config schema is static JSON: its figure claims' ``algorithms`` enum must be the
     arms the protocol declares, each a registered algorithm."""
-    from clipasgd.algorithms import ALGORITHMS
+    from clipasgd.algorithms import REGISTRY
     from clipasgd.claims._speedup import ARMS
 
     schema = json.loads((root / "config" / "config.schema.json").read_text())
@@ -180,7 +180,7 @@ def test_arm_labels_are_the_declared_arms_the_config_schema_lists(root) -> None:
     assert entry["prefixItems"][0]["const"] == ARMS[0].label
     assert [a.algorithm for a in ARMS] == ["clipped_asgd", "asgd", "delay_adaptive_asgd",
                                            "ringmaster_asgd"]
-    assert all(a.algorithm in ALGORITHMS for a in ARMS)
+    assert all(a.algorithm in REGISTRY for a in ARMS)
     with pytest.raises(ValueError, match="unknown 'momentum'"):
         settings({"algorithms": ["momentum"], "lrs": [0.1]}, [a.label for a in ARMS])
 

@@ -1,6 +1,7 @@
-"""Adding a claim takes one module, one config section (+ schema entry) and one notebook:
-a toy claim, kept outside the package (``CLIPASGD_CLAIM_PATH``), runs through the real
-Snakemake workflow with no edit to any registry, rule or pipeline file."""
+"""Adding a claim takes one module (with its words), one config section (+ its schema
+entry) and one notebook: the README's toy claim, verbatim, kept outside the package
+(``CLIPASGD_CLAIM_PATH``), runs through the real Snakemake workflow with no edit to any
+registry, rule or pipeline file."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import nbformat
@@ -19,45 +19,11 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-TOY = '''
-"""Toy claim: the mean of N(0, 1) samples is 0 (control: a planted shift of 1)."""
-from pathlib import Path
+def _toy_code(root: Path) -> str:
+    """The README's "Adding a claim" code block, verbatim."""
+    text = (root / "README.md").read_text().split("## Adding a claim", 1)[1]
+    return text.split("```python\n", 1)[1].split("```", 1)[0]
 
-import numpy as np
-import pandas as pd
-
-from clipasgd.claims.base import ClaimInfo, Control, Verdict, read_tables, run_grid
-
-
-def simulate(cfg, out, progress):
-    points = [{"key": f"shift{s}", "shift": s} for s in (0.0, 1.0)]
-
-    def run_point(point, seed):
-        x = np.random.default_rng(seed).standard_normal(cfg["n"]) + point["shift"]
-        return {"samples": pd.DataFrame({"shift": point["shift"], "x": x})}
-
-    run_grid(out, points, run_point, cfg["seed"], {"n": cfg["n"]}, progress)
-
-
-def _reading(x, margin):
-    half = 3 * x.std(ddof=1) / np.sqrt(x.size)
-    lo, hi = x.mean() - half, x.mean() + half
-    return "supported" if -margin < lo and hi < margin else (
-        "refuted" if lo > margin or hi < -margin else "inconclusive")
-
-
-def verdict(cfg, data):
-    s = read_tables(data, ("samples",))["samples"]
-    main = _reading(s.loc[s["shift"] == 0, "x"].to_numpy(), cfg["margin"])
-    ctrl = _reading(s.loc[s["shift"] == 1, "x"].to_numpy(), cfg["margin"])
-    return Verdict(main, float(s.loc[s["shift"] == 0, "x"].mean()), None, cfg["margin"],
-                   Control("a planted shift of 1", ctrl))
-
-
-CLAIM = ClaimInfo(id="toy", paper_ref="none", statement="the mean is 0",
-                  test="3-SE interval inside +-margin", falsifier="an interval outside",
-                  simulate=simulate, verdict=verdict)
-'''
 
 NOTEBOOK_CODE = """\
 import matplotlib.pyplot as plt
@@ -79,7 +45,7 @@ def _workflow(tmp: Path) -> Path:
     # 1. one module (outside the package: no registry edit anywhere)
     extra = tmp / "claims_extra"
     extra.mkdir()
-    (extra / "toy.py").write_text(textwrap.dedent(TOY))
+    (extra / "toy.py").write_text(_toy_code(ROOT))
     # 2. one config section + its schema entry
     cfg_path = work / "config" / "config.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
@@ -87,8 +53,7 @@ def _workflow(tmp: Path) -> Path:
     cfg_path.write_text(yaml.safe_dump(cfg))
     schema_path = work / "config" / "config.schema.json"
     schema = json.loads(schema_path.read_text())
-    schema["properties"]["claims"]["properties"]["toy"] = {"type": "object"}
-    schema["$defs"]["toy"] = {"type": "object"}
+    schema["$defs"]["toy"] = {"type": "object", "required": ["n", "margin", "seed"]}
     schema_path.write_text(json.dumps(schema))
     # 3. one notebook
     (work / "notebooks").mkdir()
@@ -114,6 +79,7 @@ def test_a_toy_claim_is_one_module_one_section_one_notebook(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rec = json.loads((work / "data" / "smoke" / "claims" / "toy.json").read_text())
     assert rec["verdict"] == "supported" and rec["control"]["verdict"] == "refuted"
-    assert rec["falsifier"] == "an interval outside" and rec["git_commit"]
+    assert rec["falsifier"] == "An interval outside +-0.5." and rec["git_commit"]
+    assert rec["ran"] == "400 samples per point, seed 7."
     assert (work / "figures" / "smoke" / "toy.png").stat().st_size > 0
     assert (work / "data" / "smoke" / "toy" / "samples.csv").is_file()

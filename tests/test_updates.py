@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from clipasgd import algorithms
@@ -407,3 +408,23 @@ def test_name_of_maps_labels_and_their_variants() -> None:
     assert algorithms.name_of("delay_adaptive") == "delay_adaptive_asgd"
     assert algorithms.name_of("planted") is None
     assert algorithms.labels()["momentum"] == "momentum_asgd"
+
+
+@pytest.mark.slow
+def test_readme_rule_runs_through_a_claims_design(registry, tmp_path, monkeypatch, root):
+    """The README's second snippet, verbatim: the registered rule replaces tau_max's
+    clipped arm and the runner runs the claim's design and reading on it (smoke scale),
+    leaving the package and the claim's own caches alone."""
+    import shutil
+
+    text = (root / "README.md").read_text().split("## Adding an algorithm", 1)[1]
+    first, second = re.findall(r"```python\n(.*?)```", text.split("\n## ", 1)[0], re.S)[:2]
+    shutil.copytree(root / "config", tmp_path / "config")
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    exec(compile(first, "README.md", "exec"), ns)  # noqa: S102
+    exec(compile(second, "README.md", "exec"), ns)  # noqa: S102
+    hits = pd.read_csv(tmp_path / "runs" / "decaying" / "hits.csv")
+    assert set(hits["algorithm"]) == {a.label for a in ns["claim"].arms}
+    assert ns["v"].verdict in ("supported", "refuted", "inconclusive")
+    assert not (root / "runs").exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 from .plots import CLAIM_FIGURES
 from .plots.style import OUTCOME_COLORS, outcome
 from .provenance import atomic_write_text
-from .report import figure_paths, fmt
+from .report import figure_paths, fmt, mechanism_lines
 
 __all__ = ["write_landing", "render_landing"]
 
@@ -71,11 +71,13 @@ def _paper_table(records: list[dict]) -> str:
         f"<td>{escape(r['test'])}</td>"
         f"<td>{escape(fmt(r.get('statistic')))}<br>{escape(fmt(r.get('ci')))}</td>"
         f"<td>{_badge(r['verdict'])}</td>"
-        f"<td>{_badge(r['control']['verdict'], control=True)}</td></tr>"
+        f"<td>{_badge(r['control']['verdict'], control=True)}</td>"
+        f"<td>{'<br>'.join(escape(x) for x in mechanism_lines(r))}</td></tr>"
         for r in records)
     return ("<table><tr><th>claim</th><th>paper</th><th>what the paper says</th>"
             "<th>what the suite tested</th><th>statistic, interval</th><th>verdict</th>"
-            f"<th>negative control</th></tr>{rows}</table>")
+            "<th>negative control</th><th>does the credited mechanism act? (fraction "
+            f"clipped, ablation, step conditions broken)</th></tr>{rows}</table>")
 
 
 def _section(root: Path, scale: str, rec: dict) -> str:
@@ -92,7 +94,9 @@ def _section(root: Path, scale: str, rec: dict) -> str:
              f"<p><b>Test.</b> {escape(rec['test'])}</p>",
              f"<p><b>Result.</b> {escape(stat)}.</p>",
              f"<p><b>Negative control:</b> {_control(rec)}. "
-             f"{escape(rec['control']['description'])}</p>"]
+             f"{escape(rec['control']['description'])}</p>",
+             "<p><b>Does the credited mechanism act?</b> "
+             f"{' '.join(escape(x) for x in mechanism_lines(rec))}</p>"]
     if rec.get("note"):
         parts.append(f"<p><i>Note:</i> {escape(rec['note'])}</p>")
     if rec.get("falsifier"):

@@ -6,7 +6,7 @@ norm's law is exactly the law of ``sigma * rho``, so the tail assumption of the
 paper (on ``||g - grad f||``) holds or fails by construction:
 
 * :class:`SubWeibull` (``rho = E**theta``, ``E ~ Exp(1)``): exactly
-  ``P(||xi|| > t) = exp(-(t/sigma)**(1/theta))`` (PAPER.md section 2).
+  ``P(||xi|| > t) = exp(-(t/sigma)**(1/theta))`` (the paper's Definition 3.1).
 * :class:`Gaussian`: ``xi ~ N(0, sigma^2/d I)``, so ``E||xi||^2 = sigma^2``.
 * :class:`StudentT` (``rho = |t_df|``) and :class:`Pareto`
   (``rho ~ Pareto(alpha)`` with ``P(rho > r) = r**-alpha``, ``r >= 1``): power-law

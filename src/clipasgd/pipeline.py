@@ -25,8 +25,9 @@ from pathlib import Path
 
 from .algorithms import name_of
 from .claims import CLAIM_IDS, SIMULATED, base, get_claim, words
+from .mechanism import ablation_outcome, conditions_broken, fraction_clipped
 from .provenance import atomic_write_text, config_hash, provenance, write_json
-from .runner import Shard, plan, run_claim
+from .runner import Shard, ablated, plan, run_claim
 from .spec import SpecError, check_finite, load_yaml, validate
 
 __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_summary",
@@ -55,10 +56,19 @@ def check_config(cfg: dict, schema: str | Path = SCHEMA, what: str = "config") -
         raise SpecError(f"config schema not found: {schema_path}")
     schema_doc = json.loads(schema_path.read_text())
     validate(cfg, schema_doc, what=what)
-    for claim, section in cfg["claims"].items():  # each scale's merged section, too
+    defs = schema_doc.get("$defs", {})
+    for claim, section in cfg["claims"].items():  # as written, and merged at every scale
+        if claim not in CLAIM_IDS:
+            raise SpecError(f"{what}: claims.{claim}: no such claim; registered: "
+                            f"{', '.join(CLAIM_IDS)}")
+        if claim not in defs:
+            raise SpecError(f"{what}: claims.{claim}: the schema {schema_path} has no "
+                            f"$defs/{claim} entry to check it against")
+        validate(section, {"$ref": f"#/$defs/{claim}", "$defs": defs}, what=what,
+                 at=f"claims.{claim}")
         for scale, over in section.get("scales", {}).items():
             merged = _merge({k: v for k, v in section.items() if k != "scales"}, over)
-            validate(merged, {"$ref": f"#/$defs/{claim}", "$defs": schema_doc["$defs"]},
+            validate(merged, {"$ref": f"#/$defs/{claim}", "$defs": defs},
                      what=f"{what}: claims.{claim} at scale {scale}")
     missing = [c for c in SIMULATED if c not in cfg["claims"]]
     if missing:
@@ -104,31 +114,39 @@ def _data_dir(scale: str, claim: str) -> Path:
     return ROOT / "data" / scale / claim
 
 
-def _simulate(cfg: dict, claim: str, scale: str, part: Shard | None = None
-              ) -> tuple[dict, Path, dict]:
-    """Run a claim's design (one shard's points if ``part``) into its data folder, with
-    progress on stderr. Returns ``(merged section, folder, timing)``: wall ``seconds`` and
-    this process's ``cpu_seconds`` (all threads), the numbers a before/after comparison
-    of engines reads."""
+def _simulate(cfg: dict, claim: str, scale: str, part: Shard | None = None,
+              ablate: str | None = None) -> tuple[dict, Path, dict]:
+    """Run a claim's design (one shard's points if ``part``; without the mechanism
+    ``ablate``, into ``ablation-<mechanism>/``) into its data folder, with progress on
+    stderr. Returns ``(merged section, folder, timing)``: wall ``seconds`` and this
+    process's ``cpu_seconds`` (all threads), the numbers a before/after comparison of
+    engines reads."""
     info = get_claim(claim)
     if info.design is None:
         raise SpecError(f"claim {claim!r} has no simulation of its own: it reads the data of "
                         f"{info.source!r} (simulate that one)")
     ccfg = claim_config(cfg, claim, scale)
-    out = _data_dir(scale, claim)
-    tag = f"[{claim}:{scale}" + (f" shard {part.index + 1}/{part.count}]" if part else "]")
+    out, arms, variant = _data_dir(scale, claim), None, None
+    if ablate is not None:
+        ccfg, arms = ablated(info, ccfg, ablate)
+        out, variant = out / f"ablation-{ablate}", f"without-{ablate}"
+    tag = f"[{claim}:{scale}" + (f" without {ablate}" if ablate else "") + \
+        (f" shard {part.index + 1}/{part.count}]" if part else "]")
     start, cpu = time.time(), time.process_time()
-    run_claim(info, ccfg, out, shard=part,
+    run_claim(info, ccfg, out, arms=arms, variant=variant, shard=part,
               progress=lambda m: print(f"{tag} {m}", file=sys.stderr, flush=True))
     return ccfg, out, {"seconds": round(time.time() - start, 1),
                        "cpu_seconds": round(time.process_time() - cpu, 1)}
 
 
-def run_simulate(cfg: dict, claim: str, scale: str) -> Path:
-    """Run (or gather, from the cached points) a claim's whole grid; write ``meta.json``."""
-    ccfg, out, timing = _simulate(cfg, claim, scale)
+def run_simulate(cfg: dict, claim: str, scale: str, ablate: str | None = None) -> Path:
+    """Run (or gather, from the cached points) a claim's whole grid, or its ablation's;
+    write ``meta.json``."""
+    ccfg, out, timing = _simulate(cfg, claim, scale, ablate=ablate)
     meta = provenance(ccfg, ccfg.get("seed")) | {"claim": claim, "scale": scale,
                                                  "engine": ccfg["engine"], **timing}
+    if ablate is not None:
+        meta["ablation"] = {"mechanism": ablate, "how": get_claim(claim).ablation(ablate).how}
     write_json(out / "meta.json", meta)
     return out
 
@@ -219,6 +237,35 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def ablation_mechanisms(claim: str) -> list[str]:
+    """The credited mechanisms of ``claim`` whose removal its data's claim declares."""
+    info = get_claim(claim)
+    source = get_claim(info.source)
+    return [m for m in info.credits if source.ablation(m) is not None]
+
+
+def _ablations(info, ccfg: dict, scale: str) -> dict[str, dict]:
+    """Each credited mechanism: the same reading on the design without it (or why not)."""
+    source = get_claim(info.source)
+    out = {}
+    for mechanism in info.credits:
+        ab = source.ablation(mechanism)
+        if ab is None:
+            out[mechanism] = {"run": False, "why": f"{info.source}'s design declares no "
+                                                   f"ablation of {mechanism}"}
+            continue
+        acfg, _ = ablated(source, ccfg, mechanism)
+        folder = _data_dir(scale, info.source) / f"ablation-{mechanism}"
+        va = info.reading(acfg, folder)
+        labels = [a.label for a in source.arms if a.role == "claim"]
+        out[mechanism] = {"run": True, "how": ab.how, "verdict": va.verdict,
+                          "statistic": va.statistic, "ci": va.ci,
+                          "control": va.control.verdict,
+                          "fraction_clipped": fraction_clipped(folder, labels),
+                          "data": str(folder.relative_to(ROOT))}
+    return out
+
+
 def run_verdict(cfg: dict, claim: str, scale: str) -> Path:
     info = get_claim(claim)
     ccfg = claim_config(cfg, claim, scale)
@@ -226,20 +273,29 @@ def run_verdict(cfg: dict, claim: str, scale: str) -> Path:
     v = info.reading(ccfg, data)
     inputs = sorted(p for p in data.glob("*.csv"))
     said = words.render(claim, ccfg)
+    ablations = _ablations(info, ccfg, scale)
+    verdict = ablation_outcome(v.verdict, ablations)
+    labels = [a.label for a in get_claim(info.source).arms if a.role == "claim"]
     record = {"claim": info.id, "paper_ref": info.paper_ref, "statement": said["statement"],
               "test": said["test"], "falsifier": said["falsifier"], "ran": said.get("ran"),
-              "credits": list(info.credits), **v.to_dict(), "scale": scale,
+              **v.to_dict(), "verdict": verdict, "verdict_of_the_test": v.verdict,
+              "mechanism": {"credits": list(info.credits), "ablations": ablations,
+                            "fraction_clipped": fraction_clipped(data, labels),
+                            "conditions_broken": conditions_broken(v.details)},
+              "scale": scale,
               "inputs": {str(p.relative_to(ROOT)): _sha256(p) for p in inputs},
               "config_section": ccfg, **{k: val for k, val in provenance(ccfg, ccfg.get("seed"))
                                          .items() if k != "config"}}
     out = ROOT / "data" / scale / "claims" / f"{claim}.json"
     write_json(out, record)
-    print(f"[{claim}:{scale}] verdict: {v.verdict} (control: {v.control.verdict})",
-          file=sys.stderr)
+    print(f"[{claim}:{scale}] verdict: {verdict} (test: {v.verdict}, control: "
+          f"{v.control.verdict})", file=sys.stderr)
     return out
 
 
 def run_summary(scale: str, claims: list[str]) -> Path:
+    from .report import mechanism_lines
+
     rows = []
     for claim in claims:
         path = ROOT / "data" / scale / "claims" / f"{claim}.json"
@@ -247,6 +303,7 @@ def run_summary(scale: str, claims: list[str]) -> Path:
         rows.append({"claim": claim, "paper_ref": rec["paper_ref"], "verdict": rec["verdict"],
                      "control": rec["control"]["verdict"], "statistic": rec["statistic"],
                      "ci": rec["ci"], "margin": rec["margin"],
+                     "mechanism": mechanism_lines(rec),
                      "figure": f"figures/{scale}/{claim}.png",
                      "notebook": f"notebooks/executed/{scale}/{claim}.html",
                      "verdict_file": str(path.relative_to(ROOT))})
@@ -388,28 +445,72 @@ def render_summary(scale: str, rows: list[dict]) -> str:
     lines = [f"# Claim verdicts ({scale} scale)", ""]
     if scale in SCALE_WARNINGS:
         lines += [f"**{SCALE_WARNINGS[scale]}**", ""]
-    lines += ["| claim | paper | verdict | negative control | statistic | CI | margin | figure |"
-             " notebook |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["| claim | paper | verdict | negative control | statistic | CI | margin | does the "
+              "credited mechanism act? | figure | notebook |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['claim']} | {r['paper_ref']} | **{r['verdict']}** | {r['control']} |"
                      f" {_fmt(r['statistic'])} | {_fmt(r['ci'])} | {_fmt(r['margin'])} |"
+                     f" {_cell(' '.join(r.get('mechanism', [])))} |"
                      f" [png](../../{r['figure']}) | [html](../../{r['notebook']}) |")
     lines += ["", "A negative control should read *refuted*: it is a planted false variant the "
               "same test must reject. See `data/<scale>/claims/<claim>.json` for every field."]
     return "\n".join(lines) + "\n"
 
 
+README_TABLE = ("<!-- claims table: generated from src/clipasgd/claims/words.yaml and the config "
+                "by `python -m clipasgd.pipeline readme`; do not edit by hand -->",
+                "<!-- end of claims table -->")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def readme_table(cfg: dict, scale: str) -> str:
+    """The README's claims table: each claim's words rendered with its config at ``scale``
+    (the same words as the verdict files, notebooks and landing page)."""
+    lines = ["| id | paper | credits | claim | what ran | what would have made it fail |",
+             "|---|---|---|---|---|---|"]
+    for claim in CLAIM_IDS:
+        info = get_claim(claim)
+        said = words.render(claim, claim_config(cfg, claim, scale))
+        lines.append(f"| `{claim}` | {_cell(info.paper_ref)} | "
+                     f"{', '.join(info.credits) or '–'} | {_cell(said['statement'])} | "
+                     f"{_cell(said.get('ran', '–'))} | {_cell(said['falsifier'])} |")
+    return "\n".join(lines)
+
+
+def update_readme(cfg: dict, scale: str, path: Path, check: bool = False) -> bool:
+    """Rewrite the README's generated claims table; with ``check``, only say whether it is
+    current. Returns ``True`` when it is (or now is) current."""
+    text = path.read_text()
+    start, end = README_TABLE
+    if start not in text or end not in text:
+        raise SpecError(f"{path}: no generated claims table (markers {start!r} ... {end!r})")
+    head, rest = text.split(start, 1)
+    new = f"{head}{start}\n{readme_table(cfg, scale)}\n{end}{rest.split(end, 1)[1]}"
+    if check or new == text:
+        return new == text
+    atomic_write_text(path, new)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m clipasgd.pipeline", description=__doc__)
     ap.add_argument("step", choices=["simulate", "verdict", "summary", "check-config",
-                                     "estimate"])
+                                     "estimate", "readme"])
     ap.add_argument("claim", nargs="?", help=f"one of {', '.join(CLAIM_IDS)}")
     ap.add_argument("--scale", default=None)
     ap.add_argument("--config", default="config/config.yaml",
                     help="the (merged) config file; Snakemake passes its own merged copy")
     ap.add_argument("--claims", nargs="*", default=None, help="for summary")
     ap.add_argument("--shard", default=None, help="k/K: simulate only this share of the grid")
+    ap.add_argument("--ablate", default=None, metavar="MECHANISM",
+                    help="simulate: the design with this credited mechanism removed")
     ap.add_argument("--stamp", default=None, help="check-config: write this file when OK")
+    ap.add_argument("--check", action="store_true",
+                    help="readme: only check that the generated claims table is current")
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.config)
@@ -426,14 +527,20 @@ def main(argv: list[str] | None = None) -> int:
                                         "code": base.code_fingerprint()})
         elif args.step == "estimate":
             print(estimate(cfg, scale))
+        elif args.step == "readme":  # the claims table at the configured (default) scale
+            if not update_readme(cfg, scale, ROOT / "README.md", check=args.check):
+                raise SpecError("README.md's claims table is out of date: run "
+                                "`python -m clipasgd.pipeline readme`")
         elif args.step == "summary":
             run_summary(scale, args.claims or list(CLAIM_IDS))
         else:
             if not args.claim:
                 raise SpecError(f"{args.step}: name a claim ({', '.join(CLAIM_IDS)})")
-            if args.shard is not None:
-                if args.step != "simulate":
-                    raise SpecError("--shard applies to simulate only")
+            if (args.shard or args.ablate) and args.step != "simulate":
+                raise SpecError("--shard and --ablate apply to simulate only")
+            if args.ablate is not None:
+                run_simulate(cfg, args.claim, scale, ablate=args.ablate)
+            elif args.shard is not None:
                 run_shard(cfg, args.claim, scale, parse_shard(args.shard))
             else:
                 (run_simulate if args.step == "simulate" else run_verdict)(cfg, args.claim,

@@ -18,11 +18,10 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["load_verdict", "load_table", "figure_paths", "save_figure",
-           "verdict_table",
-           "summary_markdown", "falsifier_markdown", "details_tables", "fmt",
-           "show_summary", "show_figure", "show_falsifier", "show_verdict_table", "show_table",
-           "show_details"]
+__all__ = ["load_verdict", "load_table", "figure_paths", "save_figure", "verdict_table",
+           "summary_markdown", "introduction_markdown", "falsifier_markdown", "mechanism_lines",
+           "details_tables", "fmt", "show_summary", "show_introduction", "show_figure",
+           "show_falsifier", "show_verdict_table", "show_table", "show_details"]
 
 HEADLINE = ["claim", "paper_ref", "statement", "test", "verdict", "statistic", "ci", "margin",
             "note", "scale", "seed", "config_hash", "version", "git_commit"]
@@ -75,6 +74,45 @@ def fmt(x: Any, digits: int = 4) -> str:
     return str(x)
 
 
+def introduction_markdown(rec: dict) -> str:
+    """The notebook's opening, from the claim's one source of words (rendered into the
+    verdict file with the config that ran): title, claim, test, what ran at this scale."""
+    text = (f"# {rec['paper_ref']}: `{rec['claim']}`\n\n**Claim.** {rec['statement']}\n\n"
+            f"**Test.** {rec['test']}")
+    if rec.get("ran"):
+        text += f"\n\n**What ran ({rec.get('scale', '?')} scale).** {rec['ran']}"
+    return text
+
+
+def _pct(x: float | None) -> str:
+    return "not recorded" if x is None else f"{100 * x:.3g}%"
+
+
+def mechanism_lines(rec: dict) -> list[str]:
+    """What the claim credits and whether it acts: the fraction of the claim arm's updates
+    clipped, each ablation's outcome (the same design and test without the mechanism) and
+    the theorem's step conditions the design breaks. Plain sentences, one per fact."""
+    m = rec.get("mechanism") or {}
+    credits = m.get("credits") or []
+    lines = [f"Credits: {', '.join(credits) if credits else 'no mechanism (a check)'}."]
+    if "fraction_clipped" in m:
+        lines.append(f"Updates clipped (claim arm): {_pct(m['fraction_clipped'])}.")
+    for mech, ab in (m.get("ablations") or {}).items():
+        if not ab.get("run"):
+            lines.append(f"Without {mech}: not run ({ab.get('why', '')}).")
+            continue
+        stat = fmt(ab.get("statistic")) + (f" {fmt(ab['ci'])}" if ab.get("ci") else "")
+        lines.append(f"Without {mech} ({ab.get('how', '')}): the test reads {ab['verdict']} "
+                     f"(statistic {stat}; updates clipped {_pct(ab.get('fraction_clipped'))})"
+                     + (": the claim holds without it, so it is not support for it."
+                        if ab["verdict"] == "supported" else "."))
+    broken = m.get("conditions_broken") or []
+    lines.append("Theorem's step conditions broken: " + (
+        "; ".join(f"{b['condition']} by {b['factor']:.3g}x" for b in broken) if broken
+        else "none found (or not computed by this claim)") + ".")
+    return lines
+
+
 def summary_markdown(rec: dict) -> str:
     """The verdict in two sentences: outcome, statistic with interval, negative control."""
     c = rec["control"]
@@ -86,7 +124,8 @@ def summary_markdown(rec: dict) -> str:
     if rec.get("margin") is not None:
         stat += f", margin {fmt(rec['margin'])}"
     text = (f"**Verdict: {rec['verdict'].upper()}** ({rec['paper_ref']}; {stat}).\n\n"
-            f"Negative control ({c['description']}): {ctrl}.")
+            f"Negative control ({c['description']}): {ctrl}.\n\n"
+            "**Does the credited mechanism act?** " + " ".join(mechanism_lines(rec)))
     if rec.get("note"):
         text += f"\n\n*Note:* {rec['note']}"
     return text
@@ -188,6 +227,10 @@ def show_figure(fig: Figure, caption: str, root: str | Path, scale: str, name: s
     _display(Image(filename=str(png)))
     _markdown(f"*Figure ({html.escape(name)}).* {caption}")
     return png
+
+
+def show_introduction(rec: dict) -> None:
+    _markdown(introduction_markdown(rec))
 
 
 def show_falsifier(rec: dict) -> None:

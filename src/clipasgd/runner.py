@@ -19,7 +19,8 @@ import pandas as pd
 from .claims.base import Arm, Claim, Progress, Run, Stage, Tables, cached_point, point_seed
 from .provenance import write_csv
 
-__all__ = ["Shard", "plan", "run_claim", "run_points", "ShardResult"]
+__all__ = ["Shard", "plan", "run_claim", "run_points", "ShardResult", "replace_arms",
+           "ablated"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,29 @@ class ShardResult:
     stage: str | None
     points: int
     of: int
+
+
+def replace_arms(arms: Sequence[Arm], *new: Arm) -> tuple[Arm, ...]:
+    """``arms`` with each of ``new`` in place of the arm with its label: the same design
+    and reading, run on another algorithm (an ablation, a user's rule)."""
+    labels = [a.label for a in arms]
+    unknown = [a.label for a in new if a.label not in labels]
+    if unknown:
+        raise ValueError(f"no arm labelled {unknown}; the claim's arms: {labels}")
+    by_label = {a.label: a for a in new}
+    return tuple(by_label.get(a.label, a) for a in arms)
+
+
+def ablated(claim: Claim, cfg: dict, mechanism: str) -> tuple[dict, tuple[Arm, ...]]:
+    """The section and arms of ``claim``'s design with ``mechanism`` removed (its declared
+    :class:`~clipasgd.claims.base.Ablation`); run them with ``variant=f"without-{mechanism}"``."""
+    ab = claim.ablation(mechanism)
+    if ab is None:
+        declared = [a.mechanism for a in claim.ablations]
+        raise ValueError(f"claim {claim.id!r} declares no ablation of {mechanism!r}; "
+                         f"declared: {declared or 'none'}")
+    arms = ab.arms(claim.arms) if ab.arms is not None else claim.arms
+    return (ab.config(cfg) if ab.config is not None else cfg), tuple(arms)
 
 
 def _quiet(_: str) -> None:

@@ -82,13 +82,14 @@ DEFAULTS = {"name": "experiment", "seed": 0, "replications": 10, "chunk": 1000,
             "diverge_at": 1e10, "stop_when_hit": False}  # engine: engine.DEFAULT_ENGINE
 
 
-def validate(data: Any, schema: dict, what: str = "spec") -> None:
-    """Raise :class:`SpecError` naming the first offending key path."""
+def validate(data: Any, schema: dict, what: str = "spec", at: str = "") -> None:
+    """Raise :class:`SpecError` naming the first offending key path (below ``at``, the
+    path of ``data`` in a larger document)."""
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
     if errors:
         err = errors[0]
-        where = ".".join(str(p) for p in err.path) or "(top level)"
+        where = ".".join([at] * bool(at) + [str(p) for p in err.path]) or "(top level)"
         raise SpecError(f"{what}: {where}: {err.message}")
 
 

@@ -1,4 +1,4 @@
-"""Parameter rules and rate shapes from the theory (PAPER.md sections 3-4).
+"""Parameter rules and rate shapes from the theory (the paper's Theorems 4.2-5.2, as reconstructed).
 
 The constants hidden in the O-notation are explicit arguments (``K``), never
 tuned silently.

@@ -34,7 +34,8 @@ from ..problems import make_problem
 from ..provenance import atomic_write_text, config_hash, to_jsonable, write_json
 from ..readings import READINGS, combine, control_outcome, upper_bound_verdict
 
-__all__ = ["Claim", "Arm", "Run", "Stage", "Design", "MECHANISMS", "Verdict", "Control",
+__all__ = ["Claim", "Arm", "Run", "Stage", "Design", "Ablation", "MECHANISMS",
+           "WITHOUT_CLIPPING", "unclip_claim_arms", "Verdict", "Control",
            "VERDICTS", "combine", "control_outcome", "upper_bound_verdict", "read_tables",
            "Progress", "sigma_for_second_moment", "cached_point", "code_fingerprint",
            "smoothness", "named_seed", "point_seed", "Tables", "DEFAULT_ENGINE", "engine"]
@@ -129,6 +130,37 @@ MECHANISMS = ("clipping", "algorithm2", "step_rule", "stragglers")
 
 
 @dataclass(frozen=True)
+class Ablation:
+    """The claim's design with one credited mechanism removed: ``arms(arms)`` gives the
+    replacement arms (same labels, so the same reading applies) and ``config(cfg)`` the
+    changed section (``None``: unchanged). Same seeds, same test (:mod:`clipasgd.runner`)."""
+
+    mechanism: str
+    arms: Callable[[tuple[Arm, ...]], tuple[Arm, ...]] | None = None
+    config: Callable[[dict], dict] | None = None
+    how: str = ""
+
+
+def _unclipped(arm: Arm) -> Arm:
+    def params(at: Mapping[str, Any], arm: Arm = arm) -> dict:
+        return {k: v for k, v in arm.params(at).items() if k != "c"}
+
+    return Arm(arm.label, "asgd", params, arm.role)
+
+
+def unclip_claim_arms(arms: tuple[Arm, ...]) -> tuple[Arm, ...]:
+    """``c -> infinity`` for the arms the statement is about (role ``claim``): Clipped ASGD
+    becomes vanilla ASGD at the same step; controls and references are unchanged."""
+    return tuple(_unclipped(a) if a.role == "claim" and a.algorithm == "clipped_asgd" else a
+                 for a in arms)
+
+
+WITHOUT_CLIPPING = Ablation("clipping", arms=unclip_claim_arms,
+                            how="c -> infinity: the claim's Clipped ASGD arm run as vanilla "
+                                "ASGD at the same step, same seeds and test")
+
+
+@dataclass(frozen=True)
 class Claim:
     """One claim, declared: the single place it is registered (see :mod:`clipasgd.claims`).
 
@@ -147,6 +179,7 @@ class Claim:
     data_from: str | None = None
     arms: tuple[Arm, ...] = ()
     credits: tuple[str, ...] = ()
+    ablations: tuple[Ablation, ...] = ()
     words: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
@@ -155,7 +188,8 @@ class Claim:
         labels = [a.label for a in self.arms]
         if len(set(labels)) != len(labels):
             raise ValueError(f"claim {self.id!r}: arm labels must be unique, got {labels}")
-        unknown = [m for m in self.credits if m not in MECHANISMS]
+        unknown = [m for m in (*self.credits, *(a.mechanism for a in self.ablations))
+                   if m not in MECHANISMS]
         if unknown:
             raise ValueError(f"claim {self.id!r}: unknown credited mechanism(s) {unknown}; "
                              f"choose from {MECHANISMS}")
@@ -164,6 +198,10 @@ class Claim:
     def source(self) -> str:
         """The claim whose simulation (and config section) holds this claim's data."""
         return self.data_from or self.id
+
+    def ablation(self, mechanism: str) -> Ablation | None:
+        """This claim's design with ``mechanism`` removed, if it declares one."""
+        return next((a for a in self.ablations if a.mechanism == mechanism), None)
 
 
 @dataclass

@@ -11,7 +11,7 @@ Protocol: :mod:`clipasgd.claims._speedup`.
 from __future__ import annotations
 
 from ._speedup import ARMS, DESIGN, verdict
-from .base import Claim
+from .base import WITHOUT_CLIPPING, Claim
 
 CLAIM = Claim(id="fig3_speedup", paper_ref="Figure 3", reading=verdict, design=DESIGN, arms=ARMS,
-              credits=("clipping",))
+              credits=("clipping",), ablations=(WITHOUT_CLIPPING,))

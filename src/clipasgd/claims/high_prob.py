@@ -32,6 +32,7 @@ from ..problems import make_problem
 from ..stats import quantile_ci, quantile_ratio, runs_for_two_sided_quantile_ci
 from ..theory import clipped_params, step_conditions
 from .base import (
+    WITHOUT_CLIPPING,
     Arm,
     Claim,
     Control,
@@ -280,4 +281,5 @@ def timing_summary(timing: pd.DataFrame) -> dict:
 
 
 CLAIM = Claim(id="high_prob", paper_ref="Theorem 4.3", reading=verdict, design=DESIGN,
-              arms=ARMS, credits=("clipping",))
+              arms=ARMS, credits=("clipping",),
+              ablations=(WITHOUT_CLIPPING,))

@@ -41,6 +41,7 @@ from ..experiment import run_experiment
 from ..stats import growth_test
 from ..theory import clipped_params, step_conditions
 from .base import (
+    WITHOUT_CLIPPING,
     Arm,
     Claim,
     Control,
@@ -245,4 +246,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
 
 
 CLAIM = Claim(id="rate_shape", paper_ref="Theorem 4.2", reading=verdict, design=DESIGN,
-              arms=ARMS, credits=("step_rule",))
+              arms=ARMS, credits=("step_rule",),
+              ablations=(WITHOUT_CLIPPING,))

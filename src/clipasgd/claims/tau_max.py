@@ -33,6 +33,7 @@ from ..experiment import run_experiment, schedule_summary
 from ..stats import quantile_ratio
 from ..theory import clipped_params, step_conditions
 from .base import (
+    WITHOUT_CLIPPING,
     Arm,
     Claim,
     Control,
@@ -220,4 +221,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
 
 
 CLAIM = Claim(id="tau_max", paper_ref="Theorem 4.2", reading=verdict, design=DESIGN,
-              arms=ARMS, credits=("clipping",))
+              arms=ARMS, credits=("clipping",),
+              ablations=(WITHOUT_CLIPPING,))

@@ -1,4 +1,4 @@
-"""Statistics behind every claim verdict (see PAPER.md section 5, METHODS.md).
+"""Statistics behind every claim verdict (README, "Claims and how to read a verdict").
 
 Plain functions over arrays in the style of :mod:`scipy.stats`. Each returns a small frozen
 dataclass; every interval in one is an :class:`Interval` ``(low, high)``. ``to_dict()`` is

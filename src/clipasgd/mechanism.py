@@ -1,0 +1,80 @@
+"""Does the mechanism a claim credits act? Facts for its verdict file and landing page.
+
+* :func:`fraction_clipped`: the share of the claim arm's updates that clipping changed,
+  from any table of the claim's data with ``algorithm`` and ``clip_fraction`` columns.
+* :func:`conditions_broken`: the theorem's step conditions the design breaks, by what
+  factor, from every ``{value, bound, holds}`` row the reading computed
+  (:func:`clipasgd.theory.step_conditions`).
+* :func:`ablation_outcome`: the verdict a claim may carry once the same design with the
+  credited mechanism removed has been read by the same test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["fraction_clipped", "conditions_broken", "ablation_outcome", "holds_without"]
+
+
+def fraction_clipped(data: Path, labels: Iterable[str]) -> float | None:
+    """Mean ``clip_fraction`` over every run (row) of the arms ``labels`` in the tables
+    under ``data``; ``None`` when no table records it."""
+    labels, values = set(labels), []
+    for path in sorted(Path(data).glob("*.csv")):
+        head = path.open().readline()
+        if "clip_fraction" not in head or "algorithm" not in head:
+            continue
+        frame = pd.read_csv(path, usecols=["algorithm", "clip_fraction"])
+        values.append(frame.loc[frame["algorithm"].isin(labels), "clip_fraction"])
+    if not values:
+        return None
+    joined = pd.concat(values)
+    return float(joined.mean()) if len(joined) else None
+
+
+def _rows(obj: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[str, ...], dict]]:
+    if isinstance(obj, dict):
+        if {"value", "bound", "holds"} <= set(obj):
+            yield path, obj
+            return
+        for key, value in obj.items():
+            yield from _rows(value, (*path, str(key)))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            yield from _rows(value, (*path, str(i)))
+
+
+def conditions_broken(details: dict) -> list[dict]:
+    """Each broken condition once (the largest factor over the settings that compute it):
+    ``condition``, ``factor`` (how far the value is on the wrong side of its bound) and
+    ``where`` (the details path of that setting)."""
+    worst: dict[str, dict] = {}
+    for path, row in _rows(details, ()):
+        if row["holds"] or not row["bound"] or not row["value"]:
+            continue
+        name = path[-1]
+        ratio = row["value"] / row["bound"]
+        factor = float(1 / ratio if name.startswith("c >=") else ratio)
+        if name not in worst or factor > worst[name]["factor"]:
+            worst[name] = {"condition": name, "factor": factor, "where": ".".join(path[:-1])}
+    return sorted(worst.values(), key=lambda r: -r["factor"])
+
+
+def holds_without(mechanism: str) -> str:
+    return f"holds without {mechanism.replace('_', ' ')}"
+
+
+def ablation_outcome(verdict: str, ablations: dict[str, dict]) -> str:
+    """A supported claim whose ablation (the same design without the credited mechanism,
+    same seeds and test) reads supported too is not support for the mechanism: its
+    verdict becomes ``holds without <mechanism>``. Any other verdict stands."""
+    if verdict != "supported":
+        return verdict
+    for mechanism, record in ablations.items():
+        if record.get("verdict") == "supported":
+            return holds_without(mechanism)
+    return verdict
