@@ -234,6 +234,35 @@ def test_logs_are_kept_per_attempt(tmp_path):
     assert "{log.txt:q}.history" in pipeline.logged_shell("true", log="log.txt")
 
 
+def test_progress_lines_reach_the_console_and_the_log(tmp_path):
+    """A job's progress lines go to stderr (Snakemake's console) as well as the log; its
+    other output only to the log."""
+    log = tmp_path / "job.log"
+    cmd = pipeline.logged_shell(f"echo chatter; echo '[c:quick]{pipeline.PROGRESS_MARK}1/2 "
+                                "points'").replace("{log:q}", shlex.quote(str(log)))
+    proc = subprocess.run(["bash", "-c", "set -euo pipefail; " + cmd], capture_output=True,
+                          text=True, check=True)
+    assert proc.stderr == f"[c:quick]{pipeline.PROGRESS_MARK}1/2 points\n"
+    assert proc.stdout == "" and "chatter" in log.read_text() and "1/2 points" in log.read_text()
+
+
+def test_progress_line_counts_this_shards_points(capsys, monkeypatch):
+    """Shard 2 of 3 runs points 2, 5, 8 of 9 (round-robin): 1/3 after its first, with the
+    elapsed time and the remaining one extrapolated from it."""
+    clock = iter([100.0, 160.0, 220.0])
+    monkeypatch.setattr(pipeline.time, "time", lambda: next(clock))
+    line = pipeline.ProgressLine("[tau_max:quick shard 2/3]", pipeline.parse_shard("2/3"))
+    line("clipped: chunk 1/1 (20/20 runs)")
+    line("grid point 2/9 (theta1.0-D4) done")
+    line("grid point 5/9 (theta1.0-D64) done")
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "[tau_max:quick shard 2/3] clipped: chunk 1/1 (20/20 runs)"
+    progress = [e for e in err if pipeline.PROGRESS_MARK in e]
+    assert progress == [
+        "[tau_max:quick shard 2/3] progress: 1/3 points, 0:01:00 elapsed, ~0:02:00 left",
+        "[tau_max:quick shard 2/3] progress: 2/3 points, 0:02:00 elapsed, ~0:01:00 left"]
+
+
 # --------------------------------------------- issue 12: estimate, tidy runs, landing
 
 def _stamp(parts, key, cpu):

@@ -19,6 +19,7 @@ import argparse
 import copy
 import hashlib
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -102,6 +103,42 @@ def _data_dir(scale: str, claim: str) -> Path:
     return ROOT / "data" / scale / claim
 
 
+_POINT_DONE = re.compile(r"^grid point \d+/(\d+) \(.*\) done$")
+PROGRESS_MARK = " progress: "  # logged_shell copies the lines holding it to the console
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
+class ProgressLine:
+    """A simulate job's progress callback: every message goes to stderr (the job's log)
+    under ``tag``; after each finished grid point also a line with :data:`PROGRESS_MARK`:
+    points done / this job's share of the grid, elapsed, estimated remaining (elapsed per
+    point so far times the points left), which ``logged_shell`` shows on the console."""
+
+    def __init__(self, tag: str, part: base.Shard | None = None) -> None:
+        self.tag, self.part, self.start = tag, part, time.time()
+        self.done: dict[int, int] = {}
+
+    def share(self, size: int) -> int:
+        """Points of a ``size``-point grid this job runs (shards deal them round-robin)."""
+        return size if self.part is None else len(range(self.part.index, size, self.part.count))
+
+    def __call__(self, msg: str) -> None:
+        print(f"{self.tag} {msg}", file=sys.stderr, flush=True)
+        hit = _POINT_DONE.match(msg)
+        if not hit:
+            return
+        size = int(hit.group(1))
+        done = self.done[size] = self.done.get(size, 0) + 1
+        total, elapsed = self.share(size), time.time() - self.start
+        left = elapsed / done * max(total - done, 0)
+        print(f"{self.tag}{PROGRESS_MARK}{done}/{total} points, {_clock(elapsed)} elapsed, "
+              f"~{_clock(left)} left", file=sys.stderr, flush=True)
+
+
 def _simulate(cfg: dict, claim: str, scale: str, part: base.Shard | None = None
               ) -> tuple[dict, Path, dict]:
     """Run a claim's simulation (one shard's points if ``part``) into its data folder, with
@@ -119,7 +156,7 @@ def _simulate(cfg: dict, claim: str, scale: str, part: base.Shard | None = None
     start, cpu = time.time(), time.process_time()
     with base.shard(part):
         try:
-            info.simulate(ccfg, out, lambda m: print(f"{tag} {m}", file=sys.stderr, flush=True))
+            info.simulate(ccfg, out, ProgressLine(tag, part))
         except base.ShardDone:
             pass  # this shard's points are cached; later stages run in the gather job
     return ccfg, out, {"seconds": round(time.time() - start, 1),
@@ -323,10 +360,12 @@ def logged_shell(command: str, log: str = "log") -> str:
     """A rule's shell ``command`` with its output in the rule's log (this attempt; ``log``
     names the placeholder, e.g. ``log.txt``) and appended to ``<log>.history`` under a
     dated header: a run resumed after a kill keeps the killed attempt's log (Snakemake
-    itself would overwrite the log)."""
+    itself would overwrite the log). Progress lines (:class:`ProgressLine`) also go to the
+    console (stderr)."""
     path = f"{{{log}:q}}"
     return ('( echo "=== attempt $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname) ==="; '
-            f"{command} ) 2>&1 | tee -a {path}.history > {path}")
+            f"{command} ) 2>&1 | tee -a {path}.history | tee {path}"
+            f" | ( grep --line-buffered -F '{PROGRESS_MARK}' >&2 || true )")
 
 
 DEFAULT_SHARDS = {"smoke": 3, "quick": 4, "paper": 16}

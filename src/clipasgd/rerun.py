@@ -5,8 +5,8 @@ this forces the claim's first job (its ``check_claim`` stamp, or its verdict for
 that reads another claim's data) with ``--forcerun``, so Snakemake reruns it and every job
 downstream of it: the claim's shards and gather, the verdicts and notebooks of the claims
 reading its data (e.g. ``virtual`` and ``high_prob_tau_max`` read ``tau_max``'s runs), and
-the summary and landing page. The target is the default one (every claim): a claim never
-run before runs too. Cached grid points whose cache key still matches are reused (a rerun
+the summary and landing page (where a summary exists: other claims are not run for it).
+Cached grid points whose cache key still matches are reused (a rerun
 with unchanged code and config gives the same tables); delete ``data/<scale>/<claim>/``
 first to recompute every point.
 """
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from .claims import DATA_FROM, REGISTRY, get_claim
 
-__all__ = ["dependents", "forced_files", "rerun_command", "rerun"]
+__all__ = ["dependents", "forced_files", "targets", "rerun_command", "rerun"]
 
 
 def dependents(claim: str) -> list[str]:
@@ -37,12 +38,21 @@ def forced_files(claim: str, scale: str) -> list[str]:
     return [f"data/{scale}/claims/{claim}.json"]
 
 
+def targets(claim: str, scale: str, root: Path | str = ".") -> list[str]:
+    """What the rerun refreshes: ``claim_<id>`` of the claim and of every claim reading its
+    data, and the summary (landing page, ``runs.csv``) if one was built at ``scale``."""
+    summary = f"data/{scale}/summary.json"
+    return [*(f"claim_{c}" for c in dependents(claim)),
+            *([summary] if (Path(root) / summary).is_file() else [])]
+
+
 def rerun_command(claim: str, scale: str, cores: str = "all", dry_run: bool = False,
-                  snakemake: str | None = None) -> list[str]:
-    """The Snakemake command line that reruns ``claim`` at ``scale``."""
+                  snakemake: str | None = None, root: Path | str = ".") -> list[str]:
+    """The Snakemake command line that reruns ``claim`` at ``scale`` (run in ``root``)."""
     exe = [snakemake] if snakemake else [sys.executable, "-m", "snakemake"]
-    return [*exe, "--cores", str(cores), *(["--dry-run"] if dry_run else []),
-            "--forcerun", *forced_files(claim, scale), "--config", f"scale={scale}"]
+    return [*exe, *targets(claim, scale, root), "--cores", str(cores),
+            *(["--dry-run"] if dry_run else []), "--forcerun", *forced_files(claim, scale),
+            "--config", f"scale={scale}"]
 
 
 def rerun(claim: str, scale: str, cores: str = "all", dry_run: bool = False) -> dict:
