@@ -130,6 +130,11 @@ def test_a_toy_claim_is_one_module_one_section_one_notebook(tmp_path):
     forced = dry("clipasgd.cli", "rerun", "toy", "--scale", "smoke", "--cores", "1", "-n")
     for job in ("check_claim", "simulate_shard", "verdict", "notebook"):
         assert job in forced
+    # the report holds the figure with its caption (claim id, paper ref) and verdict label
+    dry("snakemake", "claim_toy", "--config", "scale=smoke", "--report", "report.html")
+    report = (work / "report.html").read_text()
+    assert "toy.png" in report and '"paper": "none", "verdict": "supported"' in report
+    assert "toy</tt> (none), smoke scale" in report
     # deleting the claim's data reruns it (a missing input of an up-to-date job does not)
     shutil.rmtree(work / "data" / "smoke" / "toy")
     missing = dry(*snakemake)
