@@ -314,7 +314,8 @@ def test_estimate_work_reads_nested_keys_and_stages():
     assert pipeline._stages(p2, q2) == pytest.approx(
         (p2["fresh_seeds"] + p2["control_seeds"]) / (q2["fresh_seeds"] + q2["control_seeds"]))
     assert pipeline._work(p2, q2) == pytest.approx(
-        p2["cap"] / q2["cap"] * p2["problem"]["n_eval"] / q2["problem"]["n_eval"])
+        p2["cap"] / q2["cap"] * p2["problem"]["n_eval"] / q2["problem"]["n_eval"]
+        * q2["eval_every"] / p2["eval_every"])
 
 
 def test_estimate_says_how_far_its_last_prediction_was(tmp_path):

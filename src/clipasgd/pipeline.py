@@ -384,6 +384,7 @@ def shard_count(cfg: dict, scale: str) -> int:
 # (anywhere in a claim's section: nested sweep horizons, a problem's evaluation set), and
 # the later stages' sizes (tuning -> fresh seeds -> control seeds of the figure claims).
 WORK_KEYS = ("replications", "replicates", "horizon", "cap", "n_eval", "n_batches")
+PER_KEYS = ("eval_every",)  # work divides by these (an evaluation every so many steps)
 STAGE_KEYS = ("fresh_seeds", "control_seeds")
 ESTIMATE_FILE = "estimate.json"
 
@@ -404,13 +405,16 @@ def _leaves(section: object, path: tuple = ()) -> dict[tuple, float]:
 def _work(target: dict, measured: dict) -> float:
     """Per-point work at ``target`` relative to ``measured`` (two merged sections of one
     claim): for each key of :data:`WORK_KEYS`, the mean ratio over the paths holding it
-    (sweeps with their own horizons each scale their own points), multiplied together."""
+    (sweeps with their own horizons each scale their own points), multiplied together, and
+    divided likewise by :data:`PER_KEYS`. Every step's cost is taken to grow with the
+    evaluation set: an upper bound where evaluation is not most of a step's cost."""
     t, m = _leaves(target), _leaves(measured)
     work = 1.0
-    for key in WORK_KEYS:
+    for key in (*WORK_KEYS, *PER_KEYS):
         ratios = [t[p] / m[p] for p in t if p[-1] == key and p in m]
         if ratios:
-            work *= sum(ratios) / len(ratios)
+            mean = sum(ratios) / len(ratios)
+            work *= mean if key in WORK_KEYS else 1 / mean
     return work
 
 
@@ -519,7 +523,8 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
                                                 if unknown else ""))
     lines.append("Points = the first (sharded) grid; later stages and nested grids are "
                  "scaled from their measured seconds. Work per point scales with "
-                 f"{', '.join(WORK_KEYS)} wherever the section sets them. Wall time is about "
+                 f"{', '.join(WORK_KEYS)} (divided by {', '.join(PER_KEYS)}) wherever the "
+                 "section sets them: an upper bound for the real-data claims. Wall time is about "
                  "core-hours / cores while shards outnumber cores.")
     write_json(root / "data" / scale / ESTIMATE_FILE,
                {"scale": scale, "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
