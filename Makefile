@@ -1,6 +1,8 @@
 # make        : set up .venv, install, run the whole pipeline at the default (quick) scale
 # make test   : set up .venv, install, run lint and the test suite (what CI runs)
 # make test-fast : the same without the tests marked slow (pipeline runs, calibration loops)
+# make rerun CLAIM=tau_max : rerun one claim, the claims reading its data, and the summary
+# make clean  : remove pipeline outputs (keeps data/raw, data/README.md and .venv)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +10,7 @@ STAMP  := $(VENV)/.installed
 SCALE  ?= quick
 CORES  ?= all
 
-.PHONY: all setup test test-fast lint pipeline bench clean
+.PHONY: all setup test test-fast lint pipeline rerun bench clean
 
 all: pipeline
 
@@ -24,6 +26,10 @@ setup: $(STAMP)
 pipeline: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE)
 
+rerun: $(STAMP)
+	@test -n "$(CLAIM)" || { echo "make rerun: name the claim, e.g. make rerun CLAIM=tau_max"; exit 2; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/clipasgd rerun $(CLAIM) --scale $(SCALE) --cores $(CORES)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
@@ -37,4 +43,6 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
-	rm -rf .snakemake results data/claims figures/*.pdf figures/*.png notebooks/executed
+	rm -rf .snakemake logs notebooks/executed results report.html figures/*/
+	find data -mindepth 1 -maxdepth 1 ! -name raw ! -name README.md -exec rm -rf {} +
+	@echo "make clean: kept data/raw (fetched data sets), data/README.md and $(VENV)"

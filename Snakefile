@@ -9,6 +9,7 @@ min_version("8.0")
 
 configfile: "config/config.yaml"
 validate(config, "config/config.schema.json")
+report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"

@@ -16,7 +16,7 @@ rule check_claim:
         code=CODE,
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=check_mem,
         runtime=10,
     log:
         "logs/{scale}/check_{claim}.log",
@@ -70,7 +70,7 @@ rule simulate:
     threads: 1
     resources:
         mem_mb=sim_mem,
-        runtime=sim_runtime,
+        runtime=gather_runtime,
     log:
         "logs/{scale}/simulate_{claim}.log",
     conda:
@@ -122,7 +122,7 @@ rule verdict:
         claim="|".join(CLAIMS),
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=1000,
         runtime=30,
     log:
         "logs/{scale}/verdict_{claim}.log",
@@ -144,15 +144,17 @@ rule notebook:
         ipynb="notebooks/executed/{scale}/{claim}.ipynb",
         html="notebooks/executed/{scale}/{claim}.html",
         pdf="figures/{scale}/{claim}.pdf",
-        png="figures/{scale}/{claim}.png",
+        png=report("figures/{scale}/{claim}.png", caption="../report/figure.rst",
+                   category="Claims", subcategory="{scale} scale", labels=figure_labels),
     params:
         plots=PLOTS,
+        paper_ref=paper_ref,
     wildcard_constraints:
         claim="|".join(CLAIMS),
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=1000,
+        runtime=15,
     log:
         txt="logs/{scale}/notebook_{claim}.log",
         nb="logs/{scale}/notebook_{claim}.ipynb",
@@ -186,7 +188,7 @@ rule summary:
         plots=PLOTS,
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=10,
     log:
         "logs/{scale}/summary.log",

@@ -1,8 +1,9 @@
 # Definitions only (no rules here: `snakemake --lint` asks not to mix the two).
+import json
 import os
 import sys
 
-from clipasgd.claims import CLAIM_IDS, DATA_FROM, SIMULATED
+from clipasgd.claims import CLAIM_IDS, DATA_FROM, SIMULATED, get_claim
 from clipasgd.claims.base import MECHANISMS, code_fingerprint
 from clipasgd.claims.words import words_hash
 from clipasgd.datasets import DATASETS, needed
@@ -25,13 +26,25 @@ CLAIMS = list(CLAIM_IDS)
 # that only draws figures and pages: a change of either reruns the rules that use it.
 CODE = code_fingerprint()
 PLOTS = code_fingerprint(presentation=True)
-# Resources per scale: a SLURM-style executor reads these (mem_mb in MB, runtime in min).
-SIM_MEM = {"smoke": 2000, "quick": 4000, "paper": 8000}
+# Resources a SLURM-style executor reads (mem_mb in MB, runtime in min), from measured
+# peaks with a margin (README, "Clusters"): peak RSS about 250 MB for each check or
+# simulate job of a smoke tau_max run, 145 MB for a verdict, 230 MB for a notebook, and
+# 945 MB to build a real-data claim's problems (fig2_speedup's check, quick and paper).
+# Simulation memory grows with the scale's replications and evaluation sets (paper: not
+# measured, hence the wider margin); a gather only concatenates cached points unless the
+# claim has later stages (fresh/control seeds), which run in it in full.
+SIM_MEM = {"smoke": 1000, "quick": 1500, "paper": 3000}
+DATA_MEM = 2000  # added where the job loads a real data set
 SIM_RUNTIME = {"smoke": 30, "quick": 60, "paper": 720}
+GATHER_RUNTIME = 10
+STAGE_KEYS = ("fresh_seeds", "control_seeds")
 
 
 def claim_outputs(claim, scale=SCALE):
-    return [f"data/{scale}/claims/{claim}.json",
+    """A claim's target files, its data stamp included: Snakemake ignores a missing input of
+    a job whose outputs are up to date, so without it `rm -rf data/<scale>/<claim>` left
+    `snakemake claim_<id>` with "Nothing to be done" (a target's missing input reruns)."""
+    return [f"data/{scale}/{DATA_FROM[claim]}/meta.json", f"data/{scale}/claims/{claim}.json",
             f"figures/{scale}/{claim}.pdf", f"figures/{scale}/{claim}.png",
             f"notebooks/executed/{scale}/{claim}.ipynb",
             f"notebooks/executed/{scale}/{claim}.html"]
@@ -58,14 +71,38 @@ def shard_files(wildcards):
 
 
 def sim_mem(wildcards):
-    return SIM_MEM.get(wildcards.scale, 8000)
+    return SIM_MEM.get(wildcards.scale, 3000) + check_mem(wildcards) - 1000
+
+
+def check_mem(wildcards):
+    """1000 MB, plus DATA_MEM where the claim reads a real data set at this scale."""
+    return 1000 + (DATA_MEM if data_inputs(wildcards) else 0)
 
 
 def sim_runtime(wildcards):
     return SIM_RUNTIME.get(wildcards.scale, 720)
 
 
+def gather_runtime(wildcards):
+    """A gather's runtime: the shards' where the claim runs later stages in it, else short."""
+    section = claim_config(config, wildcards.claim, wildcards.scale)
+    return sim_runtime(wildcards) if any(k in section for k in STAGE_KEYS) else GATHER_RUNTIME
+
+
 def data_inputs(wildcards):
     """The fetch_data stamps a claim's simulation needs at this scale."""
     problem = claim_config(config, wildcards.claim, wildcards.scale).get("problem", {})
     return [f"data/raw/{d}.json" for d in needed(problem)]
+
+
+def paper_ref(wildcards):
+    """The claim's reference in the paper (the report's figure caption shows it)."""
+    return get_claim(wildcards.claim).paper_ref
+
+
+def figure_labels(wildcards):
+    """Labels of a claim's figure in `snakemake --report`: claim, paper reference, verdict
+    (from its verdict file; "not run" before it exists)."""
+    path = f"data/{wildcards.scale}/claims/{wildcards.claim}.json"
+    verdict = json.load(open(path))["verdict"] if os.path.isfile(path) else "not run"
+    return {"claim": wildcards.claim, "paper": paper_ref(wildcards), "verdict": verdict}

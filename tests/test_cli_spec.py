@@ -365,3 +365,13 @@ def test_per_replication_schedules_are_shared_across_algorithms():
     a, b = res.runs["a"], res.runs["b"]
     np.testing.assert_array_equal(a.times, b.times)
     np.testing.assert_array_equal(a.metrics["gn"], b.metrics["gn"])
+
+
+def test_version_flag(capsys) -> None:
+    """``clipasgd --version`` prints the installed package's version and exits 0."""
+    from clipasgd import __version__
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"clipasgd {__version__}"

