@@ -1,4 +1,4 @@
-"""Command line: ``clipasgd schedule | run | bench | fit-tail | fetch-data | rerun``.
+"""Command line: ``clipasgd schedule | run | bench | fit-tail | fetch-data | rerun | assess``.
 
 Every command prints JSON.
 """
@@ -182,6 +182,13 @@ def _cmd_rerun(args: argparse.Namespace) -> dict:
     return rerun(args.claim, args.scale, args.cores, args.dry_run)
 
 
+def _cmd_assess(args: argparse.Namespace) -> dict:
+    from .assess import assess
+
+    table = assess(args.rule, args.scale, args.claims, args.out, args.config)
+    return {"table": str(table), "verdicts": str(table.parent / "claims")}
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="clipasgd", description=__doc__)
     ap.add_argument("--version", action="version", version=f"clipasgd {__version__}")
@@ -232,6 +239,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--cores", default="all")
     e.add_argument("-n", "--dry-run", action="store_true", help="show the jobs, run nothing")
     e.set_defaults(func=_cmd_rerun)
+    a = sub.add_parser("assess", help="run your own update rule through every claim's design "
+                                      "(in place of Clipped ASGD) and print a verdict table")
+    a.add_argument("rule", help="path/to/file.py:builder or package.module:builder")
+    a.add_argument("--scale", default="smoke", help="smoke (default), quick or paper")
+    a.add_argument("--claims", nargs="*", default=None, help="only these claims")
+    a.add_argument("--out", default="assess", help="output folder (default assess/)")
+    a.add_argument("--config", default="config/config.yaml")
+    a.set_defaults(func=_cmd_assess)
     return ap
 
 

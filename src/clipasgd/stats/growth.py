@@ -1,5 +1,6 @@
-"""Does a quantile grow along a grid? ``rho = max_k Q_k / Q_0`` with a joint interval, and
-the one-sided test that reads it together with a run-level slope."""
+"""Does a quantile grow along a grid? ``rho``, the largest rise between any two grid
+points (``max_{i<j} Q_j / Q_i``), with a joint interval, and the one-sided test that reads
+it together with a run-level slope."""
 
 from __future__ import annotations
 
@@ -19,15 +20,17 @@ from .slopes import censored_slope_fit
 
 @dataclass(frozen=True)
 class GrowthRatio(_Result):
-    """``rho = max_k Q_k / Q_0``: how far the ``q``-quantile of a metric rises above its value
-    at the first grid point (the smallest ``tau_max``), for an upper bound free of that axis.
+    """``rho = max_{i<j} Q_j / Q_i``: the largest rise of the ``q``-quantile of a metric
+    from any grid point to any later one, for an upper bound free of that axis.
 
-    The maximum includes ``k = 0``, so ``rho >= 1``: a falling curve reads 1 and a bump
-    anywhere on the grid counts, whatever the curve's shape. Interval: every quantile's
-    exact two-sided CI at ``box_level = 1 - 2 alpha / k`` (Bonferroni: all ``2k`` ends hold
-    at once with probability ``>= 1 - 2 alpha``), ``ci.low = max_k L_k / U_0`` and
-    ``ci.high = max_k U_k / L_0``. Censored runs are ``+inf``; a lower end at a censored
-    rank is the horizon (:func:`quantile_box`).
+    Not anchored at the first point: a dip-and-return (``1, 1/3, 1``) reads 3, a swing
+    whose largest value comes first (``3, 1, 3``) reads 3, a rise late in the grid reads
+    its size; only a curve that never rises reads ``<= 1``. ``anchored`` keeps the older
+    reading ``max_k Q_k / Q_0`` for the record. Interval: every quantile's exact two-sided
+    CI at ``box_level = 1 - 2 alpha / k`` (Bonferroni: all ``2k`` ends hold at once with
+    probability ``>= 1 - 2 alpha``, and then every pair's ratio lies between its ends'
+    ratios), ``ci.low = max_{i<j} L_j / U_i``, ``ci.high = max_{i<j} U_j / L_i``. Censored
+    runs are ``+inf``; a lower end at a censored rank is the horizon (:func:`quantile_box`).
     """
 
     _flat: ClassVar[dict[str, tuple[str, str]]] = {"ci": ("lower", "upper")}
@@ -39,11 +42,28 @@ class GrowthRatio(_Result):
     ci: Interval
     argmax: float
     points: list[dict]
+    anchored: float
+    rise_from: float
+
+
+def _pairwise_max(top: np.ndarray, bottom: np.ndarray) -> tuple[float, int, int]:
+    """``max_{i<j} top_j / bottom_i`` (``inf`` over ``0``, ``nan`` for ``inf/inf``) and
+    its ``(i, j)``."""
+    best, where = -math.inf, (0, 1)
+    for j in range(1, len(top)):
+        for i in range(j):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = float(np.divide(top[j], bottom[i]))
+            if math.isnan(r):
+                r = math.inf if math.isinf(top[j]) else math.nan
+            if not math.isnan(r) and r > best:
+                best, where = r, (i, j)
+    return (best if best > -math.inf else math.nan), *where
 
 
 def growth_ratio(samples: Sequence[ArrayLike], grid: Sequence[float], q: float = 0.5,
                  alpha: float = 0.05, floors: Sequence[float] | None = None) -> GrowthRatio:
-    """:class:`GrowthRatio` of per-point samples (first entry = reference point)."""
+    """:class:`GrowthRatio` of per-point samples, in grid order (easiest point first)."""
     k = len(samples)
     if k < 2 or len(grid) != k:
         raise ValueError("need >= 2 samples, one per grid value")
@@ -53,17 +73,17 @@ def growth_ratio(samples: Sequence[ArrayLike], grid: Sequence[float], q: float =
     est = np.array([b.estimate for b in boxes])
     lo = np.array([b.ci.low for b in boxes])
     hi = np.array([b.ci.high for b in boxes])
+    rho, i, j = _pairwise_max(est, est)
+    lower = _pairwise_max(lo, hi)[0]
+    upper = _pairwise_max(hi, lo)[0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = est / est[0] if np.isfinite(est[0]) else np.full(k, np.nan)
-        lower = float(np.max(lo) / hi[0]) if 0 < hi[0] < math.inf else math.nan
-        upper = float(np.max(hi) / lo[0]) if lo[0] > 0 else math.inf
-    ratio = np.where(np.isnan(ratio) & np.isinf(est), np.inf, ratio)
-    j = int(np.nanargmax(ratio)) if not np.all(np.isnan(ratio)) else 0
-    return GrowthRatio(q=q, level=1 - 2 * alpha, box_level=box_level,
-                       estimate=float(np.nanmax(ratio)) if not np.all(np.isnan(ratio))
-                       else math.nan, ci=Interval(lower, upper), argmax=float(grid[j]),
+        anchored = float(np.nanmax(est / est[0])) if np.isfinite(est[0]) and est[0] > 0 \
+            else math.nan
+    return GrowthRatio(q=q, level=1 - 2 * alpha, box_level=box_level, estimate=rho,
+                       ci=Interval(lower, upper), argmax=float(grid[j]),
                        points=[{"x": float(g), **b.to_dict()} for g, b in zip(grid, boxes,
-                                                                              strict=True)])
+                                                                              strict=True)],
+                       anchored=anchored, rise_from=float(grid[i]))
 
 
 @dataclass(frozen=True)
