@@ -199,6 +199,41 @@ rule summary:
                      ' --config "$CLIPASGD_CONFIG" --claims {params.claims}')
 
 
+rule assess_rule:
+    """A user's rule through every assessable claim's design (clipasgd assess), one job:
+    `snakemake assess --config assess=examples/my_rules.py:normalised_sgd`."""
+    input:
+        lambda w: [config["assess"].rsplit(":", 1)[0]]
+        if config["assess"].rsplit(":", 1)[0].endswith(".py") else [],
+    output:
+        "assess/{name}/data/{scale}/assess.md",
+    params:
+        rule=lambda w: config["assess"],
+        code=CODE,
+    wildcard_constraints:
+        name=r"[A-Za-z_][A-Za-z0-9_]*",
+        scale="|".join(config["scales"]),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=720,
+    log:
+        "logs/{scale}/assess_{name}.log",
+    conda:
+        "../envs/clipasgd.yaml"
+    shell:
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.cli assess {params.rule:q} --scale'
+                     ' {wildcards.scale:q} --config "$CLIPASGD_CONFIG" --out assess')
+
+
+if config.get("assess"):
+
+    rule assess:
+        """`snakemake assess --config assess=<file.py:builder>` (scale from the config)."""
+        input:
+            f"assess/{config['assess'].rsplit(':', 1)[1]}/data/{SCALE}/assess.md",
+
+
 # One target per claim, generated from the registry: `snakemake claim_<id>`
 # (add --config scale=paper for full size).
 for _claim in CLAIMS:
