@@ -65,8 +65,9 @@ def main() -> None:
     tq = {lab: g["T"].quantile([0.5, a.q_H]).round().tolist()
           for lab, g in pil.groupby("algorithm")}
     H = int(tq["clipped"][1])
+    m2 = a.sigma**2 * math.gamma(2 * a.theta + 1)
     print(f"design: quadratic d 20 cond {a.cond:g} delta0 {a.delta0:g}, subweibull theta "
-          f"{a.theta:g} sigma {a.sigma:g} (E||xi||^2 = {a.sigma**2 * math.gamma(2 * a.theta + 1):.4g}), "
+          f"{a.theta:g} sigma {a.sigma:g} (E||xi||^2 = {m2:.4g}), "
           f"eps {a.eps:g}, n {a.n}, eta {a.eta:g}, c {a.c:g}, delta {a.delta:g}")
     print(f"pilot (seed {a.seed + 1000}, {a.pilot_R} runs, D = {a.D:g}): T median / q{a.q_H:g}: "
           + ", ".join(f"{k} {v[0]:.0f} / {v[1]:.0f}" for k, v in tq.items()) + f" -> H = {H}")
@@ -83,8 +84,9 @@ def main() -> None:
             k = int(np.sum(~(s <= a.eps)))
             lo, hi = clopper_pearson(k, a.R)
             tag = f"D = {D:g}" if D != 1 else "none (D = 1)"
+            above = "yes" if lo > a.delta else "no (CI upper <= delta)" if hi <= a.delta else "no"
             print(f"| {tag} | {lab} | {k}/{a.R} | {k / a.R:.3f} | [{lo:.3f}, {hi:.3f}] | "
-                  f"{'yes' if lo > a.delta else 'no (CI upper <= delta)' if hi <= a.delta else 'no'}"
+                  f"{above}"
                   f" | {np.mean(run.clip_fraction):.4f} | {np.median(s):.4f} |")
     print(f"\nCPU {time.process_time() - t0:.0f} s")
 

@@ -49,7 +49,7 @@ def tune(a: argparse.Namespace) -> float:
     res = run_experiment(spec_for(a, a.D[0], algos, a.tune_R, a.seed + 1000),
                          progress=lambda m: None)
     meds = {e: float(np.median(times(res, f"v{e}"))) for e in grid}
-    print("tuning (D = %g, %d runs, seed %d): " % (a.D[0], a.tune_R, a.seed + 1000)
+    print(f"tuning (D = {a.D[0]:g}, {a.tune_R} runs, seed {a.seed + 1000}): "
           + ", ".join(f"eta {e}: {m:.0f}" for e, m in meds.items()))
     return min(meds, key=meds.get)
 
@@ -119,7 +119,8 @@ def main() -> None:
         print(f"| {lab} | {mm:.3f} | {r:.3f} | {lo:.3f} |")
     print("\nstep conditions at K = 1 (tau_C = n, sigma, theta 0.5):\n")
     for name, row in step_conditions(a.eta, a.c, a.eps, 1.0, a.sigma, a.n).items():
-        fac = row["value"] / row["bound"] if not name.startswith("c") else row["bound"] / row["value"]
+        v, b = row["value"], row["bound"]
+        fac = b / v if name.startswith("c") else v / b
         print(f"* {name}: value {row['value']:.4g}, bound {row['bound']:.4g}, "
               f"{'holds' if row['holds'] else f'BROKEN by {fac:.1f}x'}")
     print(f"\nCPU {time.process_time() - t0:.0f} s")
