@@ -17,9 +17,10 @@ from ..noise import make_noise
 from ..problems import make_problem
 from ..results import RunResult
 from ..schedules import Schedule, make_schedule
-from .base import DEFAULT_ENGINE
+from .base import DEFAULT_ENGINE, Ablation
 
-__all__ = ["two_groups", "opposed_offsets", "quadratic", "schedules", "run", "late_floor",
+__all__ = ["scheduler", "WITHOUT_ALGORITHM2", "two_groups", "opposed_offsets",
+           "quadratic", "schedules", "run", "late_floor",
            "hitting_times", "algorithm1_floor", "clipped_fixed_point", "at_least_verdict",
            "noise"]
 
@@ -105,3 +106,14 @@ def at_least_verdict(ci: tuple[float, float] | None, margin: float) -> str:
     if ci is None:
         return "inconclusive"
     return "supported" if ci[0] > margin else ("refuted" if ci[1] < margin else "inconclusive")
+
+
+def scheduler(cfg: dict, kind: str = "algorithm2") -> str:
+    """The scheduler a run uses: Algorithm 1 everywhere in the ablation of Algorithm 2."""
+    return "algorithm1" if cfg.get("without_algorithm2") else kind
+
+
+WITHOUT_ALGORITHM2 = Ablation(
+    "algorithm2", config=lambda cfg: {**cfg, "without_algorithm2": True},
+    how="every Algorithm 2 run (random assignment, FIFO queues) run under Algorithm 1 (the "
+        "finished worker gets the next job), same seeds and test")

@@ -29,6 +29,7 @@ import pandas as pd
 from ..stats import mean_ci, slope_fit
 from ..theory import clipped_params
 from ._federated import (
+    WITHOUT_ALGORITHM2,
     algorithm1_floor,
     at_least_verdict,
     clipped_fixed_point,
@@ -38,6 +39,7 @@ from ._federated import (
     opposed_offsets,
     quadratic,
     run,
+    scheduler,
     schedules,
     two_groups,
 )
@@ -101,7 +103,8 @@ def _bias(run_: Run, p: dict, seed: int) -> Tables:
     prob = quadratic(opposed_offsets(times, b["zeta"]))
     c = _rule(cfg, cfg["c_eps"], b["zeta"]).c
     sched_ss, noise_ss = root.spawn(2)
-    sc = schedules(p["scheduler"], times, b["horizon"], sched_ss, b["replications"])
+    sc = schedules(scheduler(cfg, p["scheduler"]), times, b["horizon"], sched_ss,
+                   b["replications"])
     res = run(prob, noise(0.0), run_.build("clipped", {"eta": p["eta"], "c": c}), sc,
               b["horizon"], noise_ss, engine=engine(cfg))
     fl = late_floor(res)
@@ -114,7 +117,7 @@ def _like_sigma(run_: Run, p: dict, seed: int) -> Tables:
     b, s, root = cfg["like_sigma"], p["s"], np.random.SeedSequence(seed)
     times = two_groups(cfg["workers"])
     sched_ss, noise_ss = root.spawn(2)
-    sc = schedules("algorithm2", times, b["horizon"], sched_ss, b["replications"])
+    sc = schedules(scheduler(cfg), times, b["horizon"], sched_ss, b["replications"])
     c = _rule(cfg, cfg["c_eps"], s).c  # the rule's c at (sigma, zeta) = (0, s), every member
     algo = run_.build("clipped", {"eta": b["eta"], "c": c})
     members = {"sigma": (s, 0.0), "zeta": (0.0, s), "sigma2": (2 * s, 0.0)}
@@ -134,7 +137,7 @@ def _zeta_rate(run_: Run, p: dict, seed: int) -> Tables:
     eta, c, T = _rate_point(cfg, z)
     times = two_groups(cfg["workers"])
     sched_ss, noise_ss = root.spawn(2)
-    sc = schedules("algorithm2", times, T, sched_ss, r["replications"])
+    sc = schedules(scheduler(cfg), times, T, sched_ss, r["replications"])
     res = run(quadratic(opposed_offsets(times, z)), noise(0.0),
               run_.build("clipped", {"eta": eta, "c": c}), sc, T, noise_ss, eps=(r["eps"],),
               stop=True, engine=engine(cfg))
@@ -150,7 +153,7 @@ def _clip_radius(run_: Run, p: dict, seed: int) -> Tables:
     b = clip_offsets(cfg)
     c = _rule(cfg, r["eps"], max(abs(x) for x in b)).c if p["c"] == "rule" else float(p["c"])
     sched_ss, noise_ss = root.spawn(2)
-    sc = schedules("algorithm2", times, r["horizon"], sched_ss, r["replications"])
+    sc = schedules(scheduler(cfg), times, r["horizon"], sched_ss, r["replications"])
     res = run(quadratic(b), noise(0.0), run_.build("clipped", {"eta": r["eta"], "c": c}), sc,
               r["horizon"], noise_ss, engine=engine(cfg))
     fl = late_floor(res)
@@ -317,4 +320,4 @@ def verdict(cfg: dict, data: Path) -> Verdict:
 
 CLAIM = Claim(id="federated", paper_ref="Theorem 5.1", reading=verdict, design=DESIGN,
               arms=ARMS, credits=("clipping", "algorithm2"),
-              ablations=(WITHOUT_CLIPPING,))
+              ablations=(WITHOUT_CLIPPING, WITHOUT_ALGORITHM2))
