@@ -11,6 +11,10 @@ configfile: "config/config.yaml"
 validate(config, "config/config.schema.json")
 
 include: "rules/common.smk"
+
+wildcard_constraints:
+    **WILDCARDS
+
 include: "rules/data.smk"
 
 

@@ -89,6 +89,7 @@ rule verdict:
     params:
         section=section_hash,
         code=CODE,
+        tables=merged_tables,
     wildcard_constraints:
         claim="|".join(CLAIMS),
     threads: 1

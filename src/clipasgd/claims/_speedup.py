@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..problems import make_problem
-from ..provenance import write_csv
+from ..tables import write_tables
 from ..time_to_target import ARM_COLUMNS, Arm, arms, choose, run_one, run_times, speedup_verdict
 from .base import (
     Control,
@@ -63,7 +63,7 @@ def simulate(cfg: dict, out: Path, progress: Progress) -> None:
         times = run_times(sel, cfg["metric"], cfg["target"], cfg["goal"], ["D", *ARM_COLUMNS])
         choice = pd.concat([choose(times, cfg["goal"], cfg["cap"]), single], ignore_index=True)
     choice = choice.sort_values(["D", "algorithm"]).reset_index(drop=True)
-    write_csv(out / "choice.csv", choice)
+    write_tables(out, {"choice": choice})
     fresh = []
     for row in choice.itertuples():
         arm = Arm(row.algorithm, row.eta, row.c, int(row.max_delay))
@@ -71,8 +71,8 @@ def simulate(cfg: dict, out: Path, progress: Progress) -> None:
         if row.algorithm == "clipped":
             fresh += _points("control", row.D, arm, cfg["control_seeds"])
     tables = run_grid(out, fresh, run_point, cfg["seed"], settings, progress)
-    write_csv(out / "curves.csv", pd.concat([tables["fresh"], tables["control"]],
-                                            ignore_index=True))
+    write_tables(out, {"curves": pd.concat([tables["fresh"], tables["control"]],
+                                           ignore_index=True)})
 
 
 def _paper(cfg: dict, D: float, algorithm: str) -> float | None:

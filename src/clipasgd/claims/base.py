@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
-import json
 import math
+import os
 import sys
 import time
 import zlib
@@ -29,7 +29,8 @@ import pandas as pd
 
 from ..engine_compiled import ENGINES
 from ..problems import make_problem
-from ..provenance import atomic_write_text, config_hash, write_csv, write_json
+from ..provenance import atomic_write_text, config_hash, read_stamp, with_inputs, write_json
+from ..tables import read_tables, write_tables
 
 __all__ = ["ClaimInfo", "Verdict", "Control", "VERDICTS", "combine", "control_outcome",
            "upper_bound_verdict", "read_tables", "Progress", "sigma_for_second_moment",
@@ -139,19 +140,6 @@ def control_outcome(verdicts: list[str]) -> str:
     return "supported" if any(v == "supported" for v in verdicts) else "inconclusive"
 
 
-def read_tables(folder: str | Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-    """Load ``<name>.csv`` tables written by a claim's ``simulate``; clear error if missing."""
-    folder = Path(folder)
-    out = {}
-    for name in names:
-        path = folder / f"{name}.csv"
-        if not path.is_file():
-            raise FileNotFoundError(f"missing result table {path}: run the claim's simulation "
-                                    "first (snakemake does this for you)")
-        out[name] = pd.read_csv(path)
-    return out
-
-
 def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) \
         and isinstance(stmt.value.value, str)
@@ -195,7 +183,17 @@ def code_fingerprint(presentation: bool = False) -> str:
         if _is_presentation(rel) == presentation:
             h.update(str(rel).encode())
             h.update(_code_text(path).encode())
+    if not presentation:  # user claims (CLIPASGD_CLAIM_PATH) are results code too
+        for path in _user_code():
+            h.update(path.name.encode())
+            h.update(_code_text(path).encode())
     return h.hexdigest()[:16]
+
+
+def _user_code() -> list[Path]:
+    """The modules of the claim folders listed in ``CLIPASGD_CLAIM_PATH``."""
+    folders = [Path(p) for p in os.environ.get("CLIPASGD_CLAIM_PATH", "").split(os.pathsep) if p]
+    return sorted(p for folder in folders if folder.is_dir() for p in folder.glob("*.py"))
 
 
 def _digest(text: str) -> str:
@@ -230,10 +228,12 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
     message."""
     parts = Path(out) / "parts"
     stamp_path = parts / f"{key}.done.json"
-    digest = config_hash({"point": point, "code": code_fingerprint()})
+    digest = config_hash(with_inputs({"point": point, "code": code_fingerprint()}))
     if stamp_path.is_file():
-        stamp = json.loads(stamp_path.read_text())
-        if stamp.get("hash") == digest:
+        stamp, why = read_stamp(stamp_path)
+        if stamp is None:
+            (progress or _stderr)(f"grid point {key}: stamp {stamp_path} is {why}: recomputing")
+        elif stamp.get("hash") == digest:
             tables = _read_part(parts, key, stamp)
             if tables is not None:
                 return tables
@@ -365,8 +365,7 @@ def run_grid(out: Path, points: Iterable[dict], run_point: Callable[[dict, int],
     if isinstance(part, Shard):
         raise ShardDone(f"{len(mine)} of {len(pts)} grid points")
     merged = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
-    for name, frame in merged.items():
-        write_csv(Path(out) / f"{name}.csv", frame)
+    write_tables(out, merged)  # with a manifest: a verdict reads them verified
     return merged
 
 
