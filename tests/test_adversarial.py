@@ -175,7 +175,7 @@ def cli_cases(tmp: Path) -> list[Case]:
 
     out = []
     bad = {"--events": ["-1", "0", "nan", "inf", "abc", "1.5", "1e30"],
-           "--seed": ["-1", "abc", "1.5", str(2**64)],
+           "--seed": ["-1", "abc", "1.5"],
            "--seeds": ["0", "-1", "abc", "1000000000"],
            "--time-cap": ["0", "-1", "nan", "inf", "1e9", "1e7", "abc"],
            "--concurrency": ["0", "-1", "abc"]}
@@ -229,7 +229,17 @@ def cli_cases(tmp: Path) -> list[Case]:
              "chunk.yaml": (_spec_with(chunk=0), "chunk"),
              "workers.yaml": (_spec_with(workers={"n": 0}), "workers"),
              "syntax.yaml": ("a: [1, 2\n", "line"), "bad.json": ("{", "json"),
-             "missing.yaml": (None, "not found")}
+             "missing.yaml": (None, "not found"),
+             "seed.yaml": (_spec_with(seed=-1), "seed"),
+             "sched.yaml": (_spec_with(scheduler="fifo"), "scheduler"),
+             "conc.yaml": (_spec_with(concurrency=3), "concurrency"),
+             "eps.yaml": (_spec_with(eps=[0.1, -0.1]), "eps"),
+             "diverge.yaml": (_spec_with(diverge_at=0), "diverge_at"),
+             "flag.yaml": (_spec_with(stop_when_hit="yes"), "stop_when_hit"),
+             "many.yaml": (_spec_with(workers={"n": 10**12, "stragglers": 1, "D": 2}), "workers"),
+             "labels.yaml": (_spec_with(algorithms=[{"name": "asgd", "eta": 0.1}] * 2), "labels"),
+             "horizon.yaml": (_spec_with(horizon="many"), "horizon"),
+             "tau.yaml": (_spec_with(algorithms=[{"name": "clipped_asgd", "tau_c": 0}]), "tau_c")}
     for name, (text, word) in specs.items():
         path = tmp / f"spec-{name}"
         if text is not None:
@@ -239,6 +249,7 @@ def cli_cases(tmp: Path) -> list[Case]:
                     "--engine"))
     out += [case("bench", ["bench", "--repeats", v], "--repeats") for v in ("-1", "0", "x")]
     out.append(case("fetch-data", ["fetch-data", "nope"], "dataset"))
+    out.append(case("schedule", ["schedule", "--scheduler", "fifo"], "--scheduler"))
     return out
 
 
@@ -335,6 +346,360 @@ def test_every_bad_input_is_refused_cleanly(cases, monkeypatch) -> None:
         if outcome != "clean":
             bad.append(f"{outcome}: [{case.category}] {case.label}: {err.strip()[-300:]}")
     assert not bad, f"{len(bad)} of {len(cases)} not refused cleanly:\n" + "\n".join(bad)
+
+
+# ------------------------------------------------- issue 23, item by item (each failed before)
+
+
+def _load_cfg() -> dict:
+    from clipasgd.pipeline import load_config
+
+    return load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "config.schema.json")
+
+
+def test_1_input_fingerprint_follows_the_content_of_named_files(tmp_path) -> None:
+    from clipasgd.provenance import config_hash, input_fingerprint, with_inputs
+
+    (tmp_path / "u.npy").write_bytes(b"one")
+    (tmp_path / "rule.py").write_text("def step(x):\n    return x\n")
+    section = {"user_files": ["u.npy"], "update": "rule.py:step", "eta": 0.1}
+    first = input_fingerprint(section, tmp_path)
+    (tmp_path / "u.npy").write_bytes(b"two")
+    second = input_fingerprint(section, tmp_path)
+    (tmp_path / "rule.py").write_text("def step(x):\n    return 2 * x\n")
+    third = input_fingerprint(section, tmp_path)
+    assert len({first, second, third}) == 3
+    plain = {"eta": 0.1, "name": "fashion-mnist"}
+    assert input_fingerprint(plain, tmp_path) == "" and with_inputs(plain) == plain
+    assert config_hash(with_inputs(plain)) == config_hash(plain)  # old hashes stay valid
+
+
+def test_1_section_hash_changes_when_a_user_file_is_overwritten(tmp_path, monkeypatch) -> None:
+    from clipasgd import pipeline
+
+    cfg = _load_cfg()
+    cfg["claims"]["tails"]["user_files"] = ["noise.npy"]
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    np.save("noise.npy", rng.exponential(size=500))
+    before = pipeline.section_hash(cfg, "tails", "smoke")
+    np.save("noise.npy", rng.pareto(1.5, size=500))
+    assert pipeline.section_hash(cfg, "tails", "smoke") != before
+    common = (ROOT / "rules" / "common.smk").read_text()
+    assert "_section_hash(config, wildcards.claim, wildcards.scale)" in common
+
+
+def test_1_cached_point_reruns_when_a_named_file_changes(tmp_path, monkeypatch) -> None:
+    from clipasgd.claims import base
+
+    monkeypatch.chdir(tmp_path)
+    Path("data.csv").write_text("1\n")
+    calls = []
+
+    def run():
+        calls.append(1)
+        return {"t": __import__("pandas").DataFrame({"a": [len(calls)]})}
+
+    base.cached_point(tmp_path / "out", "k", {"path": "data.csv"}, run)
+    base.cached_point(tmp_path / "out", "k", {"path": "data.csv"}, run)
+    assert len(calls) == 1
+    Path("data.csv").write_text("2\n")
+    base.cached_point(tmp_path / "out", "k", {"path": "data.csv"}, run)
+    assert len(calls) == 2
+
+
+def test_1_code_fingerprint_covers_claim_path_modules(tmp_path, monkeypatch) -> None:
+    from clipasgd.claims import base
+
+    (tmp_path / "mine.py").write_text("THRESHOLD = 1e9\n")
+    monkeypatch.setenv("CLIPASGD_CLAIM_PATH", str(tmp_path))
+    try:
+        base.code_fingerprint.cache_clear()
+        first = base.code_fingerprint()
+        (tmp_path / "mine.py").write_text("THRESHOLD = 10\n")
+        base.code_fingerprint.cache_clear()
+        assert base.code_fingerprint() != first
+        (tmp_path / "mine.py").write_text('"""A docstring only."""\nTHRESHOLD = 10  # note\n')
+        base.code_fingerprint.cache_clear()
+        second = base.code_fingerprint()
+        (tmp_path / "mine.py").write_text("THRESHOLD = 10\n")
+        base.code_fingerprint.cache_clear()
+        assert base.code_fingerprint() == second  # comments and docstrings still free
+    finally:
+        monkeypatch.delenv("CLIPASGD_CLAIM_PATH")
+        base.code_fingerprint.cache_clear()
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["schedule", "--time-cap", "1e7"], "--time-cap"),
+    (["schedule", "--time-cap", "1e9"], "--time-cap"),
+    (["schedule", "--time-cap", "inf"], "--time-cap"),
+])
+def test_2_schedule_time_cap_refused_before_work(argv, option, capsys) -> None:
+    from clipasgd.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert option in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["fit-tail"], ["schedule", "--trace"]])
+def test_2_array_header_checked_before_reading(tmp_path, capsys, monkeypatch, args) -> None:
+    from clipasgd.cli import main
+
+    path = _npy_declaring(tmp_path / "big.npy", (10**9, 1))
+    monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("read before the check"))
+    assert main([*args, str(path)]) == 2
+    assert "declares 1e+09 numbers" in capsys.readouterr().err
+
+
+def test_2_yaml_aliases_and_size_refused(tmp_path) -> None:
+    from clipasgd.guard import MAX_YAML_BYTES
+    from clipasgd.spec import SpecError, load_yaml
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(ALIAS_BOMB)
+    with pytest.raises(SpecError, match="alias"):
+        load_yaml(bomb)
+    big = tmp_path / "big.yaml"
+    big.write_text("a: 1\n" + "#" * MAX_YAML_BYTES)
+    with pytest.raises(SpecError, match="over the limit"):
+        load_yaml(big)
+
+
+def test_2_shard_count_bounded() -> None:
+    from clipasgd.pipeline import check_config
+    from clipasgd.spec import SpecError
+
+    cfg = _load_cfg()
+    with pytest.raises(SpecError, match="shards: 100000"):
+        check_config({**cfg, "shards": 100_000}, ROOT / "config" / "config.schema.json")
+
+
+@pytest.mark.parametrize("text", ["", "{tru", "[]", '{"hash": 3}'])
+def test_3_damaged_stamp_is_named_and_recomputed(tmp_path, text) -> None:
+    from clipasgd.claims import base
+
+    calls, messages = [], []
+
+    def run():
+        calls.append(1)
+        return {"t": __import__("pandas").DataFrame({"a": [1]})}
+
+    base.cached_point(tmp_path, "p", {"x": 1}, run)
+    stamp = tmp_path / "parts" / "p.done.json"
+    stamp.write_text(text)
+    base.cached_point(tmp_path, "p", {"x": 1}, run, messages.append)
+    assert len(calls) == 2 and str(stamp) in messages[0] and "recomputing" in messages[0]
+    base.cached_point(tmp_path, "p", {"x": 1}, run, messages.append)
+    assert len(calls) == 2  # the rewritten stamp is trusted again
+
+
+def test_3_damaged_merged_table_is_named_and_regathered(tmp_path, monkeypatch) -> None:
+    import pandas as pd
+
+    from clipasgd import pipeline
+    from clipasgd.claims import base
+    from clipasgd.tables import TableMismatch, read_tables
+
+    runs = []
+
+    def simulate(cfg, out, progress):
+        def point(p, seed):
+            runs.append(p["key"])
+            return {"hits": pd.DataFrame({"k": [p["key"]] * 3, "v": [1, 2, 3]})}
+        base.run_grid(out, [{"key": "a"}, {"key": "b"}], point, cfg["seed"], {}, progress)
+
+    def verdict(cfg, data):
+        hits = read_tables(data, ("hits",))["hits"]
+        ok = "supported" if len(hits) == 6 else "inconclusive"
+        return base.Verdict(ok, float(len(hits)), None, None, base.Control("c", "refuted"))
+
+    info = base.ClaimInfo(id="fake", paper_ref="", statement="", test="", falsifier="",
+                          verdict=verdict, simulate=simulate)
+    monkeypatch.setattr(pipeline, "get_claim", lambda claim: info)
+    monkeypatch.setattr(pipeline, "ROOT", tmp_path)
+    cfg = {"scale": "smoke", "scales": {"smoke": ""}, "claims": {"fake": {"seed": 1}}}
+    pipeline.run_simulate(cfg, "fake", "smoke")
+    data = tmp_path / "data" / "smoke" / "fake"
+    hits = data / "hits.csv"
+    hits.write_text("\n".join(hits.read_text().splitlines()[:-2]) + "\n")  # 2 rows deleted
+    assert pipeline.tables_state("smoke", "fake") == "damaged: hits"
+    with pytest.raises(TableMismatch, match="hits.csv"):
+        read_tables(data, ("hits",))
+    out = pipeline.run_verdict(cfg, "fake", "smoke")
+    assert __import__("json").loads(out.read_text())["verdict"] == "supported"
+    assert runs == ["a", "b"] and pipeline.tables_state("smoke", "fake") == "ok"
+    claims_smk = (ROOT / "rules" / "claims.smk").read_text()
+    assert "tables=merged_tables" in claims_smk  # damage alone reruns the verdict
+
+
+@pytest.mark.parametrize("claim, key, value, words", [
+    ("fig2_speedup", "target", -1, "target"),
+    ("fig2_speedup", "target", 1.5, "target"),
+    ("fig3_speedup", "target", 0.5, "target"),
+    ("fig2_speedup", "paper", [{"D": 4, "vanilla": -1.8}], "paper.0.vanilla"),
+    ("fig4_federated", "paper", [{"D": 4, "bogus": 1.0}], "bogus"),
+])
+def test_4_figure_targets_and_paper_entries_bounded(claim, key, value, words) -> None:
+    from clipasgd.pipeline import check_config
+    from clipasgd.spec import SpecError
+
+    cfg = _load_cfg()
+    cfg["claims"][claim][key] = value
+    with pytest.raises(SpecError, match=words):
+        check_config(cfg, ROOT / "config" / "config.schema.json")
+
+
+def test_4_federated_high_prob_noise_checked_naming_the_key() -> None:
+    from clipasgd.pipeline import check_claims
+    from clipasgd.spec import SpecError
+
+    cfg = _load_cfg()
+    cfg["claims"]["federated_high_prob"]["noise"] = {"name": "subweibull", "theta": -2.0}
+    with pytest.raises(SpecError, match="federated_high_prob.*noise"):
+        check_claims(cfg, "smoke", ["federated_high_prob"])
+
+
+def test_4_duplicate_keys_in_a_configfile_refused(tmp_path) -> None:
+    from clipasgd.pipeline import check_configfiles
+    from clipasgd.spec import SpecError
+
+    dup = tmp_path / "over.yaml"
+    dup.write_text("shards: 2\nshards: 3\n")
+    with pytest.raises(SpecError, match="duplicate key 'shards'"):
+        check_configfiles([str(ROOT / "config" / "config.yaml"), str(dup)])
+    assert "check_configfiles(workflow.configfiles)" in (ROOT / "rules" / "common.smk").read_text()
+
+
+def test_5_run_on_an_empty_or_list_spec(tmp_path, capsys) -> None:
+    from clipasgd.cli import main
+
+    for text in ("", "- 1\n"):
+        (tmp_path / "s.yaml").write_text(text)
+        assert main(["run", str(tmp_path / "s.yaml")]) == 2
+        err = capsys.readouterr().err
+        assert "top level must be a mapping" in err and len(err.strip().splitlines()) == 1
+
+
+def _fail_replace(code: int):
+    def replace(src, dst):
+        raise OSError(code, os.strerror(code))
+    return replace
+
+
+@pytest.mark.parametrize("code, words", [(28, "disk is full"), (30, "read-only")])
+def test_5_full_or_read_only_disk_in_run_out(tmp_path, capsys, monkeypatch, code, words) -> None:
+    from clipasgd import provenance
+    from clipasgd.cli import main
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(_spec_with())
+    monkeypatch.setattr(provenance.os, "replace", _fail_replace(code))
+    assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and str(tmp_path / "o") in err and ".tmp" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_5_pipeline_write_on_a_full_disk(tmp_path, capsys, monkeypatch) -> None:
+    from clipasgd import pipeline, provenance
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(provenance.os, "replace", _fail_replace(28))
+    stamp = tmp_path / "checked.json"
+    argv = ["check-config", "virtual", "--scale", "smoke", "--stamp", str(stamp)]
+    assert pipeline.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{stamp}: the disk is full" in err and len(err.strip().splitlines()) == 1
+
+
+def test_5_fetch_data_on_a_read_only_dest(tmp_path, capsys, monkeypatch) -> None:
+    from clipasgd import datasets
+    from clipasgd.cli import main
+
+    def mkdir(self, *args, **kwargs):
+        raise OSError(30, "Read-only file system", str(self))
+
+    monkeypatch.setattr(datasets, "find_fashion_mnist", lambda dest: None)
+    monkeypatch.setattr(datasets.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    assert main(["fetch-data", "fashion-mnist", "--dest", str(tmp_path / "ro")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'ro'}: the file system is read-only" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, option", [(["schedule", "--seed", "-1"], "--seed"),
+                                          (["bench", "--repeats", "-1"], "--repeats")])
+def test_5_errors_name_the_option(argv, option, capsys) -> None:
+    from clipasgd.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and f"argument {option}" in capsys.readouterr().err
+
+
+def test_5_reused_out_folder_keeps_only_this_runs_chunks(tmp_path, capsys) -> None:
+    from clipasgd.cli import main
+
+    spec = tmp_path / "s.yaml"
+    two = [{"name": "clipped_asgd", "eta": 0.1, "c": 1.0, "label": "A"},
+           {"name": "asgd", "eta": 0.1, "label": "B"}]
+    spec.write_text(_spec_with(algorithms=two))
+    out = tmp_path / "o"
+    assert main(["run", str(spec), "--out", str(out), "--quiet"]) == 0
+    assert any(p.name.startswith("B-") for p in (out / "chunks").iterdir())
+    spec.write_text(_spec_with(algorithms=two[:1]))
+    assert main(["run", str(spec), "--out", str(out), "--quiet"]) == 0
+    assert sorted({p.name.split("-")[0] for p in (out / "chunks").iterdir()}) == ["A"]
+
+
+@pytest.mark.parametrize("sacct, expected", [
+    (None, "failed"), ("", "failed"), ("SPECIAL_EXIT", "failed"), ("REVOKED", "failed"),
+    ("SOMETHING_NEW", "failed"), ("CANCELLED by 0", "failed"), ("TIMEOUT", "failed"),
+    ("RUNNING", "running"), ("PENDING", "running"), ("COMPLETED", "success")])
+def test_6_cluster_status_fails_closed(tmp_path, sacct, expected) -> None:
+    import shutil
+    import subprocess
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in ("head", "sleep"):
+        (fake / tool).symlink_to(shutil.which(tool))
+    if sacct is not None:
+        (fake / "sacct").write_text(f"#!/bin/sh\nprintf '%s' '{sacct}'\n")
+        (fake / "sacct").chmod(0o755)
+    env = {"PATH": str(fake), "CLIPASGD_STATUS_TRIES": "2", "CLIPASGD_STATUS_WAIT": "0"}
+    proc = subprocess.run(["/bin/bash", str(ROOT / "profiles/cluster-generic/status.sh"), "42"],
+                          env=env, capture_output=True, text=True, timeout=30)
+    assert proc.stdout.strip() == expected, proc.stderr
+
+
+def test_7_every_wildcard_in_a_shell_command_is_quoted_and_constrained() -> None:
+    import re
+
+    for smk in (ROOT / "rules").glob("*.smk"):
+        for shell in re.findall(r"shell:\n(.*?)(?:\n\n|\Z)", smk.read_text(), re.S):
+            assert not re.findall(r"\{wildcards\.\w+\}", shell), (smk, shell)
+    snakefile = (ROOT / "Snakefile").read_text()
+    assert "wildcard_constraints:\n    **WILDCARDS" in snakefile
+    common = (ROOT / "rules" / "common.smk").read_text()
+    for name in ("scale", "claim", "k", "n"):
+        assert f'"{name}":' in common
+
+
+@pytest.mark.slow
+def test_7_a_crafted_scale_matches_no_rule() -> None:
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    target = "notebooks/executed/smoke;touch pwned/tau_max.html"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", target], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "No rule to produce" in out, out[-2000:]
 
 
 if __name__ == "__main__":  # the before/after table for a checkout

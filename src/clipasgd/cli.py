@@ -175,7 +175,7 @@ def _int_in(low: int, high: int | None = None):
     return parse
 
 
-_SEED = _int_in(0, 2**63 - 1)
+_SEED = _int_in(0)
 
 
 def _count(text: str) -> int:
@@ -235,7 +235,7 @@ def _parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_bench)
     f = sub.add_parser("fit-tail", help="fit the sub-Weibull tail parameter of noise samples")
     f.add_argument("file", help=".npy: 1-D noise norms or 2-D noise vectors (rows)")
-    f.add_argument("--k", type=_int_in(2), default=None, help="upper order statistics used")
+    f.add_argument("--k", type=_int_in(3), default=None, help="upper order statistics used")
     f.add_argument("--seed", type=_SEED, default=0)
     f.set_defaults(func=_cmd_fit_tail)
     d = sub.add_parser("fetch-data", help="locate or fetch a data set, checksums verified")
