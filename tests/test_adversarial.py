@@ -534,6 +534,18 @@ def test_3_damaged_merged_table_is_named_and_regathered(tmp_path, monkeypatch) -
     assert "tables=merged_tables" in claims_smk  # damage alone reruns the verdict
 
 
+def test_3_a_table_removed_on_purpose_is_not_damage(tmp_path) -> None:
+    import pandas as pd
+
+    from clipasgd.tables import damaged_tables, remove_tables, write_tables
+
+    write_tables(tmp_path, {"select": pd.DataFrame({"a": [1]}), "curves": pd.DataFrame({"b": [2]})})
+    (tmp_path / "select.csv").unlink()
+    assert damaged_tables(tmp_path) == ["select"]
+    remove_tables(tmp_path, ("select",))
+    assert damaged_tables(tmp_path) == [] and (tmp_path / "curves.csv").is_file()
+
+
 @pytest.mark.parametrize("claim, key, value, words", [
     ("fig2_speedup", "target", -1, "target"),
     ("fig2_speedup", "target", 1.5, "target"),

@@ -18,7 +18,8 @@ import pandas as pd
 
 from .provenance import atomic_write_text, write_json
 
-__all__ = ["MANIFEST", "TableMismatch", "write_tables", "read_tables", "damaged_tables"]
+__all__ = ["MANIFEST", "TableMismatch", "write_tables", "remove_tables", "read_tables",
+           "damaged_tables"]
 
 MANIFEST = "tables.json"
 
@@ -57,6 +58,17 @@ def write_tables(out: str | Path, tables: dict[str, pd.DataFrame]) -> None:
         atomic_write_text(out / f"{name}.csv", text)
         manifest[name] = {"sha256": _sha256(text.encode()), "rows": len(frame)}
     write_json(out / MANIFEST, manifest)
+
+
+def remove_tables(out: str | Path, names: tuple[str, ...]) -> None:
+    """Delete tables an earlier run wrote and this one does not, with their manifest entries."""
+    out = Path(out)
+    manifest = _manifest(out)
+    for name in names:
+        (out / f"{name}.csv").unlink(missing_ok=True)
+        manifest.pop(name, None)
+    if (out / MANIFEST).is_file():
+        write_json(out / MANIFEST, manifest)
 
 
 def _check(folder: Path, name: str, entry: object) -> bytes | None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..problems import make_problem
-from ..tables import write_tables
+from ..tables import remove_tables, write_tables
 from ..time_to_target import ARM_COLUMNS, Arm, arms, choose, run_one, run_times, speedup_verdict
 from .base import (
     Control,
@@ -57,7 +57,7 @@ def simulate(cfg: dict, out: Path, progress: Progress) -> None:
                             "select_median_final": np.nan}
                            for D in cfg["D"] for a in grid if a not in tuned])
     choice = single
-    (out / "select.csv").unlink(missing_ok=True)  # no stale table from an earlier grid
+    remove_tables(out, ("select",))  # no stale table from an earlier grid
     if select:
         sel = run_grid(out, select, run_point, cfg["seed"], settings, progress)["select"]
         times = run_times(sel, cfg["metric"], cfg["target"], cfg["goal"], ["D", *ARM_COLUMNS])
