@@ -82,8 +82,8 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
     if args.time_cap is not None:
         if not (np.isfinite(args.time_cap) and args.time_cap > 0):
             raise ValueError(f"--time-cap must be a positive finite number, got {args.time_cap}")
-        check_memory(args.seeds * schedule_memory(jobs, past_events(times, args.time_cap)),
-                     "--time-cap, --seeds", "schedule")
+        check_memory(schedule_memory(jobs, past_events(times, args.time_cap)), "--time-cap",
+                     "schedule")  # one schedule at a time: seeds run in turn
     opts = {"concurrency": args.concurrency} if args.concurrency is not None else {}
     root = np.random.SeedSequence(args.seed)
     seeds = [root] if args.seeds == 1 else root.spawn(args.seeds)

@@ -385,7 +385,7 @@ def _measured(cfg: dict, claim: str, scale: str, root: Path) -> tuple[str, float
         secs = []
         for stamp in (root / "data" / s / claim / "parts").glob("*.done.json"):
             done, _ = read_stamp(stamp, ())
-            value = done and done.get("cpu_seconds", done.get("seconds"))
+            value = done.get("cpu_seconds", done.get("seconds")) if done else None
             if value is not None:
                 secs.append(value)
         if secs:
