@@ -11,6 +11,7 @@ import re
 import subprocess
 import tempfile
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -149,8 +150,18 @@ def input_fingerprint(section: Any, root: str | Path | None = None) -> str:
     for name in files:
         path = base / name
         h.update(name.encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"missing")
+        if path.is_file():
+            st = path.stat()
+            h.update(_file_digest(str(path.resolve()), st.st_mtime_ns, st.st_size))
+        else:
+            h.update(b"missing")
     return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=256)
+def _file_digest(path: str, mtime_ns: int, size: int) -> bytes:
+    """A file's SHA-256, once per version (Snakemake asks for every job of a claim)."""
+    return hashlib.sha256(Path(path).read_bytes()).digest()
 
 
 def with_inputs(key: dict, root: str | Path | None = None) -> dict:
