@@ -71,7 +71,7 @@ def mutations(cfg: dict) -> list[tuple[str, tuple, object]]:
         elif isinstance(v, int | float):
             out += [("wrong type", path, "abc"), ("non-finite", path, math.nan),
                     ("non-finite", path, -math.inf)]
-            if tuple(keys[-2:]) not in SIGNED:
+            if tuple(keys[-3:-1]) not in SIGNED:
                 out.append(("negative", path, -abs(v) - 1))
             if isinstance(v, int) and keys[-1] not in UNBOUNDED:
                 out.append(("huge", path, 10**12))
