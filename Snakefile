@@ -12,6 +12,10 @@ validate(config, "config/config.schema.json")
 report: "report/workflow.rst"
 
 include: "rules/common.smk"
+
+wildcard_constraints:
+    **WILDCARDS
+
 include: "rules/data.smk"
 
 

@@ -53,7 +53,7 @@ rule simulate_shard:
     shell:
         logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline simulate {wildcards.claim:q}'
                      ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"'
-                     ' --shard {wildcards.k}/{wildcards.n}')
+                     ' --shard {wildcards.k:q}/{wildcards.n:q}')
 
 
 rule simulate:
@@ -118,6 +118,7 @@ rule verdict:
         section=section_hash,
         code=CODE,
         words=lambda w: words_hash(w.claim),
+        tables=merged_tables,
     wildcard_constraints:
         claim="|".join(CLAIMS),
     threads: 1
@@ -169,7 +170,7 @@ rule notebook:
                      " --TagRemovePreprocessor.remove_input_tags=hide-input"
                      " --TagRemovePreprocessor.remove_cell_tags=parameters"
                      " --TagRemovePreprocessor.remove_cell_tags=injected-parameters"
-                     ' {output.ipynb:q} --output-dir "notebooks/executed/{wildcards.scale}"',
+                     ' {output.ipynb:q} --output-dir notebooks/executed/{wildcards.scale:q}',
                      log="log.txt")
 
 

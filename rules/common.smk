@@ -1,19 +1,23 @@
 # Definitions only (no rules here: `snakemake --lint` asks not to mix the two).
 import json
 import os
+import re
 import sys
 
 from clipasgd.claims import CLAIM_IDS, DATA_FROM, SIMULATED, get_claim
 from clipasgd.claims.base import MECHANISMS, code_fingerprint
 from clipasgd.claims.words import words_hash
 from clipasgd.datasets import DATASETS, needed
-from clipasgd.pipeline import (ablation_mechanisms, check_config, claim_config, logged_shell,
-                               shard_count, write_merged_config)
+from clipasgd.pipeline import (ablation_mechanisms, check_config, check_configfiles,
+                               claim_config, logged_shell, section_hash as _section_hash,
+                               shard_count, tables_state, write_merged_config)
 from clipasgd.provenance import config_hash
 
-# The config after --configfile/--config overrides, checked like `check-config` does
-# (finite numbers, each claim's section merged at every scale), then written to a file
+# The config files themselves (duplicate keys, aliases, size: Snakemake's loader accepts
+# them), then the config after --configfile/--config overrides, checked like `check-config`
+# does (finite numbers, each claim's section merged at every scale), then written to a file
 # keyed by its hash: every job reads exactly this config ($CLIPASGD_CONFIG).
+check_configfiles(workflow.configfiles)
 check_config(config, "config/config.schema.json", "config (with command-line overrides)")
 os.environ.update(CLIPASGD_CONFIG=str(write_merged_config(config)))
 # The interpreter the rules run (quoted in every rule: paths may hold spaces).
@@ -59,8 +63,20 @@ def verdict_inputs(wildcards):
 
 
 def section_hash(wildcards):
-    """Hash of the claim's merged config section: a rule re-runs when it changes."""
-    return config_hash(claim_config(config, wildcards.claim, wildcards.scale))
+    """Hash of the claim's merged config section and of the files it names (user data and
+    code): a rule re-runs when either changes."""
+    return _section_hash(config, wildcards.claim, wildcards.scale)
+
+
+def merged_tables(wildcards):
+    """"ok" or the damaged merged tables of the claim's data: damage reruns the verdict."""
+    return tables_state(wildcards.scale, wildcards.claim)
+
+
+# Every wildcard constrained (rules add narrower ones): no target name outside these
+# reaches a rule's shell command.
+WILDCARDS = {"scale": "|".join(re.escape(s) for s in config["scales"]),
+             "claim": "|".join(CLAIMS), "k": r"\d+", "n": r"\d+"}
 
 
 def shard_files(wildcards):

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .provenance import provenance, to_jsonable, write_csv, write_json
-from .spec import check_memory, load_array, schedule_memory
+from .guard import check_memory, naming
+from .provenance import describe_os_error, provenance, to_jsonable, write_csv, write_json
+from .spec import load_array, schedule_memory
 
 __all__ = ["main"]
 
@@ -53,6 +54,7 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
         from_delays,
         make_schedule,
         mva_time_per_call,
+        past_events,
         schedule_past,
     )
 
@@ -63,25 +65,26 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
         delays = raw.astype(np.int64)
         C = args.concurrency if args.concurrency is not None else \
             int(np.sum(np.arange(delays.size) == delays))
-        return from_delays(delays, C).summary()
+        return naming("--delays", from_delays, delays, C).summary()
     if args.trace:
         arr = load_array(args.trace, "--trace")
         if arr.ndim != 2:
             raise ValueError("--trace: expected a 2-D array (workers x recorded times)")
-        times = TraceTimes(tuple(arr))
+        times = naming("--trace", TraceTimes, tuple(arr))
     else:
         workers = _key_values(args.workers)
         n = workers.get("n", 1)
         if isinstance(n, int | float) and not isinstance(n, bool) and np.isfinite(n):
             check_memory(schedule_memory(n, 1), "--workers n", "schedule")
-        times = make_compute_times(workers)
+        times = naming("--workers", make_compute_times, workers)
     jobs = max(times.n, args.concurrency or 0)
     check_memory(schedule_memory(jobs, args.events), "--events, --workers n, --concurrency",
                  "schedule")
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
-    if args.time_cap is not None and not args.time_cap > 0:
-        raise ValueError(f"--time-cap must be positive, got {args.time_cap}")
+    if args.time_cap is not None:
+        if not (np.isfinite(args.time_cap) and args.time_cap > 0):
+            raise ValueError(f"--time-cap must be a positive finite number, got {args.time_cap}")
+        check_memory(schedule_memory(jobs, past_events(times, args.time_cap)), "--time-cap",
+                     "schedule")  # one schedule at a time: seeds run in turn
     opts = {"concurrency": args.concurrency} if args.concurrency is not None else {}
     root = np.random.SeedSequence(args.seed)
     seeds = [root] if args.seeds == 1 else root.spawn(args.seeds)
@@ -115,6 +118,8 @@ def _cmd_run(args: argparse.Namespace) -> dict:
     spec = check_spec(data)
     out = Path(args.out or Path("results") / spec["name"])
     _check_writable(out)
+    for old in (out / "chunks").glob("*.csv"):  # a reused folder: chunks of this run only
+        old.unlink()
 
     def keep_chunk(label: str, first: int, res) -> None:  # written as soon as it finishes
         for which in ("hits", "reps"):
@@ -141,7 +146,8 @@ def _cmd_bench(args: argparse.Namespace) -> dict:
 def _cmd_fit_tail(args: argparse.Namespace) -> dict:
     from .tails import fit_tail
 
-    return fit_tail(load_array(args.file, "file"), k=args.k, seed=args.seed)
+    return naming(f"file {args.file}", fit_tail, load_array(args.file, "file"), k=args.k,
+                  seed=args.seed)
 
 
 def _check_writable(out: Path) -> None:
@@ -154,6 +160,23 @@ def _check_writable(out: Path) -> None:
     except OSError as err:
         raise ValueError(f"--out {out}: output folder is not writable ({err.strerror or err})"
                          ) from None
+
+
+def _int_in(low: int, high: int | None = None):
+    """An argparse type: an integer in ``[low, high]`` (argparse names the option)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            span = f">= {low}" if high is None else f"in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"expected an integer {span}, got {value}")
+        return value
+    return parse
+
+
+_SEED = _int_in(0)
 
 
 def _count(text: str) -> int:
@@ -203,8 +226,8 @@ def _parser() -> argparse.ArgumentParser:
                    choices=["algorithm1", "algorithm2", "synchronous"])
     s.add_argument("--events", type=_count, default=10_000)
     s.add_argument("--concurrency", type=int, default=None, help="jobs in flight (Algorithm 2)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--seeds", type=int, default=1,
+    s.add_argument("--seed", type=_SEED, default=0)
+    s.add_argument("--seeds", type=_int_in(1, 10_000), default=1,
                    help="independent schedules (children of --seed); prints their mean")
     s.add_argument("--time-cap", type=float, default=None,
                    help="stop at this wall-clock time; time per call = cap / calls by then")
@@ -221,12 +244,13 @@ def _parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_run)
     b = sub.add_parser("bench", help="engine oracle calls/s against the compiled limit")
     b.add_argument("--quick", action="store_true", help="a small grid (well under a minute)")
-    b.add_argument("--repeats", type=int, default=None, help="interleaved runs per row")
+    b.add_argument("--repeats", type=_int_in(1, 100), default=None,
+                   help="interleaved runs per row")
     b.set_defaults(func=_cmd_bench)
     f = sub.add_parser("fit-tail", help="fit the sub-Weibull tail parameter of noise samples")
     f.add_argument("file", help=".npy: 1-D noise norms or 2-D noise vectors (rows)")
-    f.add_argument("--k", type=int, default=None, help="upper order statistics used")
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--k", type=_int_in(3), default=None, help="upper order statistics used")
+    f.add_argument("--seed", type=_SEED, default=0)
     f.set_defaults(func=_cmd_fit_tail)
     d = sub.add_parser("fetch-data", help="locate or fetch a data set, checksums verified")
     d.add_argument("dataset", choices=["fashion-mnist", "shakespeare"])
@@ -256,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         out = args.func(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"clipasgd {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk, a read-only file system: one line naming the path
+        print(f"clipasgd {args.command}: error: {describe_os_error(err)}", file=sys.stderr)
         return 2
     print(json.dumps(to_jsonable(out), indent=2))
     return 0

@@ -205,6 +205,9 @@ def make_compute_times(spec: dict) -> ComputeTimes | TraceTimes:
         _no_extra(spec, {"peer", "n"})
         return ringmaster_peer(spec.get("n", 16))
     law = spec.pop("law", "fixed")
+    if not isinstance(law, str) or law not in BASE_LAWS:  # before its parameters are read
+        raise ValueError(f"workers: law: unknown compute-time law {law!r}; choose one of "
+                         f"{sorted(BASE_LAWS)}")
     if "means" in spec:
         means = _numbers("means", spec.pop("means"))
         shift = _numbers("shift", spec.pop("shift", np.zeros_like(means)))

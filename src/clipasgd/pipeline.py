@@ -26,15 +26,25 @@ from pathlib import Path
 
 from .algorithms import name_of
 from .claims import CLAIM_IDS, SIMULATED, base, get_claim, words
+from .guard import MAX_SHARDS, check_count
 from .mechanism import ablation_outcome, conditions_broken, fraction_clipped
-from .provenance import atomic_write_text, config_hash, provenance, write_json
+from .provenance import (
+    atomic_write_text,
+    config_hash,
+    describe_os_error,
+    provenance,
+    read_stamp,
+    with_inputs,
+    write_json,
+)
 from .runner import Shard, ablated, plan, run_claim
 from .spec import SpecError, check_finite, load_yaml, validate
+from .tables import TableMismatch, damaged_tables
 
 __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_summary",
            "parse_shard", "run_shard", "check_claims", "plan_points", "estimate",
            "tidy_runs", "run_tables", "check_config", "write_merged_config",
-           "shard_count", "logged_shell"]
+           "shard_count", "logged_shell", "section_hash", "tables_state", "check_configfiles"]
 
 ROOT = Path.cwd()
 SCHEMA = "config/config.schema.json"
@@ -90,6 +100,26 @@ def write_merged_config(cfg: dict, folder: str | Path = ".snakemake/clipasgd") -
 
         atomic_write_text(path, yaml.safe_dump(cfg, sort_keys=False))
     return path
+
+
+def check_configfiles(paths: list[str]) -> None:
+    """Re-read the config files Snakemake merged with this package's loader: a duplicate key,
+    an alias or an oversized file is refused (Snakemake's own loader accepts them)."""
+    for path in paths:
+        load_yaml(path, what=str(path))
+
+
+def section_hash(cfg: dict, claim: str, scale: str) -> str:
+    """What decides a claim's reruns: its merged section and the content of every file the
+    section names (user data, user code), so a file edited in place reruns the claim."""
+    return config_hash(with_inputs(claim_config(cfg, claim, scale)))
+
+
+def tables_state(scale: str, claim: str) -> str:
+    """``"ok"``, or which merged tables of the claim's data no longer match their manifest:
+    a changed value reruns the verdict (which regathers them)."""
+    bad = damaged_tables(_data_dir(scale, get_claim(claim).source))
+    return "damaged: " + ", ".join(bad) if bad else "ok"
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -229,6 +259,7 @@ def _build_parts(section: object, path: str) -> None:
     """Build every ``problem`` and ``workers`` section found in a claim's config."""
     from .compute_times import make_compute_times
     from .datasets import DataUnavailable
+    from .noise import make_noise
     from .problems import make_problem
 
     if isinstance(section, list):
@@ -247,6 +278,8 @@ def _build_parts(section: object, path: str) -> None:
                     pass
             elif key == "workers" and isinstance(value, dict):
                 make_compute_times(value)
+            elif key == "noise" and isinstance(value, dict):
+                make_noise(**value)
         except (TypeError, ValueError, KeyError) as err:
             raise SpecError(f"{where}: {err}") from None
         _build_parts(value, where)
@@ -307,7 +340,12 @@ def run_verdict(cfg: dict, claim: str, scale: str) -> Path:
     info = get_claim(claim)
     ccfg = claim_config(cfg, claim, scale)
     data = _data_dir(scale, info.source)
-    v = info.reading(ccfg, data)
+    try:
+        v = info.reading(ccfg, data)
+    except TableMismatch as err:  # regather from the cached points, then read again
+        print(f"[{claim}:{scale}] {err}: regathering", file=sys.stderr)
+        _simulate(cfg, info.source, scale)
+        v = info.reading(ccfg, data)
     inputs = sorted(p for p in data.glob("*.csv"))
     said = words.render(claim, ccfg)
     ablations = _ablations(info, ccfg, scale)
@@ -413,10 +451,7 @@ DEFAULT_SHARDS = {"smoke": 3, "quick": 4, "paper": 16}
 def shard_count(cfg: dict, scale: str) -> int:
     """Shard jobs per simulated claim: the config's top-level ``shards`` if set, else a
     default per scale (more at paper scale, where each point takes minutes)."""
-    count = cfg.get("shards", DEFAULT_SHARDS.get(scale, 4))
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise SpecError(f"shards: {count!r} is not a positive integer")
-    return count
+    return check_count(cfg.get("shards", DEFAULT_SHARDS.get(scale, 4)), "shards", 1, MAX_SHARDS)
 
 
 # Config keys whose value multiplies the simulation work of every point that reads them
@@ -469,8 +504,8 @@ def _stamps(root: Path, scale: str, claim: str) -> dict[str, float]:
     of ``data/<scale>/<claim>/parts`` (every stage's points: each is cached there)."""
     out = {}
     for stamp in (root / "data" / scale / claim / "parts").glob("*.done.json"):
-        done = json.loads(stamp.read_text())
-        value = done.get("cpu_seconds", done.get("seconds"))
+        done, _ = read_stamp(stamp, ())
+        value = done.get("cpu_seconds", done.get("seconds")) if done else None
         if value is not None:
             out[stamp.name.removesuffix(".done.json")] = float(value)
     return out
@@ -687,6 +722,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                            scale)
     except (SpecError, ValueError, FileNotFoundError) as err:
         print(f"pipeline {args.step}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk, a read-only file system: one line naming the path
+        print(f"pipeline {args.step}: error: {describe_os_error(err)}", file=sys.stderr)
         return 2
     return 0
 

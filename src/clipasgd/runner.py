@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .claims.base import Arm, Claim, Progress, Run, Stage, Tables, cached_point, point_seed
-from .provenance import write_csv
+from .tables import remove_tables, write_tables
 
 __all__ = ["Shard", "plan", "run_claim", "run_points", "ShardResult", "replace_arms",
            "ablated"]
@@ -127,8 +127,7 @@ def run_points(out: Path, stage: Stage, run: Run, points: list[dict], settings: 
 
 
 def _write(out: Path, tables: Tables) -> None:
-    for name, frame in tables.items():
-        write_csv(Path(out) / f"{name}.csv", frame)
+    write_tables(out, tables)  # with a manifest: a verdict reads them verified
 
 
 def run_claim(claim: Claim, cfg: dict, out: Path, *, arms: Sequence[Arm] | None = None,
@@ -166,7 +165,5 @@ def run_claim(claim: Claim, cfg: dict, out: Path, *, arms: Sequence[Arm] | None 
         extra = design.finish(run, tables)
         _write(out, extra)
         tables |= extra
-    for name in design.tables:  # declared but not written by this run: stale
-        if name not in tables:
-            (out / f"{name}.csv").unlink(missing_ok=True)
+    remove_tables(out, tuple(n for n in design.tables if n not in tables))  # stale ones
     return tables

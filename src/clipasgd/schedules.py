@@ -30,7 +30,7 @@ from .compute_times import ComputeTimes, TraceTimes
 
 __all__ = ["Schedule", "algorithm1", "algorithm2", "algorithm1_reference",
            "algorithm2_reference", "synchronous", "from_delays", "mva_time_per_call",
-           "make_schedule", "calls_within", "schedule_past"]
+           "make_schedule", "calls_within", "schedule_past", "past_events"]
 
 Times = ComputeTimes | TraceTimes
 
@@ -272,11 +272,16 @@ def calls_within(schedule: Schedule, cap: float) -> tuple[int, float]:
     return N, (cap / N if N else float("inf"))
 
 
+def past_events(times: Times, cap: float) -> int:
+    """Events :func:`schedule_past` first simulates to pass wall-clock ``cap``."""
+    return int(1.25 * cap * float(np.sum(1.0 / times.means))) + 10 * times.n
+
+
 def schedule_past(kind: str, times: Times, cap: float, seed: np.random.SeedSequence,
                   **options: int) -> Schedule:
     """A schedule that runs past wall-clock ``cap``: enough events for the largest possible
     throughput ``sum_i 1/mean_i``, doubled (same seed, fresh generator) if ever short."""
-    events = int(1.25 * cap * float(np.sum(1.0 / times.means))) + 10 * times.n
+    events = past_events(times, cap)
     while True:
         sched = make_schedule(kind, times, events, np.random.default_rng(seed), **options)
         if sched.time[-1] > cap:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import warnings
 from collections.abc import Callable
@@ -21,13 +20,20 @@ import jsonschema
 import numpy as np
 import yaml
 
+from .guard import (
+    MAX_COUNT,
+    MAX_YAML_BYTES,
+    SpecError,
+    check_array_file,
+    check_file_size,
+    check_memory,
+    memory_limit,
+    naming,
+)
+
 __all__ = ["spec_schema", "load_spec", "check_spec", "validate", "SpecError", "load_yaml",
            "check_finite", "check_name", "estimate_memory", "memory_terms", "schedule_memory",
            "memory_limit", "check_memory", "load_array"]
-
-
-class SpecError(ValueError):
-    """A spec or config that does not validate; the message names the offending key."""
 
 
 _NUM = {"type": "number"}
@@ -97,7 +103,17 @@ def validate(data: Any, schema: dict, what: str = "spec", at: str = "") -> None:
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe loading with duplicate keys refused and YAML 1.2 floats (``1.0e10``, ``1e9``)."""
+    """Safe loading with duplicate keys and aliases refused and YAML 1.2 floats (``1.0e10``,
+    ``1e9``). An alias (``*name``) is refused because nested ones expand without bound (a
+    few hundred bytes can stand for billions of nodes); no config of ours needs one."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 (PyYAML's signature)
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"alias *{event.anchor} refused (anchors and aliases are not "
+                "accepted: they can expand without bound)", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 _Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:float"]
@@ -128,11 +144,13 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping
 
 
 def load_yaml(path: str | Path, what: str = "config") -> Any:
-    """Read a YAML (or ``.json``) file; a syntax error or a duplicate key is a
-    :class:`SpecError` naming the file, line and key instead of a parser traceback."""
+    """Read a YAML (or ``.json``) file of at most :data:`~clipasgd.guard.MAX_YAML_BYTES`; a
+    syntax error, a duplicate key or an alias is a :class:`SpecError` naming the file, line
+    and key instead of a parser traceback."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{what} file not found: {path}")
+    check_file_size(path, what, MAX_YAML_BYTES)
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as err:
@@ -154,7 +172,9 @@ def load_yaml(path: str | Path, what: str = "config") -> Any:
 
 def check_finite(data: Any, what: str = "spec") -> None:
     """Refuse NaN and infinite numbers anywhere in nested dicts/lists, naming the key path
-    (JSON Schema's bounds let NaN through)."""
+    (JSON Schema's bounds let NaN through), and integers above
+    :data:`~clipasgd.guard.MAX_COUNT` (a count that large is a typo or a run that never
+    ends; a ``seed`` may be any size)."""
     def walk(value: Any, path: list[str]) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
@@ -166,6 +186,10 @@ def check_finite(data: Any, what: str = "spec") -> None:
                 and not math.isfinite(value):
             raise SpecError(f"{what}: {'.'.join(path) or '(top level)'}: {value} is not a "
                             "finite number")
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_COUNT \
+                and path[-1:] != ["seed"]:
+            raise SpecError(f"{what}: {'.'.join(path)}: {value} is over the limit of "
+                            f"{MAX_COUNT:.0e} for a count")
     walk(data, [])
 
 
@@ -182,6 +206,7 @@ def load_array(path: str | Path, what: str) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{what}: file not found: {p}")
+    check_array_file(p, what)
     try:
         if p.suffix == ".npy":
             arr = np.load(p, allow_pickle=False)
@@ -208,29 +233,6 @@ def load_array(path: str | Path, what: str) -> np.ndarray:
 
 _EVENT_BYTES = 160  # a schedule event with the engine's plan (measured ~136 B, tracemalloc)
 _WORKER_BYTES = 1100  # a worker in a scheduler's event loop (measured ~1,010 B, algorithm2)
-
-
-def memory_limit() -> int:
-    """Bytes one command may plan to use: ``$CLIPASGD_MAX_MEMORY_GB`` if set, else 60% of
-    physical memory."""
-    env = os.environ.get("CLIPASGD_MAX_MEMORY_GB")
-    if env:
-        try:
-            gb = float(env)
-        except ValueError:
-            gb = math.nan
-        if not (math.isfinite(gb) and gb > 0):
-            raise SpecError(f"CLIPASGD_MAX_MEMORY_GB: expected a positive number, got {env!r}")
-        return int(gb * 2**30)
-    return int(0.6 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-
-
-def check_memory(need: float, keys: str, what: str = "spec") -> None:
-    """Refuse a plan needing more than :func:`memory_limit`, naming the keys that drive it."""
-    limit = memory_limit()
-    if need > limit:
-        raise SpecError(f"{what}: {keys}: needs about {need / 2**30:.3g} GiB of memory, over the "
-                        f"limit of {limit / 2**30:.3g} GiB (set CLIPASGD_MAX_MEMORY_GB to change)")
 
 
 def schedule_memory(n_workers: float, events: float, per_replication: float = 1) -> float:
@@ -293,9 +295,11 @@ def load_spec(source: str | Path | dict) -> dict:
     ``name``, ``concurrency`` and the memory estimate. :func:`check_spec` also builds
     every piece.
     """
-    data = source if isinstance(source, dict) else load_yaml(source, "spec")
+    data = load_yaml(source, "spec") if isinstance(source, str | Path) else source
     if not isinstance(data, dict):
-        raise SpecError("spec: top level must be a mapping")
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise SpecError(f"spec: top level must be a mapping of keys (problem, noise, ...), "
+                        f"got {kind}")
     check_finite(data, "spec")
     if isinstance(data.get("workers"), dict):
         _section("workers", _workers_check, data["workers"])  # before algorithms' tau_c
@@ -320,15 +324,8 @@ def _workers_check(workers: dict) -> None:
 
 
 def _section(key: str, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``build(...)``, with a ``ValueError``/``TypeError`` turned into a SpecError naming
-    ``key``."""
-    try:
-        return build(*args, **kwargs)
-    except SpecError:
-        raise
-    except (ValueError, TypeError) as err:
-        msg = str(err)
-        raise SpecError(msg if msg.startswith(key) else f"spec: {key}: {msg}") from None
+    """``build(...)``, with an error turned into a SpecError naming ``key``."""
+    return naming(key, build, *args, prefix="spec: ", **kwargs)
 
 
 def check_spec(source: str | Path | dict) -> dict:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
-import json
 import math
+import os
 import sys
 import time
 import zlib
@@ -31,8 +31,16 @@ import pandas as pd
 from ..algorithms import Algorithm, make_algorithm
 from ..engine import DEFAULT_ENGINE
 from ..problems import make_problem
-from ..provenance import atomic_write_text, config_hash, to_jsonable, write_json
+from ..provenance import (
+    atomic_write_text,
+    config_hash,
+    read_stamp,
+    to_jsonable,
+    with_inputs,
+    write_json,
+)
 from ..readings import READINGS, combine, control_outcome, upper_bound_verdict
+from ..tables import read_tables
 
 __all__ = ["Claim", "Arm", "Run", "Stage", "Design", "Ablation", "MECHANISMS",
            "WITHOUT_CLIPPING", "unclip_claim_arms", "Verdict", "Control",
@@ -248,17 +256,6 @@ class Verdict:
         return out
 
 
-def read_tables(folder: str | Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-    """Load ``<name>.csv`` tables written by a claim's ``simulate``; clear error if missing."""
-    folder = Path(folder)
-    out = {}
-    for name in names:
-        path = folder / f"{name}.csv"
-        if not path.is_file():
-            raise FileNotFoundError(f"missing result table {path}: run the claim's simulation "
-                                    "first (snakemake does this for you)")
-        out[name] = pd.read_csv(path)
-    return out
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -304,7 +301,17 @@ def code_fingerprint(presentation: bool = False) -> str:
         if _is_presentation(rel) == presentation:
             h.update(str(rel).encode())
             h.update(_code_text(path).encode())
+    if not presentation:  # user claims (CLIPASGD_CLAIM_PATH) are results code too
+        for path in _user_code():
+            h.update(path.name.encode())
+            h.update(_code_text(path).encode())
     return h.hexdigest()[:16]
+
+
+def _user_code() -> list[Path]:
+    """The modules of the claim folders listed in ``CLIPASGD_CLAIM_PATH``."""
+    folders = [Path(p) for p in os.environ.get("CLIPASGD_CLAIM_PATH", "").split(os.pathsep) if p]
+    return sorted(p for folder in folders if folder.is_dir() for p in folder.glob("*.py"))
 
 
 def _digest(text: str) -> str:
@@ -339,10 +346,12 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
     message."""
     parts = Path(out) / "parts"
     stamp_path = parts / f"{key}.done.json"
-    digest = config_hash({"point": point, "code": code_fingerprint()})
+    digest = config_hash(with_inputs({"point": point, "code": code_fingerprint()}))
     if stamp_path.is_file():
-        stamp = json.loads(stamp_path.read_text())
-        if stamp.get("hash") == digest:
+        stamp, why = read_stamp(stamp_path)
+        if stamp is None:
+            (progress or _stderr)(f"grid point {key}: stamp {stamp_path} is {why}: recomputing")
+        elif stamp.get("hash") == digest:
             tables = _read_part(parts, key, stamp)
             if tables is not None:
                 return tables

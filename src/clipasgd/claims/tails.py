@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from .. import gradnoise, tails
+from ..guard import check_array_file
 from .base import (
     Claim,
     Control,
@@ -95,6 +96,7 @@ def check_user_files(cfg: dict, root: Path | None = None) -> dict[str, np.ndarra
                                 + ", ".join(missing))
     out = {}
     for p in paths:
+        check_array_file(root / p, f"tails.user_files: {p}")
         try:
             a = np.load(root / p, allow_pickle=False)
         except ValueError as err:
