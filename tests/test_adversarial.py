@@ -239,7 +239,8 @@ def cli_cases(tmp: Path) -> list[Case]:
              "many.yaml": (_spec_with(workers={"n": 10**12, "stragglers": 1, "D": 2}), "workers"),
              "labels.yaml": (_spec_with(algorithms=[{"name": "asgd", "eta": 0.1}] * 2), "labels"),
              "horizon.yaml": (_spec_with(horizon="many"), "horizon"),
-             "tau.yaml": (_spec_with(algorithms=[{"name": "clipped_asgd", "tau_c": 0}]), "tau_c")}
+             "tau.yaml": (_spec_with(algorithms=[{"name": "clipped_asgd", "tau_c": 0}]),
+                          "algorithms.0")}
     for name, (text, word) in specs.items():
         path = tmp / f"spec-{name}"
         if text is not None:
@@ -498,25 +499,25 @@ def test_3_damaged_stamp_is_named_and_recomputed(tmp_path, text) -> None:
 def test_3_damaged_merged_table_is_named_and_regathered(tmp_path, monkeypatch) -> None:
     import pandas as pd
 
-    from clipasgd import pipeline
+    from clipasgd import claims, pipeline
     from clipasgd.claims import base
     from clipasgd.tables import TableMismatch, read_tables
 
     runs = []
 
-    def simulate(cfg, out, progress):
-        def point(p, seed):
-            runs.append(p["key"])
-            return {"hits": pd.DataFrame({"k": [p["key"]] * 3, "v": [1, 2, 3]})}
-        base.run_grid(out, [{"key": "a"}, {"key": "b"}], point, cfg["seed"], {}, progress)
+    def point(run, p, seed):
+        runs.append(p["key"])
+        return {"hits": pd.DataFrame({"k": [p["key"]] * 3, "v": [1, 2, 3]})}
 
     def verdict(cfg, data):
         hits = read_tables(data, ("hits",))["hits"]
         ok = "supported" if len(hits) == 6 else "inconclusive"
         return base.Verdict(ok, float(len(hits)), None, None, base.Control("c", "refuted"))
 
-    info = base.ClaimInfo(id="fake", paper_ref="", statement="", test="", falsifier="",
-                          verdict=verdict, simulate=simulate)
+    stage = base.Stage("grid", lambda run, _: [{"key": "a"}, {"key": "b"}], point)
+    info = base.Claim("fake", "", reading=verdict, design=base.Design((stage,)),
+                      words={"statement": "s", "test": "t", "falsifier": "f"})
+    monkeypatch.setitem(claims.REGISTRY, "fake", info)
     monkeypatch.setattr(pipeline, "get_claim", lambda claim: info)
     monkeypatch.setattr(pipeline, "ROOT", tmp_path)
     cfg = {"scale": "smoke", "scales": {"smoke": ""}, "claims": {"fake": {"seed": 1}}}

@@ -109,9 +109,12 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
 
 
 def _cmd_run(args: argparse.Namespace) -> dict:
+    from .engine import engines
     from .experiment import run_experiment
     from .spec import check_spec, load_yaml
 
+    if args.engine is not None and args.engine not in engines():
+        raise ValueError(f"--engine: {args.engine!r} is not one of {list(engines())}")
     data = load_yaml(args.spec, "spec")
     if args.engine is not None and isinstance(data, dict):
         data = {**data, "engine": args.engine}
