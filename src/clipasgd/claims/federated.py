@@ -109,7 +109,8 @@ def _bias(run_: Run, p: dict, seed: int) -> Tables:
               b["horizon"], noise_ss, engine=engine(cfg))
     fl = late_floor(res)
     return {"bias": pd.DataFrame({"D": p["D"], "scheduler": p["scheduler"], "eta": p["eta"],
-                                  "c": c, "rep": np.arange(fl.size), "floor": fl})}
+                                  "c": c, "rep": np.arange(fl.size), "floor": fl,
+                                  "algorithm": "clipped", "clip_fraction": res.clip_fraction})}
 
 
 def _like_sigma(run_: Run, p: dict, seed: int) -> Tables:
@@ -127,7 +128,8 @@ def _like_sigma(run_: Run, p: dict, seed: int) -> Tables:
                   noise_ss, eps=(b["eps"],), stop=True, engine=engine(cfg))
         T, cens = hitting_times(res)
         frames.append(pd.DataFrame({"s": s, "member": name, "rep": np.arange(T.size), "T": T,
-                                    "censored": cens, "c": c}))
+                                    "censored": cens, "c": c, "algorithm": "clipped",
+                                    "clip_fraction": res.clip_fraction}))
     return {"like_sigma": pd.concat(frames, ignore_index=True)}
 
 
@@ -143,7 +145,9 @@ def _zeta_rate(run_: Run, p: dict, seed: int) -> Tables:
               stop=True, engine=engine(cfg))
     Ts, cens = hitting_times(res)
     return {"zeta_rate": pd.DataFrame({"zeta": z, "eta": eta, "c": c, "horizon": T,
-                                       "rep": np.arange(Ts.size), "T": Ts, "censored": cens})}
+                                       "rep": np.arange(Ts.size), "T": Ts, "censored": cens,
+                                       "algorithm": "clipped",
+                                       "clip_fraction": res.clip_fraction})}
 
 
 def _clip_radius(run_: Run, p: dict, seed: int) -> Tables:
@@ -154,10 +158,12 @@ def _clip_radius(run_: Run, p: dict, seed: int) -> Tables:
     c = _rule(cfg, r["eps"], max(abs(x) for x in b)).c if p["c"] == "rule" else float(p["c"])
     sched_ss, noise_ss = root.spawn(2)
     sc = schedules(scheduler(cfg), times, r["horizon"], sched_ss, r["replications"])
-    res = run(quadratic(b), noise(0.0), run_.build("clipped", {"eta": r["eta"], "c": c}), sc,
+    label = "clipped" if p["c"] == "rule" else "below_zeta"  # the claim's c, or a control's
+    res = run(quadratic(b), noise(0.0), run_.build(label, {"eta": r["eta"], "c": c}), sc,
               r["horizon"], noise_ss, engine=engine(cfg))
     fl = late_floor(res)
-    return {"clip_radius": pd.DataFrame({"c_label": str(p["c"]), "c": c, "eta": r["eta"],
+    return {"clip_radius": pd.DataFrame({"algorithm": label, "c_label": str(p["c"]), "c": c,
+                                         "eta": r["eta"], "clip_fraction": res.clip_fraction,
                                          "rep": np.arange(fl.size), "floor": fl,
                                          "S_T": res.metrics["avg"][-1],
                                          "predicted": abs(clipped_fixed_point(b, c))})}
@@ -192,7 +198,9 @@ def grid(cfg: dict) -> list[dict]:
     return pts
 
 
-ARMS = (Arm("clipped", "clipped_asgd", lambda at: {"eta": at["eta"], "c": at["c"]}),)
+ARMS = (Arm("clipped", "clipped_asgd", lambda at: {"eta": at["eta"], "c": at["c"]}),
+        Arm("below_zeta", "clipped_asgd", lambda at: {"eta": at["eta"], "c": at["c"]},
+            role="control"))
 DESIGN = Design(stages=(Stage("grid", lambda run_, _: grid(run_.cfg),
                               lambda run_, p, seed: RUNNERS[p["part"]](run_, p, seed)),))
 

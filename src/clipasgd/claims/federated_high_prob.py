@@ -79,7 +79,8 @@ def _run(run_: Run, point: dict, seed: int) -> Tables:
         res = run(prob, law, algo, sc, T, np.random.SeedSequence(seed), engine=engine(cfg))
         S = np.where(res.diverged_at >= 0, np.inf, res.metrics["avg"][-1])
         frames.append(pd.DataFrame({"case": point["case"], "algorithm": label,
-                                    "scheduler": kind, "rep": np.arange(R), "S_T": S}))
+                                    "scheduler": kind, "rep": np.arange(R), "S_T": S,
+                                    "clip_fraction": res.clip_fraction}))
     return {"final": pd.concat(frames, ignore_index=True)}
 
 

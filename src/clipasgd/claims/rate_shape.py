@@ -136,7 +136,9 @@ def _points(run: Run, _: Tables) -> list[dict]:
 def _run(run: Run, point: dict, seed: int) -> Tables:
     sweep = point["sweep"]
     spec, x, c = _spec(run, sweep, point["value"], seed)
-    hits = run_experiment(spec, run.progress).frame("hits")
+    res = run_experiment(spec, run.progress)
+    clipped = res.frame("reps")[["algorithm", "rep", "clip_fraction"]]
+    hits = res.frame("hits").merge(clipped, on=["algorithm", "rep"], how="left")
     etas = {a["label"]: a["eta"] for a in spec["algorithms"]}
     return {"hits": hits.assign(sweep=sweep, x=x, eta=hits["algorithm"].map(etas), c=c,
                                 horizon=spec["horizon"])}
