@@ -122,14 +122,24 @@ def render_landing(root: Path, scale: str, records: list[dict]) -> str:
              "refuted; <b>refuted</b>: the test rejects the claim; <b>inconclusive</b>: neither, "
              "or the control was not refuted. Badge colours say whether an outcome is the one "
              "a sound test should give: green for a supported claim or a refuted control, red "
-             "for a refuted claim or a control that was not refuted, amber for inconclusive."
-             "</p>"
+             "for a refuted claim or a control that was not refuted, amber for inconclusive or "
+             "for <b>holds without &lt;mechanism&gt;</b>: the test passed, but it passed as "
+             "well with the mechanism the statement credits removed (same design, seeds and "
+             "test), so it is not support for that mechanism.</p>"
              f"<p>Code version: {escape(', '.join(commits))}.</p>")
     if scale in SCALE_WARNINGS:
         intro += f'<p class="missing"><b>{escape(SCALE_WARNINGS[scale])}</b></p>'
-    body = "\n".join(_section(root, scale, r) for r in records)
-    return (f"{head}{intro}<h2>The paper beside the suite</h2>{_paper_table(records)}"
-            f"{body}</body></html>\n")
+    claims = [r for r in records if r.get("kind", "claim") == "claim"]
+    checks = [r for r in records if r.get("kind", "claim") != "claim"]
+    body = "\n".join(_section(root, scale, r) for r in claims)
+    page = (f"{head}{intro}<h2>The paper beside the suite</h2>{_paper_table(claims)}"
+            f"{body}")
+    if checks:
+        page += ("<h2>Simulator checks (not evidence about the paper)</h2><p>These hold by "
+                 "construction when the simulator is right (a triangle inequality, a "
+                 "bookkeeping identity): they test the code, not the theorems.</p>"
+                 f"{_paper_table(checks)}" + "\n".join(_section(root, scale, r) for r in checks))
+    return page + "</body></html>\n"
 
 
 def write_landing(root: Path, scale: str, claims: list[str]) -> Path:

@@ -351,7 +351,8 @@ def run_verdict(cfg: dict, claim: str, scale: str) -> Path:
     ablations = _ablations(info, ccfg, scale)
     verdict = ablation_outcome(v.verdict, ablations)
     labels = [a.label for a in get_claim(info.source).arms if a.role == "claim"]
-    record = {"claim": info.id, "paper_ref": info.paper_ref, "statement": said["statement"],
+    record = {"claim": info.id, "kind": info.kind, "paper_ref": info.paper_ref,
+              "statement": said["statement"],
               "test": said["test"], "falsifier": said["falsifier"], "ran": said.get("ran"),
               **v.to_dict(), "verdict": verdict, "verdict_of_the_test": v.verdict,
               "mechanism": {"credits": list(info.credits), "ablations": ablations,
@@ -375,7 +376,8 @@ def run_summary(scale: str, claims: list[str]) -> Path:
     for claim in claims:
         path = ROOT / "data" / scale / "claims" / f"{claim}.json"
         rec = json.loads(path.read_text())
-        rows.append({"claim": claim, "paper_ref": rec["paper_ref"], "verdict": rec["verdict"],
+        rows.append({"claim": claim, "kind": rec.get("kind", "claim"),
+                     "paper_ref": rec["paper_ref"], "verdict": rec["verdict"],
                      "control": rec["control"]["verdict"], "statistic": rec["statistic"],
                      "ci": rec["ci"], "margin": rec["margin"],
                      "mechanism": mechanism_lines(rec),
@@ -624,7 +626,8 @@ def render_summary(scale: str, rows: list[dict]) -> str:
               "credited mechanism act? | figure | notebook |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['claim']} | {r['paper_ref']} | **{r['verdict']}** | {r['control']} |"
+        name = r["claim"] + (" (simulator check)" if r.get("kind") == "check" else "")
+        lines.append(f"| {name} | {r['paper_ref']} | **{r['verdict']}** | {r['control']} |"
                      f" {_fmt(r['statistic'])} | {_fmt(r['ci'])} | {_fmt(r['margin'])} |"
                      f" {_cell(' '.join(r.get('mechanism', [])))} |"
                      f" [png](../../{r['figure']}) | [html](../../{r['notebook']}) |")

@@ -189,6 +189,7 @@ class Claim:
     credits: tuple[str, ...] = ()
     ablations: tuple[Ablation, ...] = ()
     words: Mapping[str, str] | None = None
+    kind: str = "claim"  # or "check": a simulator check, listed apart from the paper's claims
 
     def __post_init__(self) -> None:
         if (self.design is None) == (self.data_from is None):

@@ -70,5 +70,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                    details=details)
 
 
-CLAIM = Claim(id="virtual", reading=verdict, data_from="tau_max",
+CLAIM = Claim(id="virtual", reading=verdict, data_from="tau_max", kind="check",
               paper_ref="Key lemma of Thm 4.2 (virtual iterate); simulator check")
