@@ -52,8 +52,8 @@ AMENDMENT = ("Departures from issue 10's pre-registered design, part 2: the diff
              "schedules are shared by both cases (common random numbers). Margin, eps, eta, "
              "c and sizes as designed. Issue 19, item 6: 'noise of the same size' stays "
              "matched in sigma + zeta as a scale of the same law (the theorem's quantity, "
-             "the verdict's convention); a homogeneous case matched in second moment (sigma 0.51 at theta 2, against 1.0) is run beside and its "
-             "reading reported under details.conventions. A review found that matching second "
+             "the verdict's convention); a homogeneous case matched in second moment "
+             "(sigma 0.51 at theta 2, against 1.0) is run beside and its reading reported under details.conventions. A review found that matching second "
              "moments flips the reading to refuted (+0.141 [0.123, 0.160]).")
 
 
