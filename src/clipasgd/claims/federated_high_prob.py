@@ -49,12 +49,13 @@ from .base import (
 
 AMENDMENT = ("Departures from issue 10's pre-registered design, part 2: the difference of failure "
              "probabilities uses Newcombe's score interval (the DESIGN's pilot used Wald); "
-             "schedules are shared by both cases (common random numbers). Margin, eps, eta, "
-             "c and sizes as designed. Issue 19, item 6: 'noise of the same size' stays "
-             "matched in sigma + zeta as a scale of the same law (the theorem's quantity, "
-             "the verdict's convention); a homogeneous case matched in second moment "
-             "(sigma 0.51 at theta 2, against 1.0) is run beside and its reading reported under details.conventions. A review found that matching second "
-             "moments flips the reading to refuted (+0.141 [0.123, 0.160]).")
+             'schedules are shared by both cases (common random numbers). Margin, eps, eta, c and '
+             "sizes as designed. Issue 19, item 6: 'noise of the same size' stays matched in sigma"
+             " + zeta as a scale of the same law (the theorem's quantity, the verdict's "
+             'convention); a homogeneous case matched in second moment (sigma 0.51 at theta 2, '
+             'against 1.0) is run beside and its reading reported under details.conventions. A '
+             'review found that matching second moments flips the reading to refuted (+0.141 '
+             '[0.123, 0.160]).')
 
 
 def _runs(run_: Run, case: str) -> list[tuple[str, str, object]]:
