@@ -119,3 +119,30 @@ def test_rerun_is_a_no_op(smoke_run):
                            "--config", "scale=smoke"], cwd=smoke_run, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_landing_page_numbers_match_the_verdict_files(smoke_run):
+    """Nothing on the page contradicts a verdict file: each claim's section shows its
+    verdict, control outcome, statistic and interval, and its mechanism facts (fraction
+    clipped, ablation outcomes, broken conditions), as the verdict file has them."""
+    import json
+    import re
+    from html import escape
+
+    from clipasgd.report import fmt, mechanism_lines
+
+    html = (smoke_run / "data" / "smoke" / "index.html").read_text()
+    summary = (smoke_run / "data" / "smoke" / "summary.md").read_text()
+    for claim in _claims(smoke_run):
+        rec = json.loads((smoke_run / "data" / "smoke" / "claims" / f"{claim}.json")
+                         .read_text())
+        section = re.search(f'<section id="{claim}">(.*?)</section>', html, re.S).group(1)
+        badges = re.findall(r'<span class="badge [a-z]+"[^>]*>([^<]*)</span>', section)
+        assert badges[0] == escape(rec["verdict"]) and badges[1] == rec["control"]["verdict"]
+        assert escape(f"statistic {fmt(rec.get('statistic'))}") in section
+        if rec.get("ci"):
+            assert escape(fmt(rec["ci"])) in section
+        for line in mechanism_lines(rec):
+            assert escape(line) in section
+        row = next(r for r in summary.splitlines() if r.startswith(f"| {claim} "))
+        assert f"**{rec['verdict']}**" in row
