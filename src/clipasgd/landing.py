@@ -16,7 +16,7 @@ from pathlib import Path
 from .plots import CLAIM_FIGURES
 from .plots.style import OUTCOME_COLORS, outcome
 from .provenance import atomic_write_text
-from .report import figure_paths, fmt, mechanism_lines
+from .report import figure_paths, fmt, mechanism_brief, mechanism_lines
 
 __all__ = ["write_landing", "render_landing"]
 
@@ -72,7 +72,7 @@ def _paper_table(records: list[dict]) -> str:
         f"<td>{escape(fmt(r.get('statistic')))}<br>{escape(fmt(r.get('ci')))}</td>"
         f"<td>{_badge(r['verdict'])}</td>"
         f"<td>{_badge(r['control']['verdict'], control=True)}</td>"
-        f"<td>{'<br>'.join(escape(x) for x in mechanism_lines(r))}</td></tr>"
+        f"<td>{'<br>'.join(escape(x) for x in mechanism_brief(r))}</td></tr>"
         for r in records)
     return ("<table><tr><th>claim</th><th>paper</th><th>what the paper says</th>"
             "<th>what the suite tested</th><th>statistic, interval</th><th>verdict</th>"

@@ -370,7 +370,7 @@ def run_verdict(cfg: dict, claim: str, scale: str) -> Path:
 
 
 def run_summary(scale: str, claims: list[str]) -> Path:
-    from .report import mechanism_lines
+    from .report import mechanism_brief
 
     rows = []
     for claim in claims:
@@ -380,7 +380,7 @@ def run_summary(scale: str, claims: list[str]) -> Path:
                      "paper_ref": rec["paper_ref"], "verdict": rec["verdict"],
                      "control": rec["control"]["verdict"], "statistic": rec["statistic"],
                      "ci": rec["ci"], "margin": rec["margin"],
-                     "mechanism": mechanism_lines(rec),
+                     "mechanism": mechanism_brief(rec),
                      "figure": f"figures/{scale}/{claim}.png",
                      "notebook": f"notebooks/executed/{scale}/{claim}.html",
                      "verdict_file": str(path.relative_to(ROOT))})
@@ -629,7 +629,7 @@ def render_summary(scale: str, rows: list[dict]) -> str:
         name = r["claim"] + (" (simulator check)" if r.get("kind") == "check" else "")
         lines.append(f"| {name} | {r['paper_ref']} | **{r['verdict']}** | {r['control']} |"
                      f" {_fmt(r['statistic'])} | {_fmt(r['ci'])} | {_fmt(r['margin'])} |"
-                     f" {_cell(' '.join(r.get('mechanism', [])))} |"
+                     f" {_cell('; '.join(r.get('mechanism', [])))} |"
                      f" [png](../../{r['figure']}) | [html](../../{r['notebook']}) |")
     lines += ["", "A negative control should read *refuted*: it is a planted false variant the "
               "same test must reject. See `data/<scale>/claims/<claim>.json` for every field."]

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 __all__ = ["load_verdict", "load_table", "figure_paths", "save_figure", "verdict_table",
            "summary_markdown", "introduction_markdown", "falsifier_markdown", "mechanism_lines",
+           "mechanism_brief",
            "details_tables", "fmt", "show_summary", "show_introduction", "show_figure",
            "show_falsifier", "show_verdict_table", "show_table", "show_details"]
 
@@ -111,6 +112,20 @@ def mechanism_lines(rec: dict) -> list[str]:
         "; ".join(f"{b['condition']} by {b['factor']:.3g}x" for b in broken) if broken
         else "none found (or not computed by this claim)") + ".")
     return lines
+
+
+def mechanism_brief(rec: dict) -> list[str]:
+    """:func:`mechanism_lines` in a few words each, for table cells."""
+    m = rec.get("mechanism") or {}
+    out = [f"credits: {', '.join(m.get('credits') or []) or 'none (a check)'}"]
+    if "fraction_clipped" in m:
+        out.append(f"clipped: {_pct(m['fraction_clipped'])}")
+    for mech, ab in (m.get("ablations") or {}).items():
+        out.append(f"without {mech}: {ab['verdict'] if ab.get('run') else 'not run'}")
+    broken = m.get("conditions_broken") or []
+    out.append("broken: " + (", ".join(f"{b['condition']} ({b['factor']:.3g}x)"
+                                       for b in broken) if broken else "none found"))
+    return out
 
 
 def summary_markdown(rec: dict) -> str:
