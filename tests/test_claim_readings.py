@@ -133,8 +133,10 @@ def _hits(medians: dict[str, list[float]], rng: np.random.Generator, n: int = 40
     return pd.concat(rows, ignore_index=True)
 
 
-GOOD = {"clipped": [8000, 7850, 7870, 7740], "vanilla": [5590, 7520, 9480, 9310],
-        "planted": [5590, 6430, 1e9, 1e9], "delay_adaptive": [5590, 3820, 3280, 3080],
+# Medians in the shape of tau_max's pilot (pilots/ISSUE19.md, A1): D = 1 is the reference
+# (no stragglers), the reading uses D >= 16 only.
+GOOD = {"clipped": [4160, 4194, 4256, 4492], "vanilla": [2379, 2508, 2760, 3580],
+        "planted": [2379, 2430, 1e9, 1e9], "delay_adaptive": [2538, 2659, 2740, 2756],
         "clipped_theory": [1e9] * 4}
 
 
@@ -165,11 +167,19 @@ def test_tau_max_control_getting_faster_downgrades(tmp_path: Path, tau_cfg: dict
 
 
 def test_tau_max_clipped_bump_refutes(tmp_path: Path, tau_cfg: dict) -> None:
-    assert _verdict(tau_cfg, tmp_path, clipped=[8000, 24000, 8000, 8000]).verdict == "refuted"
+    assert _verdict(tau_cfg, tmp_path, clipped=[4160, 4194, 12000, 4300]).verdict == "refuted"
 
 
 def test_tau_max_falling_clipped_supported(tmp_path: Path, tau_cfg: dict) -> None:
-    assert _verdict(tau_cfg, tmp_path, clipped=[8000, 7000, 6000, 5000]).verdict == "supported"
+    assert _verdict(tau_cfg, tmp_path, clipped=[4160, 4400, 4300, 4200]).verdict == "supported"
+
+
+def test_tau_max_reference_point_is_no_anchor(tmp_path: Path, tau_cfg: dict) -> None:
+    """A control that rises only from the no-straggler reference (D = 1) to the straggler
+    regime, flat inside it, does not degrade with tau_max: not refuted, no support."""
+    v = _verdict(tau_cfg, tmp_path, vanilla=[1000, 2508, 2510, 2505])
+    assert v.control.verdict != "refuted" and v.verdict == "inconclusive"
+    assert "D=1" in v.details["references"]
 
 
 def test_tau_max_uncompetitive_clipped_not_supported(tmp_path: Path, tau_cfg: dict) -> None:
@@ -184,7 +194,7 @@ def test_high_prob_tau_max_readings(tmp_path: Path, tau_cfg: dict) -> None:
     v = hpm.verdict(tau_cfg, tmp_path)
     assert v.verdict == "supported" and v.control.verdict == "refuted"
     (tmp_path / "b").mkdir()
-    _hits(GOOD | {"vanilla": [5590, 3800, 3300, 3100]}, rng, n=440).to_csv(
+    _hits(GOOD | {"vanilla": [1000, 3800, 3300, 3100]}, rng, n=440).to_csv(
         tmp_path / "b" / "hits.csv", index=False)
     v = hpm.verdict(tau_cfg, tmp_path / "b")
     assert v.control.verdict != "refuted" and v.verdict == "inconclusive"
@@ -196,12 +206,12 @@ def test_high_prob_tau_max_readings(tmp_path: Path, tau_cfg: dict) -> None:
 def test_virtual_control_needs_growth(tmp_path: Path, tau_cfg: dict) -> None:
     cfg = tau_cfg
     rows = []
-    for tau, late in zip(TAUS, (0.04, 0.35, 2.0, 6.5), strict=True):
+    for tau, D, late in zip(TAUS, (1, 16, 128, 1024), (0.04, 0.35, 2.0, 6.5), strict=True):
         for alg, vmax, lt, c in (("clipped", 3.84, 0.1, 4.0), ("vanilla", 13.4, late, np.nan)):
             rows.append(pd.DataFrame({"algorithm": alg, "rep": np.arange(50),
                                       "virtual_max": vmax, "virtual_late": lt * (1 + 0.01 *
                                       np.arange(50) / 50), "eta": 0.12, "c": c,
-                                      "tau_C": 8, "tau_max": tau}))
+                                      "tau_C": 8, "tau_max": tau, "D": D}))
     pd.concat(rows).to_csv(tmp_path / "reps.csv", index=False)
     v = vt.verdict(cfg, tmp_path)
     assert v.verdict == "supported" and v.control.verdict == "refuted"

@@ -210,7 +210,7 @@ def test_merged_config_is_checked_like_the_file(mutate, words):
     (_set("tau_max", "problem.name", "nope"), "tau_max", "problem"),
     (_set("tau_max", "problem.dim", 0), "tau_max", "problem"),
     (_set("tau_max", "workers.n", 0), "tau_max", "workers"),
-    (_set("tau_max", "workers.stragglers", 9), "tau_max", "workers"),
+    (_set("tau_max", "workers.stragglers", 17), "tau_max", "workers"),  # of n = 16
     (_set("high_prob", "workers.law", "nope"), "high_prob", "workers"),
     (_set("tails", "user_files", ["/nonexistent/noise.npy"]), "tails", "nonexistent"),
     (_set("high_prob", "scales.smoke.replications", 20), "high_prob", "run plan"),
