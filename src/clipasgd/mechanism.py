@@ -17,7 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["fraction_clipped", "conditions_broken", "ablation_outcome", "holds_without"]
+__all__ = ["fraction_clipped", "conditions_broken", "ablation_outcome", "holds_without",
+           "CONTROL_KEYS"]
 
 
 def fraction_clipped(data: Path, labels: Iterable[str]) -> float | None:
@@ -48,12 +49,19 @@ def _rows(obj: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[str, ...], di
             yield from _rows(value, (*path, str(i)))
 
 
+CONTROL_KEYS = ("fixed_step", "control")  # details keys of a control's conditions
+
+
 def conditions_broken(details: dict) -> list[dict]:
-    """Each broken condition once (the largest factor over the settings that compute it):
-    ``condition``, ``factor`` (how far the value is on the wrong side of its bound) and
-    ``where`` (the details path of that setting)."""
+    """Each condition the claim's own design breaks, once (the largest factor over the
+    settings that compute it): ``condition``, ``factor`` (how far the value is on the
+    wrong side of its bound) and ``where`` (the details path of that setting). Rows under
+    a key naming a control (:data:`CONTROL_KEYS`: a control breaks conditions on purpose)
+    are left out."""
     worst: dict[str, dict] = {}
     for path, row in _rows(details, ()):
+        if any(k in part for part in path for k in CONTROL_KEYS):
+            continue
         if row["holds"] or not row["bound"] or not row["value"]:
             continue
         name = path[-1]
