@@ -194,8 +194,10 @@ def competitiveness(hits: pd.DataFrame, factor: float, alpha: float) -> dict:
 def verdict(cfg: dict, data: Path) -> Verdict:
     hits, refs = straggler_regime(read_tables(data, ("hits",))["hits"], cfg)
     details: dict = {"design_amendment": AMENDMENT, "thetas": {},
-                     "references": {f"D={D:g}": {a: float(np.median(t)) for a, g in r.groupby(
-                         "algorithm") for _, t in times(g)} for D, r in refs.groupby("D")}}
+                     "references": {f"D={D:g}": {
+                         "tau_max": float(r["tau_max"].iloc[0]),
+                         "median_T": {a: float(np.median(t)) for a, g in r.groupby("algorithm")
+                                      for _, t in times(g)}} for D, r in refs.groupby("D")}}
     claim_v, control_v = [], []
     L = smoothness(cfg)
     for theta, h in hits.groupby("theta"):

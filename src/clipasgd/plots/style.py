@@ -24,13 +24,14 @@ __all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "OUTCOME_COLORS", "out
 _PALETTE = sns.color_palette("colorblind")
 COLORS = {"clipped": _PALETTE[0], "vanilla": _PALETTE[3], "vanilla_theory": _PALETTE[1],
           "delay_adaptive": _PALETTE[2], "ringmaster": _PALETTE[4], "minibatch": _PALETTE[5],
-          "planted": _PALETTE[7], "repeat": _PALETTE[9]}
+          "planted": _PALETTE[7], "repeat": _PALETTE[9], "vanilla_tuned": _PALETTE[8]}
 LABELS = {"clipped": "Clipped ASGD",
           "vanilla": "Vanilla ASGD, same step",
           "vanilla_theory": r"Vanilla ASGD, step $1/(L\,\tau_{\max})$",
           "delay_adaptive": "Delay-adaptive ASGD",
           "ringmaster": "Ringmaster ASGD",
           "minibatch": "Minibatch SGD",
+          "vanilla_tuned": "Vanilla ASGD, tuned step",
           "planted": r"Planted control, step $\propto 1/x$"}
 VERDICT_COLORS = {"supported": _PALETTE[2], "inconclusive": _PALETTE[1],
                   "refuted": _PALETTE[3]}

@@ -27,10 +27,23 @@ __all__ = ["tau_max", "virtual", "tau_max_curves", "growth_panel", "delay_guides
 TAU_MAX = r"maximum delay $\tau_{\max}$"
 
 
-GROWTH_ALGOS = ("clipped", "vanilla", "planted", "delay_adaptive")
+GROWTH_ALGOS = ("clipped", "vanilla", "planted", "vanilla_tuned", "delay_adaptive")
 GROWTH_LABELS = {"vanilla": "Vanilla ASGD, same step (mechanism control)",
+                 "vanilla_tuned": "Vanilla ASGD, its tuned step (reference)",
                  "planted": r"Vanilla, planted step $\eta\,\tau_0/\tau_{\max}$ (power control)",
                  "delay_adaptive": "Delay-adaptive ASGD (reference)"}
+
+
+def reference_points(ax, references: dict) -> None:
+    """The no-straggler grid points, drawn beside the curves as open squares: references,
+    never read by the test."""
+    for i, (name, ref) in enumerate(sorted(references.items())):
+        for alg in GROWTH_ALGOS:
+            y = ref["median_T"].get(alg)
+            if y is not None and np.isfinite(y):
+                ax.plot(ref["tau_max"], y, "s", mfc="none", mec=COLORS[alg], ms=8, mew=1.5)
+        ax.plot([], [], "s", mfc="none", mec="0.3", ms=8,
+                label=f"{name} (no stragglers): reference, not read" if i == 0 else None)
 
 
 def growth_panel(ax, tests: dict, horizon: float, margin: float) -> None:
@@ -78,6 +91,7 @@ def tau_max(root: str | Path, scale: str) -> Drawn:
     for ax, key in zip(axes[0], thetas, strict=True):
         t = rec["details"]["thetas"][key]
         growth_panel(ax, t["tests"], cfg["horizon"], cfg["ratio_margin"])
+        reference_points(ax, rec["details"].get("references", {}))
         comp = t["competitiveness"]
         ax.set(ylabel=rf"median oracle calls $T(\varepsilon = {cfg['eps']:g})$",
                title=rf"$\theta$ = {key.split('=')[1]}: {t['verdict']}; clipped/vanilla at "
