@@ -190,6 +190,7 @@ class Claim:
     ablations: tuple[Ablation, ...] = ()
     words: Mapping[str, str] | None = None
     kind: str = "claim"  # or "check": a simulator check, listed apart from the paper's claims
+    figures: tuple[str, ...] = ()  # its figures (clipasgd.plots names), main first; () = (id,)
 
     def __post_init__(self) -> None:
         if (self.design is None) == (self.data_from is None):

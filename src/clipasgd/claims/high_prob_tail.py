@@ -91,4 +91,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
 
 
 CLAIM = Claim(id="high_prob_tail", paper_ref="Theorem 4.3 (comparative)", reading=verdict,
-              data_from="high_prob", credits=("clipping",))
+              data_from="high_prob", credits=("clipping",),
+              figures=("high_prob_tail", "high_prob_tail_drift"))

@@ -543,4 +543,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
 
 
 CLAIM = Claim(id="tails", paper_ref="Definition 3.1, Figure 1", reading=verdict,
-              design=DESIGN)
+              design=DESIGN,
+              figures=("tails", "tails_calibration"))

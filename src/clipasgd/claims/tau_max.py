@@ -244,4 +244,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
 
 CLAIM = Claim(id="tau_max", paper_ref="Theorem 4.2", reading=verdict, design=DESIGN,
               arms=ARMS, credits=("clipping",),
-              ablations=(WITHOUT_CLIPPING,))
+              ablations=(WITHOUT_CLIPPING,),
+              figures=("tau_max", "tau_max_curves"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ..claims import REGISTRY
 from ..report import save_figure, show_figure
 from .federated import federated, federated_high_prob, scheduler_caption
 from .high_prob import high_prob, high_prob_tau_max
@@ -29,15 +30,9 @@ FIGURES: dict[str, Callable[[str | Path, str], Drawn]] = {
     "high_prob_tail_drift": high_prob_tail_drift, "high_prob_tau_max": high_prob_tau_max,
     "federated": federated, "federated_high_prob": federated_high_prob,
     "scheduler_caption": scheduler_caption, **SPEEDUP_FIGURES}
-# The figures of each claim, main one first (its name is the claim's: figures/<scale>/<claim>).
-CLAIM_FIGURES = {"tau_max": ["tau_max", "tau_max_curves"], "virtual": ["virtual"],
-                 "rate_shape": ["rate_shape"], "tails": ["tails", "tails_calibration"],
-                 "high_prob": ["high_prob"],
-                 "high_prob_tail": ["high_prob_tail", "high_prob_tail_drift"],
-                 "high_prob_tau_max": ["high_prob_tau_max"], "federated": ["federated"],
-                 "federated_high_prob": ["federated_high_prob"],
-                 "scheduler_caption": ["scheduler_caption"],
-                 **{claim: [claim] for claim in SPEEDUP_FIGURES}}
+# The figures of each claim, main one first (its name is the claim's: figures/<scale>/<claim>),
+# as the claim declares them (Claim.figures).
+CLAIM_FIGURES = {cid: list(c.figures or (cid,)) for cid, c in REGISTRY.items()}
 
 
 def _figure(name: str) -> Callable[[str | Path, str], Drawn]:
