@@ -21,10 +21,15 @@ __all__ = ["speedup_figure", "speedup_table", "SPEEDUP_FIGURES"]
 NAMES = {**LABELS, "vanilla": "Vanilla ASGD"}  # each algorithm with its own tuned step
 
 
+def per_D(record: dict) -> dict[str, dict]:
+    """The verdict's per-``D`` details (keys ``D=<value>``)."""
+    return {k: v for k, v in record["details"].items() if k.startswith("D=")}
+
+
 def speedup_table(record: dict) -> pd.DataFrame:
     """One row per (D, baseline): our speedup, interval, censoring and the paper's value."""
     rows = []
-    for dkey, d in record["details"].items():
+    for dkey, d in per_D(record).items():
         for alg, s in {**d["speedups"], "clipped (control)": d["control"]}.items():
             rows.append({"D": dkey.split("=")[1], "over": alg, "ours": s["ratio"],
                          "ci_low": s["ci_low"], "ci_high": s["ci_high"],
@@ -116,7 +121,7 @@ def speedup_figure(root: str | Path, scale: str, claim: str) -> Drawn:
     ax.text(0, 1, _speedup_text(record, cfg["level"]), va="top", ha="left", fontsize=9,
             family="monospace", transform=ax.transAxes)
     title(fig, record, f"clipped ASGD reaches the target sooner ({scale} scale analogue)")
-    chosen = [c for d in record["details"].values() for c in d["chosen"]]
+    chosen = [c for d in per_D(record).values() for c in d["chosen"]]
     tuned = any(c.get("select_median_T") is not None for c in chosen)
     how = (f"the configuration each algorithm chose on {cfg['selection_seeds']} selection "
            "seed(s)" if tuned else "one configuration per algorithm (no tuning at this scale)")
