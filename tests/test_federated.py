@@ -32,6 +32,7 @@ from clipasgd.claims._federated import (
     two_groups,
 )
 from clipasgd.compute_times import make_compute_times
+from clipasgd.pipeline import ablation_mechanisms
 from clipasgd.problems import make_problem
 from clipasgd.runner import run_claim
 from clipasgd.stats import k_mean_interval, proportion_difference
@@ -275,10 +276,14 @@ def test_cli_bad_options_are_named(capsys, args, match) -> None:
 def test_smoke_pipeline(claim: str, tmp_path: Path, root: Path) -> None:
     shutil.copytree(root / "config", tmp_path / "config")
     env = {**os.environ, "PYTHONPATH": str(root / "src")}
-    for step in ("simulate", "verdict"):
-        proc = subprocess.run([sys.executable, "-m", "clipasgd.pipeline", step, claim,
-                               "--scale", "smoke"], cwd=tmp_path, env=env,
+    steps = [["simulate"], *(["simulate", "--ablate", m] for m in ablation_mechanisms(claim)),
+             ["verdict"]]
+    for step in steps:
+        proc = subprocess.run([sys.executable, "-m", "clipasgd.pipeline", step[0], claim,
+                               "--scale", "smoke", *step[1:]], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-3000:]
     rec = json.loads((tmp_path / "data" / "smoke" / "claims" / f"{claim}.json").read_text())
-    assert rec["verdict"] in ("supported", "refuted", "inconclusive") and rec["falsifier"]
+    assert rec["verdict_of_the_test"] in ("supported", "refuted", "inconclusive")
+    mech = rec["mechanism"]
+    assert rec["falsifier"] and set(mech["ablations"]) == set(mech["credits"])

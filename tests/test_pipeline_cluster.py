@@ -84,8 +84,8 @@ def test_cluster_generic_profile_runs_shard_jobs(cluster):
     calls = (fake / "sbatch.log").read_text().splitlines()
     # check_claim, two shards, the gather: each submitted with its declared resources
     assert len(calls) == 4, calls
-    assert all("--mem=2000" in c and "--cpus-per-task=1" in c and "--time=" in c
-               for c in calls)
+    assert all("--mem=1000" in c and "--cpus-per-task=1" in c and "--time=" in c
+               for c in calls)  # the smoke scale's declared memory (rules/common.smk)
     assert (fake / "sacct.log").read_text().strip(), "the status command was never polled"
     assert all((fake / "jobs" / f"{1001 + i}.rc").read_text().strip() == "0" for i in range(4))
     for k in (1, 2):

@@ -54,8 +54,11 @@ def test_every_verdict_file_has_all_fields(smoke_run):
     for claim in claims:
         rec = json.loads((smoke_run / "data" / "smoke" / "claims" / f"{claim}.json").read_text())
         assert FIELDS <= set(rec), FIELDS - set(rec)
-        assert rec["verdict"] in ("supported", "refuted", "inconclusive")
+        assert rec["verdict"] in ("supported", "refuted", "inconclusive") or \
+            rec["verdict"].startswith("holds without ")
+        assert rec["verdict_of_the_test"] in ("supported", "refuted", "inconclusive")
         assert rec["control"]["verdict"] in ("supported", "refuted", "inconclusive")
+        assert set(rec["mechanism"]["ablations"]) == set(rec["mechanism"]["credits"])
         assert rec["inputs"], "a verdict must name its input files"
 
 

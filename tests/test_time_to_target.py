@@ -151,11 +151,13 @@ def test_smoke_scale_simulate_and_verdict(tmp_path, claim, root):
     """The claim end to end on synthetic data through ``python -m clipasgd.pipeline``."""
     shutil.copytree(root / "config", tmp_path / "config")
     env = {**os.environ, "PYTHONPATH": str(root / "src"), "OMP_NUM_THREADS": "1"}
-    for step in ("simulate", "verdict"):
-        subprocess.run([sys.executable, "-m", "clipasgd.pipeline", step, claim, "--scale",
-                        "smoke"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    for step in (["simulate"], ["simulate", "--ablate", "clipping"], ["verdict"]):
+        subprocess.run([sys.executable, "-m", "clipasgd.pipeline", step[0], claim, "--scale",
+                        "smoke", *step[1:]], cwd=tmp_path, env=env, check=True,
+                       capture_output=True)
     rec = json.loads((tmp_path / "data" / "smoke" / "claims" / f"{claim}.json").read_text())
-    assert rec["verdict"] in ("supported", "refuted", "inconclusive")
+    assert rec["verdict_of_the_test"] in ("supported", "refuted", "inconclusive")
+    assert rec["mechanism"]["ablations"]["clipping"]["run"]
     curves = pd.read_csv(tmp_path / "data" / "smoke" / claim / "curves.csv")
     assert set(curves["phase"]) == {"fresh", "control"}
     assert curves["time"].max() <= rec["config_section"]["cap"]
