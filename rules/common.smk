@@ -22,6 +22,10 @@ check_config(config, "config/config.schema.json", "config (with command-line ove
 os.environ.update(CLIPASGD_CONFIG=str(write_merged_config(config)))
 # The interpreter the rules run (quoted in every rule: paths may hold spaces).
 os.environ.setdefault("CLIPASGD_PY", sys.executable)
+# One BLAS thread per job (each job is one thread: a shard with several BLAS threads burns
+# several times the CPU it needs on a loaded machine); a user's own setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 SCALE = config["scale"]
 # Everything about the claims comes from their modules' CLAIM (clipasgd.claims.REGISTRY).
