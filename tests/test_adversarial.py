@@ -608,7 +608,12 @@ def test_5_full_or_read_only_disk_in_run_out(tmp_path, capsys, monkeypatch, code
 
     spec = tmp_path / "s.yaml"
     spec.write_text(_spec_with())
-    monkeypatch.setattr(provenance.os, "replace", _fail_replace(code))
+    import types
+
+    fake_os = types.ModuleType("os")  # only the pipeline's writes fail, not numba's cache
+    fake_os.__dict__.update(os.__dict__)
+    fake_os.replace = _fail_replace(code)
+    monkeypatch.setattr(provenance, "os", fake_os)
     assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert words in err and str(tmp_path / "o") in err and ".tmp" not in err
