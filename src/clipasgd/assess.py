@@ -30,7 +30,7 @@ import numpy as np
 
 from . import algorithms
 from .claims import CLAIM_IDS, get_claim, words
-from .claims.base import Arm, Claim, Progress
+from .claims.base import Arm, Progress
 from .pipeline import claim_config, load_config
 from .provenance import atomic_write_text, provenance, write_json
 from .runner import replace_arms, run_claim
@@ -136,9 +136,8 @@ def probe(entry: algorithms.Entry, claim: str, at: dict, steps: int = 5) -> None
             raise AssessError(f"{where}: step {step}: update returned non-finite values")
 
 
-def _probe_point(claim: Claim) -> dict:
-    """Typical values of what a design gives its clipped arm (for the probe only)."""
-    return {"eta": 0.05, "c": 1.0, "n_workers": 8, "max_delay": 8}
+# Typical values of what a design gives its clipped arm (for the probe only).
+PROBE_POINT = {"eta": 0.05, "c": 1.0, "n_workers": 8, "max_delay": 8}
 
 
 def assess(target: str, scale: str = "smoke", claims: list[str] | None = None,
@@ -157,7 +156,7 @@ def assess(target: str, scale: str = "smoke", claims: list[str] | None = None,
                           f"assessable: {', '.join(assessable())}")
     entry = algorithms.register(f"user_{name}", build, label=f"user_{name}", replace=True)
     for cid in chosen:  # every check before any run
-        probe(entry, cid, _probe_point(get_claim(cid)))
+        probe(entry, cid, PROBE_POINT)
     root = Path(out_root) / name
     say = progress or (lambda m: print(m, file=sys.stderr, flush=True))
     rows = []
