@@ -28,8 +28,10 @@ rule check_claim:
 
 
 rule simulate_shard:
-    """One share of a claim's grid points (one job each: cores or a cluster run them in
-    parallel); finished points are cached in data/<scale>/<claim>/parts/."""
+    """One share of a claim's grid points and of its ablations' (one job each: cores or a
+    cluster run them in parallel; a run an ablation shares with the claim is simulated
+    once); finished points are cached in data/<scale>/<claim>/parts/ and
+    data/<scale>/<claim>/ablation-<mechanism>/parts/."""
     input:
         "data/{scale}/{claim}/checked.json",
         data_inputs,  # real data sets, only where the scale reads them (rules/data.smk)
@@ -82,9 +84,10 @@ rule simulate:
 
 rule simulate_ablation:
     """The claim's design with one credited mechanism removed (its declared ablation):
-    same grid, seeds and test; read beside the claim in its verdict."""
+    same grid, seeds and test; read beside the claim in its verdict. Gathers the points
+    the shard jobs ran (and runs any later stages); meta.json says what was reused."""
     input:
-        "data/{scale}/{claim}/checked.json",
+        shard_files,
         data_inputs,
     output:
         "data/{scale}/{claim}/ablation-{mechanism}/meta.json",

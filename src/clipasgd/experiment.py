@@ -4,13 +4,20 @@ Randomness: one ``SeedSequence(seed)``; the schedule stream and the noise stream
 of each chunk of replications are spawned from it. Every algorithm sees the same
 schedule and the same noise streams (common random numbers), which sharpens
 comparisons between algorithms without changing any one algorithm's law.
+
+So one algorithm's run is a function of the spec less its other algorithms: inside
+:func:`shared_runs`, a run whose content (:func:`run_key`) was computed before in the
+block is reused, not simulated again (an ablation's unchanged arms, an arm ablated into
+another arm, two arms with the same parameters).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -20,12 +27,13 @@ from .compute_times import ComputeTimes, make_compute_times
 from .engine import EngineOptions, simulate
 from .noise import make_noise
 from .problems import make_problem
+from .provenance import config_hash, with_inputs
 from .results import RunResult
 from .schedules import Schedule, algorithm1, make_schedule
 from .spec import load_spec
 
 __all__ = ["build", "run_experiment", "spec_schedule", "schedule_summary", "ExperimentResult",
-           "concat_results", "schedule_slack"]
+           "concat_results", "schedule_slack", "RunMemo", "shared_runs", "run_key"]
 
 
 def schedule_slack(T: int, n: int) -> int:
@@ -71,6 +79,44 @@ def concat_results(parts: list[RunResult]) -> RunResult:
                                    for k in first.metrics},
                    hit=cat("hit"), times=times, diverged_at=cat("diverged_at"),
                    virtual_max=cat("virtual_max"), clip_fraction=cat("clip_fraction"))
+
+
+@dataclass
+class RunMemo:
+    """Runs computed inside one :func:`shared_runs` block, by :func:`run_key`: who ran each
+    (``owner``, the label), and which runs were reused (``reused``: one record per run)."""
+
+    owner: str = ""  # set by the caller before each experiment (a claim, an ablation)
+    runs: dict[str, tuple[str, str, RunResult]] = field(default_factory=dict)
+    reused: list[dict] = field(default_factory=list)
+
+    def take(self) -> list[dict]:
+        """The reuse records since the last call (and forget them)."""
+        out, self.reused = self.reused, []
+        return out
+
+
+_MEMO: ContextVar[RunMemo | None] = ContextVar("clipasgd_shared_runs", default=None)
+
+
+@contextmanager
+def shared_runs(owner: str = "") -> Iterator[RunMemo]:
+    """Within the block, :func:`run_experiment` simulates each distinct run once and reuses
+    it wherever the same run comes again (same :func:`run_key`). Outside: no memo."""
+    memo = RunMemo(owner)
+    token = _MEMO.set(memo)
+    try:
+        yield memo
+    finally:
+        _MEMO.reset(token)
+
+
+def run_key(spec: dict, algorithm: dict) -> str:
+    """What one algorithm's run in ``spec`` depends on: the validated spec less its name
+    and its other algorithms, and this algorithm less its label."""
+    rest = {k: v for k, v in spec.items() if k not in ("name", "algorithms")}
+    return config_hash(with_inputs({"spec": rest, "algorithm": {
+        k: v for k, v in algorithm.items() if k != "label"}}))
 
 
 def build(spec: dict):
@@ -135,7 +181,7 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None,
     ``engine`` (a name in :data:`clipasgd.engine.BACKENDS`) overrides the spec's
     ``engine``. ``on_chunk(label, first_replication, result)`` sees each chunk as it
     finishes (``clipasgd run`` writes it at once, so a failure later loses no finished
-    chunk)."""
+    chunk); a run reused inside :func:`shared_runs` has no chunks."""
     spec = load_spec(spec)
     if engine is not None:
         spec = load_spec({**spec, "engine": engine})
@@ -149,7 +195,17 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None,
     opts = EngineOptions(eps=tuple(spec["eps"]), diverge_at=spec["diverge_at"],
                          stop_when_hit=spec["stop_when_hit"])
     runs, sched_summary = {}, {}
-    for label, algo in algos:
+    memo = _MEMO.get()
+    for entry, (label, algo) in zip(spec["algorithms"], algos, strict=True):
+        key = run_key(spec, entry) if memo is not None else ""
+        if memo is not None and key in memo.runs:
+            owner, source, done = memo.runs[key]
+            runs[label] = replace(done, meta=dict(done.meta))
+            sched_summary[label] = done.schedule
+            memo.reused.append({"label": label, "owner": memo.owner, "from_label": source,
+                                "from_owner": owner})
+            say(f"[{spec['name']}] {label}: the same run as {owner} {source}: reused")
+            continue
         scheds = _schedules_for(algo.scheduler, spec, times, T, sched_ss,
                                 spec["per_replication_schedules"], R)
         parts = []
@@ -167,4 +223,6 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None,
                     "algorithm": algo.describe()}
         runs[label] = run
         sched_summary[label] = run.schedule
+        if memo is not None:
+            memo.runs[key] = (memo.owner, label, run)
     return ExperimentResult(spec, runs, sched_summary)

@@ -37,11 +37,12 @@ from .provenance import (
     with_inputs,
     write_json,
 )
-from .runner import Shard, ablated, plan, run_claim
+from .runner import Shard, Variant, ablated, plan, run_claim, run_variants
 from .spec import SpecError, check_finite, load_yaml, validate
 from .tables import TableMismatch, damaged_tables
 
 __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_summary",
+           "needed_ablations", "reuse_summary",
            "parse_shard", "run_shard", "check_claims", "plan_points", "estimate",
            "tidy_runs", "run_tables", "check_config", "write_merged_config",
            "shard_count", "logged_shell", "section_hash", "tables_state", "check_configfiles"]
@@ -181,13 +182,10 @@ class ProgressLine:
               f"~{_clock(left)} left", file=sys.stderr, flush=True)
 
 
-def _simulate(cfg: dict, claim: str, scale: str, part: Shard | None = None,
-              ablate: str | None = None) -> tuple[dict, Path, dict]:
-    """Run a claim's design (one shard's points if ``part``; without the mechanism
-    ``ablate``, into ``ablation-<mechanism>/``) into its data folder, with progress on
-    stderr. Returns ``(merged section, folder, timing)``: wall ``seconds`` and this
-    process's ``cpu_seconds`` (all threads), the numbers a before/after comparison of
-    engines reads."""
+def _variant(cfg: dict, claim: str, scale: str, part: Shard | None = None,
+             ablate: str | None = None) -> Variant:
+    """A claim's design (without the mechanism ``ablate``: into ``ablation-<mechanism>/``)
+    as the runner takes it, with progress on stderr."""
     info = get_claim(claim)
     if info.design is None:
         raise SpecError(f"claim {claim!r} has no simulation of its own: it reads the data of "
@@ -199,11 +197,50 @@ def _simulate(cfg: dict, claim: str, scale: str, part: Shard | None = None,
         out, variant = out / f"ablation-{ablate}", f"without-{ablate}"
     tag = f"[{claim}:{scale}" + (f" without {ablate}" if ablate else "") + \
         (f" shard {part.index + 1}/{part.count}]" if part else "]")
+    return Variant(ccfg, out, arms, variant, ProgressLine(tag, part))
+
+
+def _simulate(cfg: dict, claim: str, scale: str, part: Shard | None = None,
+              ablate: str | None = None) -> tuple[dict, Path, dict]:
+    """Run a claim's design (one shard's points if ``part``; without the mechanism
+    ``ablate``, into ``ablation-<mechanism>/``) into its data folder, with progress on
+    stderr. Returns ``(merged section, folder, timing)``: wall ``seconds`` and this
+    process's ``cpu_seconds`` (all threads), the numbers a before/after comparison of
+    engines reads."""
+    v = _variant(cfg, claim, scale, part, ablate)
     start, cpu = time.time(), time.process_time()
-    run_claim(info, ccfg, out, arms=arms, variant=variant, shard=part,
-              progress=ProgressLine(tag, part))
-    return ccfg, out, {"seconds": round(time.time() - start, 1),
-                       "cpu_seconds": round(time.process_time() - cpu, 1)}
+    run_claim(get_claim(claim), v.cfg, v.out, arms=v.arms, variant=v.variant, shard=part,
+              progress=v.progress)
+    return v.cfg, v.out, {"seconds": round(time.time() - start, 1),
+                          "cpu_seconds": round(time.process_time() - cpu, 1)}
+
+
+def needed_ablations(claim: str) -> list[str]:
+    """The ablations of ``claim``'s design that some claim reading its data credits (each
+    one's data are made beside the claim's, in its shard jobs)."""
+    info = get_claim(claim)
+    credited = {m for c in CLAIM_IDS if get_claim(c).source == claim
+                for m in get_claim(c).credits}
+    return [a.mechanism for a in info.ablations if a.mechanism in credited]
+
+
+def reuse_summary(folder: Path) -> dict:
+    """What the points in ``folder/parts`` reused instead of simulating, from their stamps:
+    per label, the runs it took from which owner's arm (``{"clipped": {"tau_max:vanilla":
+    5}}``), and how many points reused anything."""
+    arms: dict[str, dict[str, int]] = {}
+    points = reusing = 0
+    for stamp in sorted((folder / "parts").glob("*.done.json")):
+        done, _ = read_stamp(stamp, ())
+        if done is None:
+            continue
+        points += 1
+        reusing += bool(done.get("reused"))
+        for r in done.get("reused", []):
+            where = f"{r['from_owner']}:{r['from_label']}" if r["from_owner"] else r["from_label"]
+            counts = arms.setdefault(r["label"], {})
+            counts[where] = counts.get(where, 0) + 1
+    return {"points": points, "points_reusing": reusing, "runs_reused": arms}
 
 
 def run_simulate(cfg: dict, claim: str, scale: str, ablate: str | None = None) -> Path:
@@ -213,7 +250,8 @@ def run_simulate(cfg: dict, claim: str, scale: str, ablate: str | None = None) -
     meta = provenance(ccfg, ccfg.get("seed")) | {"claim": claim, "scale": scale,
                                                  "engine": ccfg["engine"], **timing}
     if ablate is not None:
-        meta["ablation"] = {"mechanism": ablate, "how": get_claim(claim).ablation(ablate).how}
+        meta["ablation"] = {"mechanism": ablate, "how": get_claim(claim).ablation(ablate).how,
+                            "reused": reuse_summary(out)}
     write_json(out / "meta.json", meta)
     return out
 
@@ -230,14 +268,23 @@ def parse_shard(text: str) -> Shard:
 
 
 def run_shard(cfg: dict, claim: str, scale: str, part: Shard) -> Path:
-    """Run one shard's grid points (parts only) and write its stamp
+    """Run one shard's grid points (parts only) of the claim and of its needed ablations
+    (:func:`needed_ablations`; a run an ablation shares with the claim is simulated once:
+    :func:`clipasgd.runner.run_variants`) and write its stamp
     ``data/<scale>/<claim>/shards/<k>-of-<K>.json`` (the Snakemake job's output)."""
-    ccfg, out, timing = _simulate(cfg, claim, scale, part)
+    ablations = needed_ablations(claim)
+    variants = [_variant(cfg, claim, scale, part)] + [
+        _variant(cfg, claim, scale, part, m) for m in ablations]
+    start, cpu = time.time(), time.process_time()
+    run_variants(get_claim(claim), variants, part)
+    ccfg, out = variants[0].cfg, variants[0].out
     stamp = out / "shards" / f"{part.index + 1}-of-{part.count}.json"
     return write_json(stamp, {"claim": claim, "scale": scale, "shard": part.index + 1,
                               "of": part.count, "config_hash": config_hash(ccfg),
                               "code": base.code_fingerprint(), "engine": ccfg["engine"],
-                              **timing})
+                              "ablations": ablations,
+                              "seconds": round(time.time() - start, 1),
+                              "cpu_seconds": round(time.process_time() - cpu, 1)})
 
 
 def plan_points(ccfg: dict, claim: str) -> list[dict]:
@@ -328,7 +375,10 @@ def _ablations(info, ccfg: dict, scale: str) -> dict[str, dict]:
         folder = _data_dir(scale, info.source) / f"ablation-{mechanism}"
         va = info.reading(acfg, folder)
         labels = [a.label for a in source.arms if a.role == "claim"]
-        out[mechanism] = {"run": True, "how": ab.how, "verdict": va.verdict,
+        meta = folder / "meta.json"
+        reused = json.loads(meta.read_text()).get("ablation", {}).get("reused") \
+            if meta.is_file() else None
+        out[mechanism] = {"run": True, "how": ab.how, "reused": reused, "verdict": va.verdict,
                           "statistic": va.statistic, "ci": va.ci,
                           "control": va.control.verdict,
                           "fraction_clipped": fraction_clipped(folder, labels),

@@ -6,6 +6,12 @@ points, a shard's run returns what it did.
 A claim is run with its declared arms, or with arms the caller gives (``arms=``): the
 same design, seeds and reading with other algorithms (an ablation, a user's rule). Such a
 run is named by ``variant``, which keys its caches apart from the claim's own.
+
+:func:`run_variants` runs a shard of the claim and of its ablations together, point by
+point: a run an ablation shares with the claim (an unchanged arm, or the ablated arm
+where it becomes another arm: Clipped ASGD with ``c -> infinity`` is the vanilla arm at
+the same step and seeds) is simulated once and reused (:func:`clipasgd.experiment.
+shared_runs`); each point's stamp records what was reused from which arm.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ from pathlib import Path
 import pandas as pd
 
 from .claims.base import Arm, Claim, Progress, Run, Stage, Tables, cached_point, point_seed
+from .experiment import RunMemo, shared_runs
 from .tables import remove_tables, write_tables
 
 __all__ = ["Shard", "plan", "run_claim", "run_points", "ShardResult", "replace_arms",
-           "ablated"]
+           "ablated", "Variant", "run_variants"]
 
 
 @dataclass(frozen=True)
@@ -107,23 +114,90 @@ def _settings(claim: Claim, cfg: dict, variant: str | None) -> dict:
     return settings if variant is None else {**settings, "variant": variant}
 
 
+def _point(out: Path, stage: Stage, run: Run, points: list[dict], i: int, settings: dict,
+           memo: RunMemo) -> Tables:
+    """Point ``i`` of the stage, run (runs already in ``memo`` reused) or read from its
+    cached part; a run's stamp lists the runs it reused (``reused``)."""
+    point = points[i]
+    s = point_seed(run.cfg["seed"], point["key"])
+    memo.take()
+
+    def compute() -> Tables:
+        return stage.run(run, point, s)
+
+    done = cached_point(out, point["key"], {**point, "seed": s, "settings": settings},
+                        compute, run.progress, note=lambda: {"reused": memo.take()})
+    run.progress(f"{stage.name}: grid point {i + 1}/{len(points)} ({point['key']}) done")
+    return done
+
+
+def _concat(parts: list[Tables]) -> Tables:
+    tables: dict[str, list[pd.DataFrame]] = {}
+    for done in parts:
+        for name, frame in done.items():
+            tables.setdefault(name, []).append(frame)
+    return {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
+
+
 def run_points(out: Path, stage: Stage, run: Run, points: list[dict], settings: dict,
                shard: Shard | None = None) -> Tables:
     """Run (or reuse from ``out/parts``) the stage's points, all or ``shard``'s share;
     returns the tables concatenated over the points run. A point's seed is named by the
     claim's ``seed`` and its key, whatever else is in the grid or which shard runs it."""
-    tables: dict[str, list[pd.DataFrame]] = {}
-    seed = run.cfg["seed"]
-    for i, point in enumerate(points):
-        if shard is not None and not shard.owns(i):
+    parts = []
+    for i in range(len(points)):
+        if shard is None or shard.owns(i):
+            with shared_runs() as memo:
+                parts.append(_point(out, stage, run, points, i, settings, memo))
+    return _concat(parts)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One run of a claim's design for :func:`run_variants`: its own (``variant=None``) or
+    with other arms or config (an ablation), into ``out``."""
+
+    cfg: dict
+    out: Path
+    arms: tuple[Arm, ...] | None = None
+    variant: str | None = None
+    progress: Progress | None = None
+
+
+def _first_grid(claim: Claim, run: Run) -> tuple[Stage | None, list[dict]]:
+    for stage in claim.design.stages:
+        points = _unique(stage.points(run, {}), stage)
+        if points:
+            return stage, points
+    return None, []
+
+
+def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
+                 ) -> list[ShardResult]:
+    """``shard``'s share of the first grid of each variant, run point index by point index
+    (the claim's point ``i``, then each ablation's point ``i``) inside one
+    :func:`~clipasgd.experiment.shared_runs` block per index: a run that equals one made
+    before in the block is reused. Parts are cached as :func:`run_claim` with ``shard``
+    caches them (the gather jobs find them); the same tables as running each variant
+    alone, which ``tests/test_runner_reuse.py`` checks."""
+    plans = []
+    for v in variants:
+        run = _run(claim, v.cfg, v.arms, v.progress)
+        if claim.design.check is not None:
+            claim.design.check(v.cfg)
+        Path(v.out).mkdir(parents=True, exist_ok=True)
+        plans.append((v, run, *_first_grid(claim, run), _settings(claim, v.cfg, v.variant)))
+    for i in range(max((len(p[3]) for p in plans), default=0)):
+        if not shard.owns(i):
             continue
-        s = point_seed(seed, point["key"])
-        done = cached_point(out, point["key"], {**point, "seed": s, "settings": settings},
-                            lambda point=point, s=s: stage.run(run, point, s), run.progress)
-        for name, frame in done.items():
-            tables.setdefault(name, []).append(frame)
-        run.progress(f"{stage.name}: grid point {i + 1}/{len(points)} ({point['key']}) done")
-    return {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
+        with shared_runs() as memo:
+            for v, run, stage, points, settings in plans:
+                if i < len(points):
+                    memo.owner = v.variant or claim.id
+                    _point(Path(v.out), stage, run, points, i, settings, memo)
+    return [ShardResult(stage.name if stage else None,
+                        sum(shard.owns(i) for i in range(len(points))), len(points))
+            for _, _, stage, points, _ in plans]
 
 
 def _write(out: Path, tables: Tables) -> None:

@@ -340,12 +340,13 @@ def _read_part(parts: Path, key: str, stamp: dict) -> Tables | None:
 
 
 def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
-                 progress: Progress | None = None) -> Tables:
+                 progress: Progress | None = None,
+                 note: Callable[[], dict] | None = None) -> Tables:
     """Run one grid point, or reuse its tables from ``out/parts`` when an earlier
     (possibly interrupted) run finished it with the same settings and the same package
     code: resumption without stale results. The stamp (written last) records each
-    table's SHA-256 and row count; a part that fails that check is recomputed, with a
-    message."""
+    table's SHA-256 and row count, and ``note()`` (called after the run) if given; a part
+    that fails that check is recomputed, with a message."""
     parts = Path(out) / "parts"
     stamp_path = parts / f"{key}.done.json"
     digest = config_hash(with_inputs({"point": point, "code": code_fingerprint()}))
@@ -368,7 +369,8 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
         files[name] = {"sha256": _digest(text), "rows": len(frame)}
     write_json(stamp_path, {"hash": digest, "tables": sorted(tables), "files": files,
                             "seconds": round(time.perf_counter() - start, 3),
-                            "cpu_seconds": round(time.process_time() - cpu, 3)})
+                            "cpu_seconds": round(time.process_time() - cpu, 3),
+                            **(note() if note is not None else {})})
     return tables
 
 

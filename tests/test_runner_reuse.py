@@ -1,0 +1,84 @@
+"""An ablation's runs that equal the claim's (unchanged arms; Clipped ASGD with clipping
+ablated is vanilla ASGD at the same step and seeds) are reused, not simulated again, and
+the reused ablation's tables are byte for byte those of simulating it alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clipasgd.claims import get_claim
+from clipasgd.experiment import run_experiment, run_key, shared_runs
+from clipasgd.pipeline import needed_ablations, reuse_summary
+from clipasgd.provenance import read_stamp
+from clipasgd.runner import Shard, Variant, ablated, run_claim, run_variants
+
+SPEC = {"name": "tiny", "seed": 3, "replications": 4, "horizon": 200,
+        "problem": {"name": "quadratic", "dim": 3}, "noise": {"name": "gaussian", "sigma": 1.0},
+        "workers": {"n": 4, "D": 8, "stragglers": 1},
+        "scheduler": "algorithm1", "eps": [0.5],
+        "algorithms": [{"name": "clipped_asgd", "label": "clipped", "eta": 0.05, "c": 1.0},
+                       {"name": "asgd", "label": "vanilla", "eta": 0.05}]}
+
+
+def _frames(res) -> dict:
+    return {w: res.frame(w).to_csv(index=False) for w in ("checkpoints", "hits", "reps")}
+
+
+def test_a_run_equal_to_one_made_before_in_the_block_is_reused() -> None:
+    unclipped = {**SPEC, "algorithms": [{"name": "asgd", "label": "clipped", "eta": 0.05},
+                                        SPEC["algorithms"][1]]}
+    alone = _frames(run_experiment(unclipped, lambda _: None))
+    with shared_runs("claim") as memo:
+        run_experiment(SPEC, lambda _: None)
+        memo.owner = "ablation"
+        shared = run_experiment(unclipped, lambda _: None)
+    assert _frames(shared) == alone  # every byte of every table
+    assert memo.take() == [
+        {"label": "clipped", "owner": "ablation", "from_label": "vanilla", "from_owner": "claim"},
+        {"label": "vanilla", "owner": "ablation", "from_label": "vanilla", "from_owner": "claim"}]
+    # the key ignores labels and other algorithms, not parameters or seeds
+    a, b = SPEC["algorithms"]
+    assert run_key(SPEC, {**b, "label": "x"}) == run_key({**SPEC, "name": "y"}, b)
+    assert run_key(SPEC, b) != run_key({**SPEC, "seed": 4}, b)
+    assert run_key(SPEC, b) != run_key(SPEC, {**b, "eta": 0.06})
+
+
+def _tables(folder: Path) -> dict[str, bytes]:
+    """Every table's bytes, the parts' included; not high_prob's ``timing`` (wall seconds,
+    which differ between any two runs)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*.csv")) if not p.stem.endswith("timing")}
+
+
+@pytest.mark.parametrize("claim", ["tau_max", "high_prob"])
+def test_a_reused_ablation_equals_the_ablation_simulated_alone(claim, claim_cfg, tmp_path
+                                                               ) -> None:
+    info = get_claim(claim)
+    cfg = claim_cfg(claim, "smoke")
+    acfg, arms = ablated(info, cfg, "clipping")
+    assert needed_ablations(claim) == ["clipping"]
+    quiet = lambda _: None  # noqa: E731
+    shared, alone = tmp_path / "shared", tmp_path / "alone"
+    variants = [Variant(cfg, shared, progress=quiet),
+                Variant(acfg, shared / "ablation-clipping", arms, "without-clipping", quiet)]
+    for k in range(2):  # two shard jobs, then the gathers
+        run_variants(info, variants, Shard(k, 2))
+    run_claim(info, cfg, shared, progress=quiet)
+    run_claim(info, acfg, shared / "ablation-clipping", arms=arms, variant="without-clipping",
+              progress=quiet)
+    run_claim(info, acfg, alone, arms=arms, variant="without-clipping", progress=quiet)
+    assert _tables(shared / "ablation-clipping") == _tables(alone)
+    # the clipped arm ablated is the claim's vanilla run: tau_max's ablation simulates
+    # nothing; high_prob's heavy-repeat point runs the clipped arm alone (new seeds)
+    summary = reuse_summary(shared / "ablation-clipping")
+    n = summary["points"]
+    assert summary["points_reusing"] == n - (claim == "high_prob")
+    assert set(summary["runs_reused"]["clipped"]) == {f"{claim}:vanilla"}
+    if claim == "tau_max":
+        assert summary["runs_reused"]["clipped"] == {"tau_max:vanilla": n}
+        assert set(summary["runs_reused"]) == {a.label for a in info.arms}
+    assert reuse_summary(alone)["runs_reused"].get("clipped") is None
+    stamp, _ = read_stamp(next((alone / "parts").glob("*.done.json")), ())
+    assert {r["label"] for r in stamp["reused"]} == {"vanilla"}  # equal arms inside a run
