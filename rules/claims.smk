@@ -44,6 +44,7 @@ rule simulate_shard:
     params:
         section=section_hash,
         code=CODE,
+        ablations=lambda w: ",".join(needed_ablations(w.claim)),
     threads: 1
     resources:
         mem_mb=sim_mem,
@@ -55,7 +56,7 @@ rule simulate_shard:
     shell:
         logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline simulate {wildcards.claim:q}'
                      ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"'
-                     ' --shard {wildcards.k:q}/{wildcards.n:q}')
+                     ' --shard {wildcards.k:q}/{wildcards.n:q} --ablations={params.ablations:q}')
 
 
 rule simulate:

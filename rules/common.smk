@@ -9,7 +9,8 @@ from clipasgd.claims.base import MECHANISMS, code_fingerprint
 from clipasgd.claims.words import words_hash
 from clipasgd.datasets import DATASETS, needed
 from clipasgd.pipeline import (ablation_mechanisms, check_config, check_configfiles,
-                               claim_config, logged_shell, section_hash as _section_hash,
+                               claim_config, logged_shell, needed_ablations,
+                               section_hash as _section_hash,
                                shard_count, tables_state, write_merged_config)
 from clipasgd.provenance import config_hash
 

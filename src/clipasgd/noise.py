@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy import stats
 
+from .lazy import LazyModule
 from .updates import row_norms
+
+stats = LazyModule("scipy.stats")  # only norm_dist (tests, tail checks) reads it
 
 __all__ = ["Noise", "SubWeibull", "Gaussian", "StudentT", "Pareto", "Minibatch", "NoNoise",
            "make_noise", "NOISES"]
@@ -102,7 +105,9 @@ class StudentT(_Radial):
         return np.abs(rng.standard_t(self.df, size))
 
     def norm_dist(self) -> stats.rv_continuous:
-        return stats.halfcauchy(scale=self.sigma) if self.df == 1 else _AbsT(self.df, self.sigma)
+        if self.df == 1:
+            return stats.halfcauchy(scale=self.sigma)
+        return _abs_t_class()(self.df, self.sigma)
 
 
 @dataclass(frozen=True)
@@ -171,18 +176,22 @@ class Minibatch(Noise):
         raise TypeError("minibatch noise is drawn by the problem: use an Oracle")
 
 
-class _AbsT(stats.rv_continuous):
-    """``sigma * |t_df|`` (scipy has no folded t)."""
+@lru_cache(maxsize=1)
+def _abs_t_class() -> type:
+    """``sigma * |t_df|`` (scipy has no folded t); defined at first use, with scipy.stats."""
 
-    def __init__(self, df: float, sigma: float):
-        super().__init__(a=0.0, name="abs_t")
-        self._t = stats.t(df, scale=sigma)
+    class _AbsT(stats.rv_continuous):
+        def __init__(self, df: float, sigma: float):
+            super().__init__(a=0.0, name="abs_t")
+            self._t = stats.t(df, scale=sigma)
 
-    def _cdf(self, x: np.ndarray) -> np.ndarray:
-        return 2.0 * self._t.cdf(x) - 1.0
+        def _cdf(self, x: np.ndarray) -> np.ndarray:
+            return 2.0 * self._t.cdf(x) - 1.0
 
-    def _pdf(self, x: np.ndarray) -> np.ndarray:
-        return 2.0 * self._t.pdf(x)
+        def _pdf(self, x: np.ndarray) -> np.ndarray:
+            return 2.0 * self._t.pdf(x)
+
+    return _AbsT
 
 
 NOISES: dict[str, type[Noise]] = {

@@ -24,8 +24,9 @@ import sys
 import time
 from pathlib import Path
 
+from . import claims as registry
 from .algorithms import name_of
-from .claims import CLAIM_IDS, SIMULATED, base, get_claim, words
+from .claims import CLAIM_IDS, base, get_claim, words
 from .guard import MAX_SHARDS, check_count
 from .mechanism import ablation_outcome, conditions_broken, fraction_clipped
 from .provenance import (
@@ -51,17 +52,21 @@ ROOT = Path.cwd()
 SCHEMA = "config/config.schema.json"
 
 
-def load_config(path: str | Path = "config/config.yaml", schema: str | Path = SCHEMA) -> dict:
-    """Read and validate the pipeline config."""
+def load_config(path: str | Path = "config/config.yaml", schema: str | Path = SCHEMA,
+                claims: list[str] | None = None) -> dict:
+    """Read and validate the pipeline config (sections required: see :func:`check_config`)."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"config file not found: {path}")
-    return check_config(load_yaml(path, what=str(path)), schema, str(path))
+    return check_config(load_yaml(path, what=str(path)), schema, str(path), claims)
 
 
-def check_config(cfg: dict, schema: str | Path = SCHEMA, what: str = "config") -> dict:
+def check_config(cfg: dict, schema: str | Path = SCHEMA, what: str = "config",
+                 claims: list[str] | None = None) -> dict:
     """Validate a config already read (the Snakefile's, after ``--config`` overrides):
-    finite numbers, the schema, each claim's section merged at every scale."""
+    finite numbers, the schema, each claim's section merged at every scale, and a section
+    for every simulated claim (for the data of ``claims`` only, if given: a job on one
+    claim imports no other claim's module)."""
     check_finite(cfg, what)
     schema_path = Path(schema)
     if not schema_path.is_file():
@@ -82,7 +87,8 @@ def check_config(cfg: dict, schema: str | Path = SCHEMA, what: str = "config") -
             merged = _merge({k: v for k, v in section.items() if k != "scales"}, over)
             validate(merged, {"$ref": f"#/$defs/{claim}", "$defs": defs},
                      what=f"{what}: claims.{claim} at scale {scale}")
-    missing = [c for c in SIMULATED if c not in cfg["claims"]]
+    needs = registry.SIMULATED if claims is None else {get_claim(c).source for c in claims}
+    missing = [c for c in needs if c not in cfg["claims"]]
     if missing:
         raise SpecError(f"{what}: claims: no section for claim(s) {', '.join(missing)} "
                         "(every claim with its own simulation needs one)")
@@ -267,12 +273,14 @@ def parse_shard(text: str) -> Shard:
     return Shard(k - 1, count)
 
 
-def run_shard(cfg: dict, claim: str, scale: str, part: Shard) -> Path:
+def run_shard(cfg: dict, claim: str, scale: str, part: Shard,
+              ablations: list[str] | None = None) -> Path:
     """Run one shard's grid points (parts only) of the claim and of its needed ablations
     (:func:`needed_ablations`; a run an ablation shares with the claim is simulated once:
     :func:`clipasgd.runner.run_variants`) and write its stamp
-    ``data/<scale>/<claim>/shards/<k>-of-<K>.json`` (the Snakemake job's output)."""
-    ablations = needed_ablations(claim)
+    ``data/<scale>/<claim>/shards/<k>-of-<K>.json`` (the Snakemake job's output).
+    ``ablations`` given (the Snakemake rule passes them), no other claim is imported."""
+    ablations = needed_ablations(claim) if ablations is None else ablations
     variants = [_variant(cfg, claim, scale, part)] + [
         _variant(cfg, claim, scale, part, m) for m in ablations]
     start, cpu = time.time(), time.process_time()
@@ -467,7 +475,7 @@ def tidy_runs(scale: str, root: Path | None = None) -> Path:
 
     root = root or ROOT
     frames = []
-    for claim in SIMULATED:
+    for claim in registry.SIMULATED:
         folder = root / "data" / scale / claim
         for name in run_tables(folder):
             frame = pd.read_csv(folder / f"{name}.csv")
@@ -627,11 +635,11 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
     root = root or ROOT
     shards = shard_count(cfg, scale)
     lines = [f"Estimate for scale {scale!r} ({shards} shard jobs per simulated claim)"]
-    lines.append(_last_prediction(root, scale, list(SIMULATED)) or
+    lines.append(_last_prediction(root, scale, list(registry.SIMULATED)) or
                  "no earlier prediction for this scale to compare with")
     lines.append(f"{'claim':<20} {'points':>6} {'measured at':>11} {'core-h':>8}")
     total, predicted, unknown = 0.0, {}, []
-    for claim in SIMULATED:
+    for claim in registry.SIMULATED:
         got = _predict(cfg, claim, scale, root)
         if isinstance(got, str):
             unknown.append(claim)
@@ -641,9 +649,9 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
         predicted[claim] = round(secs, 1)
         total += secs / 3600
         lines.append(f"{claim:<20} {n:>6} {at:>11} {secs / 3600:>8.2f}")
-    jobs = shards * len(SIMULATED) + len(SIMULATED) + 2 * len(CLAIM_IDS) + 2
-    lines.append(f"jobs: {jobs} ({shards * len(SIMULATED)} simulation shards, "
-                 f"{len(SIMULATED)} gathers, {len(CLAIM_IDS)} verdicts, {len(CLAIM_IDS)} "
+    jobs = shards * len(registry.SIMULATED) + len(registry.SIMULATED) + 2 * len(CLAIM_IDS) + 2
+    lines.append(f"jobs: {jobs} ({shards * len(registry.SIMULATED)} simulation shards, "
+                 f"{len(registry.SIMULATED)} gathers, {len(CLAIM_IDS)} verdicts, {len(CLAIM_IDS)} "
                  "notebooks, summary, all)")
     lines.append(f"core-hours: {total:.2f}" + (f" + n/a claims ({', '.join(unknown)})"
                                                 if unknown else ""))
@@ -736,12 +744,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shard", default=None, help="k/K: simulate only this share of the grid")
     ap.add_argument("--ablate", default=None, metavar="MECHANISM",
                     help="simulate: the design with this credited mechanism removed")
+    ap.add_argument("--ablations", default=None, metavar="M1,M2",
+                    help="simulate --shard: the ablations to run beside the claim (default: "
+                         "those a claim reading its data credits; Snakemake passes them)")
     ap.add_argument("--stamp", default=None, help="check-config: write this file when OK")
     ap.add_argument("--check", action="store_true",
                     help="readme: only check that the generated claims table is current")
     args = ap.parse_args(argv)
     try:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, claims=[args.claim] if args.claim else None)
         scale = args.scale or cfg["scale"]
         if scale not in cfg["scales"]:
             raise SpecError(f"unknown scale {scale!r}; configured: {', '.join(cfg['scales'])}")
@@ -769,7 +780,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.ablate is not None:
                 run_simulate(cfg, args.claim, scale, ablate=args.ablate)
             elif args.shard is not None:
-                run_shard(cfg, args.claim, scale, parse_shard(args.shard))
+                run_shard(cfg, args.claim, scale, parse_shard(args.shard),
+                          None if args.ablations is None else
+                          [m for m in args.ablations.split(",") if m])
             else:
                 (run_simulate if args.step == "simulate" else run_verdict)(cfg, args.claim,
                                                                            scale)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from . import FOLDERS, get_claim
+from . import claim_folder, get_claim
 
 __all__ = ["FIELDS", "REQUIRED", "templates", "render", "words_hash"]
 
@@ -41,12 +41,12 @@ def templates(claim_id: str) -> dict[str, str]:
     """The claim's word templates (``Claim.words``, else its folder's ``words.yaml``)."""
     claim = get_claim(claim_id)
     words = dict(claim.words) if claim.words is not None else \
-        _file(FOLDERS[claim_id]).get(claim_id, {})
+        _file(claim_folder(claim_id)).get(claim_id, {})
     missing = [f for f in REQUIRED if not words.get(f)]
     unknown = [f for f in words if f not in FIELDS]
     if missing or unknown:
         where = "Claim.words" if claim.words is not None else \
-            str(FOLDERS[claim_id] / "words.yaml")
+            str(claim_folder(claim_id) / "words.yaml")
         raise ValueError(f"claim {claim_id!r}: words in {where}: "
                          + (f"missing {missing}" if missing else f"unknown fields {unknown}")
                          + f"; fields: {', '.join(FIELDS)}")

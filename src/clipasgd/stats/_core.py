@@ -8,9 +8,11 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats as sps
 
+from ..lazy import LazyModule
 from ..provenance import to_jsonable
+
+sps = LazyModule("scipy.stats")  # imported at first use
 
 
 class Interval(NamedTuple):

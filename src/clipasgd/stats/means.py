@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
+from ..lazy import LazyModule
 from ._core import Interval, _Result, as_1d, check_level
+
+sps = LazyModule("scipy.stats")  # imported at first use
 
 
 @dataclass(frozen=True)

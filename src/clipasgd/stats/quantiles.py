@@ -10,10 +10,11 @@ from typing import ClassVar, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
-from ..tails import MIN_POINTS, hill, theta_drift, weibull_tail
+from ..lazy import LazyModule
 from ._core import Interval, _Result, censored_1d, check_level, sample_quantile
+
+sps = LazyModule("scipy.stats")  # imported at first use
 
 Alternative = Literal["two-sided", "less", "greater"]
 
@@ -236,6 +237,8 @@ def tail_summary(x: ArrayLike, seed: int = 0) -> dict:
     an upward drift with the number of runs is the mark of a power-law tail. Censored runs
     are left out (``n_censored`` says how many; that biases theta_hat down).
     """
+    from ..tails import MIN_POINTS, hill, theta_drift, weibull_tail  # scipy.stats: on use
+
     x = censored_1d(x, "x")
     fin = x[np.isfinite(x)]
     excess = fin - np.median(fin)

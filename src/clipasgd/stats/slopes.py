@@ -9,9 +9,11 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
-from scipy import stats as sps
 
+from ..lazy import LazyModule
 from ._core import Interval, _Result, as_1d, check_level, ref_quantile, with_constant
+
+sps = LazyModule("scipy.stats")  # imported at first use
 
 _NO_INTERVAL = Interval(math.nan, math.nan)
 
