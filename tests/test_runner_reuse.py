@@ -52,7 +52,7 @@ def _tables(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*.csv")) if not p.stem.endswith("timing")}
 
 
-@pytest.mark.parametrize("claim", ["tau_max", "high_prob"])
+@pytest.mark.parametrize("claim", ["tau_max", "high_prob", "fig2_speedup"])
 def test_a_reused_ablation_equals_the_ablation_simulated_alone(claim, claim_cfg, tmp_path
                                                                ) -> None:
     info = get_claim(claim)
@@ -70,10 +70,14 @@ def test_a_reused_ablation_equals_the_ablation_simulated_alone(claim, claim_cfg,
               progress=quiet)
     run_claim(info, acfg, alone, arms=arms, variant="without-clipping", progress=quiet)
     assert _tables(shared / "ablation-clipping") == _tables(alone)
-    # the clipped arm ablated is the claim's vanilla run: tau_max's ablation simulates
-    # nothing; high_prob's heavy-repeat point runs the clipped arm alone (new seeds)
     summary = reuse_summary(shared / "ablation-clipping")
     n = summary["points"]
+    if claim == "fig2_speedup":  # a point per arm: the unchanged arms' points reused whole
+        assert summary["runs_reused"] == {a: {f"{claim}:{a}": 2} for a in
+                                          ("vanilla", "delay_adaptive", "ringmaster")}
+        return
+    # the clipped arm ablated is the claim's vanilla run: tau_max's ablation simulates
+    # nothing; high_prob's heavy-repeat point runs the clipped arm alone (new seeds)
     assert summary["points_reusing"] == n - (claim == "high_prob")
     assert set(summary["runs_reused"]["clipped"]) == {f"{claim}:vanilla"}
     if claim == "tau_max":

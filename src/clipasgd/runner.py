@@ -17,7 +17,7 @@ shared_runs`); each point's stamp records what was reused from which arm.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -114,19 +114,57 @@ def _settings(claim: Claim, cfg: dict, variant: str | None) -> dict:
     return settings if variant is None else {**settings, "variant": variant}
 
 
+@dataclass
+class _Made:
+    """A point one variant computed in this process: what another variant's same point
+    needs to be the same point (settings less the variant name, the arms' specs)."""
+
+    owner: str
+    run: Run
+    settings: dict
+    tables: Tables
+
+
+def _same_point(made: _Made | None, run: Run, settings: dict) -> bool:
+    """Is ``made`` (same key) what ``run`` would compute? The same config and settings, and
+    every arm spec it asked for the same in both (an ablation's unchanged arms)."""
+    if made is None or made.run.seen is None or made.run.cfg != run.cfg:
+        return False
+    less = lambda d: {k: v for k, v in d.items() if k != "variant"}  # noqa: E731
+    if less(made.settings) != less(settings):
+        return False
+    try:
+        return all(made.run.arm(label).spec(at) == run.arm(label).spec(at)
+                   for label, at in made.run.seen)
+    except KeyError:
+        return False
+
+
 def _point(out: Path, stage: Stage, run: Run, points: list[dict], i: int, settings: dict,
-           memo: RunMemo) -> Tables:
-    """Point ``i`` of the stage, run (runs already in ``memo`` reused) or read from its
-    cached part; a run's stamp lists the runs it reused (``reused``)."""
+           memo: RunMemo, made: dict[str, _Made] | None = None) -> Tables:
+    """Point ``i`` of the stage, run (runs already in ``memo`` reused; the whole point
+    reused where ``made`` holds the same point: :func:`_same_point`) or read from its
+    cached part; a run's stamp lists what it reused (``reused``)."""
     point = points[i]
     s = point_seed(run.cfg["seed"], point["key"])
+    prun = replace(run, seen=[])
+    before = (made or {}).get(point["key"])
     memo.take()
 
     def compute() -> Tables:
-        return stage.run(run, point, s)
+        if _same_point(before, prun, settings):
+            labels = dict.fromkeys(label for label, _ in before.run.seen)
+            memo.reused += [{"label": x, "owner": memo.owner, "from_label": x,
+                             "from_owner": before.owner} for x in labels]
+            run.progress(f"{stage.name}: grid point {point['key']}: the same point as "
+                         f"{before.owner}'s (arms unchanged): reused")
+            return {name: frame.copy() for name, frame in before.tables.items()}
+        return stage.run(prun, point, s)
 
     done = cached_point(out, point["key"], {**point, "seed": s, "settings": settings},
                         compute, run.progress, note=lambda: {"reused": memo.take()})
+    if made is not None and prun.seen:  # computed here, not read from its part
+        made.setdefault(point["key"], _Made(memo.owner, prun, settings, done))
     run.progress(f"{stage.name}: grid point {i + 1}/{len(points)} ({point['key']}) done")
     return done
 
@@ -177,9 +215,10 @@ def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
     """``shard``'s share of the first grid of each variant, run point index by point index
     (the claim's point ``i``, then each ablation's point ``i``) inside one
     :func:`~clipasgd.experiment.shared_runs` block per index: a run that equals one made
-    before in the block is reused. Parts are cached as :func:`run_claim` with ``shard``
-    caches them (the gather jobs find them); the same tables as running each variant
-    alone, which ``tests/test_runner_reuse.py`` checks."""
+    before in the block is reused, and so is a whole point whose arms the ablation leaves
+    unchanged (the figure claims' points run one arm each). Parts are cached as
+    :func:`run_claim` with ``shard`` caches them (the gather jobs find them); the same
+    tables as running each variant alone, which ``tests/test_runner_reuse.py`` checks."""
     plans = []
     for v in variants:
         run = _run(claim, v.cfg, v.arms, v.progress)
@@ -190,11 +229,12 @@ def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
     for i in range(max((len(p[3]) for p in plans), default=0)):
         if not shard.owns(i):
             continue
+        made: dict[str, _Made] = {}
         with shared_runs() as memo:
             for v, run, stage, points, settings in plans:
                 if i < len(points):
                     memo.owner = v.variant or claim.id
-                    _point(Path(v.out), stage, run, points, i, settings, memo)
+                    _point(Path(v.out), stage, run, points, i, settings, memo, made)
     return [ShardResult(stage.name if stage else None,
                         sum(shard.owns(i) for i in range(len(points))), len(points))
             for _, _, stage, points, _ in plans]

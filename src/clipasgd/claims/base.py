@@ -75,11 +75,13 @@ class Arm:
 @dataclass(frozen=True)
 class Run:
     """What a stage of a design sees: the claim's merged config section, its arms (the
-    declared ones, or replacements the runner was given) and a progress callback."""
+    declared ones, or replacements the runner was given) and a progress callback. A stage
+    reads its arms through :meth:`spec`, :meth:`algorithms` or :meth:`build`."""
 
     cfg: dict
     arms: tuple[Arm, ...]
     progress: Progress
+    seen: list | None = field(default=None, compare=False)  # (label, at) of every spec made
 
     def arm(self, label: str) -> Arm:
         for a in self.arms:
@@ -87,15 +89,22 @@ class Run:
                 return a
         raise KeyError(f"no arm labelled {label!r}; arms: {[a.label for a in self.arms]}")
 
+    def spec(self, label: str, at: Mapping[str, Any]) -> dict:
+        """The arm ``label``'s spec entry at ``at`` (recorded in ``seen`` when the runner
+        asks: a point whose arms' specs are all unchanged is the same point)."""
+        if self.seen is not None:
+            self.seen.append((label, dict(at)))
+        return self.arm(label).spec(at)
+
     def algorithms(self, at: Mapping[str, Any], labels: Iterable[str] | None = None
                    ) -> list[dict]:
         """Spec entries of the arms (all, or those in ``labels``, in that order) at ``at``."""
-        chosen = self.arms if labels is None else [self.arm(x) for x in labels]
-        return [a.spec(at) for a in chosen]
+        chosen = [a.label for a in self.arms] if labels is None else list(labels)
+        return [self.spec(x, at) for x in chosen]
 
     def build(self, label: str, at: Mapping[str, Any], n_workers: int = 1) -> Algorithm:
         """The arm ``label``'s algorithm at ``at``, built from the registry."""
-        spec = self.arm(label).spec(at)
+        spec = self.spec(label, at)
         return make_algorithm(spec.pop("name"), n_workers,
                               **{k: v for k, v in spec.items() if k != "label"})
 
