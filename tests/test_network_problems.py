@@ -210,3 +210,22 @@ def test_gradient_blocks_match_a_direct_backward_pass(name, request):
             want = np.concatenate([(h.T @ da).ravel(), da.sum(0), (z.T @ d).ravel(),
                                    d.sum(0)])
             np.testing.assert_allclose(g[r, p.n_prefix:], want, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["fashion_mlp", "shakespeare_mlp"])
+def test_float32_option_is_single_precision_of_the_same_network(name):
+    """``dtype: float32`` (declared by a claim, recorded by describe): gradients and
+    evaluations agree with float64 to single precision; the gradient stays float64."""
+    small = {"fashion_mlp": {"hidden": 6}, "shakespeare_mlp": {"context": 4, "embed": 3,
+                                                                "hidden": 7}}[name]
+    p64, p32 = (make_problem(name, source="synthetic", n_eval=50, dtype=dt, **small)
+                for dt in ("float64", "float32"))
+    x = _rows(p64)
+    g64, g32 = (p.minibatch_grad(x, np.random.default_rng(8), 16) for p in (p64, p32))
+    assert g32.dtype == np.float64 and not np.array_equal(g32, g64)
+    np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-6 * np.abs(g64).max())
+    for k, v in p64.evaluate(x).items():
+        np.testing.assert_allclose(p32.evaluate(x)[k], v, rtol=1e-4, atol=1e-4)
+    assert p32.describe()["dtype"] == "float32" and p64.describe()["dtype"] == "float64"
+    with pytest.raises(ValueError, match="unknown dtype"):
+        make_problem(name, source="synthetic", dtype="float16", **small)

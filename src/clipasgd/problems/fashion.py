@@ -74,12 +74,13 @@ class FashionMLP(SoftmaxNetwork):
 
     def __init__(self, source: str = "auto", data_dir: str = "data/raw", hidden: int = 128,
                  n_parts: int = 1, split: str = "iid", alpha: float = 0.5, seed: int = 0,
-                 init_seed: int = 0, n_eval: int = 10_000) -> None:
+                 init_seed: int = 0, n_eval: int = 10_000, dtype: str = "float64") -> None:
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}; valid: {', '.join(SOURCES)}")
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
         self.source, self.split = source, split
+        self._set_dtype(dtype)
         self.hidden = check_int("hidden", hidden, 1)
         self.n_parts = check_int("n_parts", n_parts, 1)
         self.alpha = check_float("alpha", alpha)
@@ -88,7 +89,8 @@ class FashionMLP(SoftmaxNetwork):
         data = prepared(source, str(data_dir))
         n_train = data.n_train
         # sample ids: [0, n_train) training images, then the test images
-        self.pixels, self.labels, self._table = data.pixels, data.labels, data.table
+        self.pixels, self.labels = data.pixels, data.labels
+        self._table = data.table.astype(self._ft, copy=False)
         self.n_in, self.n_out = self.pixels.shape[1], 10
         self._set_layout()
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, 32]))
@@ -110,4 +112,5 @@ class FashionMLP(SoftmaxNetwork):
 
     def describe(self) -> dict:
         return {**super().describe(), "source": self.source, "split": self.split,
-                "alpha": self.alpha, "hidden": self.hidden, "n_eval": len(self.eval_idx)}
+                "alpha": self.alpha, "hidden": self.hidden, "n_eval": len(self.eval_idx),
+                "dtype": self.dtype}

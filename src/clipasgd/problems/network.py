@@ -11,6 +11,10 @@ loss on shard ``i``, as in :mod:`clipasgd.problems.logistic` (whose
 :func:`split_indices` makes the shards). ``tanh`` keeps ``f`` smooth, but its
 smoothness constant is unknown: ``L`` is ``nan`` so that no step size can be
 silently derived from it; ``f >= 0`` gives ``f_star = 0`` as a lower bound.
+
+``dtype="float32"`` (a problem option a claim may declare; recorded by
+:meth:`SoftmaxNetwork.describe`) computes the network's passes in single precision; the
+iterate and the returned gradient stay float64. The default, ``float64``, is unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from clipasgd.problems.base import IntOrArray, Problem
 from clipasgd.problems.quadratic import check_int, part_index
 
 CHUNK = 2048  # samples per block in full passes (bounds memory)
+DTYPES = ("float64", "float32")
 
 
 def _log_softmax(a: np.ndarray) -> np.ndarray:
@@ -76,6 +81,14 @@ class SoftmaxNetwork(Problem):
     L = float("nan")
     f_star = 0.0
     f_star_exact = False
+    dtype = "float64"
+    _ft = np.dtype(np.float64)
+
+    def _set_dtype(self, dtype: str) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+        self.dtype = dtype
+        self._ft = np.dtype(dtype)
 
     def _set_layout(self) -> None:
         h, o = self.hidden, self.n_out
@@ -106,7 +119,8 @@ class SoftmaxNetwork(Problem):
         """``(sum_b w_b loss_b, its gradient, logits)`` per row for samples ``idx``
         (``(B,)`` shared or ``(R, B)``) with weights ``w`` broadcastable to ``(R, B)``.
         The gradient's blocks are written in place into one ``(R, dim)`` array."""
-        pre, w1, b1, w2, b2 = self._unpack(x)
+        ft = self._ft
+        pre, w1, b1, w2, b2 = (a.astype(ft, copy=False) for a in self._unpack(x))
         h = self._features(pre, idx)
         z = np.tanh(h @ w1 + b1[:, None])
         logits = z @ w2 + b2[:, None]
@@ -122,7 +136,7 @@ class SoftmaxNetwork(Problem):
         d[at] -= 1.0
         d *= wb[..., None]  # dloss/dlogits
         da = (d @ w2.transpose(0, 2, 1)) * (1.0 - z * z)
-        g, c = np.empty((R, self.dim)), self._cuts
+        g, c = np.empty((R, self.dim), dtype=ft), self._cuts
         if self.n_prefix:
             g[:, :c[1]] = self._feature_grad(pre, idx, da @ w1.transpose(0, 2, 1))
         np.matmul(np.swapaxes(h, -1, -2), da,
@@ -131,7 +145,7 @@ class SoftmaxNetwork(Problem):
         np.matmul(z.transpose(0, 2, 1), d, out=g[:, c[3]:c[4]].reshape(R, self.hidden,
                                                                         self.n_out))
         g[:, c[4]:] = d.sum(axis=1)
-        return loss, g, logits
+        return loss, g.astype(np.float64, copy=False), logits
 
     def minibatch_grad(self, x: np.ndarray, rng: np.random.Generator, batch_size: int,
                        part: IntOrArray | None = None) -> np.ndarray:
