@@ -12,7 +12,8 @@ the limit: about 1e-12 when they did the same work on the same draws. Rows inclu
 federated: d=1, R=10, n=16), the same calls stacked along ``R`` (what batching would buy) and a
 peer-like single long trajectory (d=1000, n=100, the Ringmaster compute times; target at
 least 2.3e4 calls/s). Schedules: events/s at n = 10,000 workers, compiled against the
-Python reference. Speed lives here, never in tests.
+Python reference. The neural-network gradient's rows (gradients/s against a minimal numpy
+gradient and torch) come from ``bench_network.py``. Speed lives here, never in tests.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_network import print_network, run_network_bench  # noqa: E402
 from limit_kernel import limit_loop  # noqa: E402
 
 from clipasgd.compute_times import ComputeTimes, ringmaster_peer, stragglers  # noqa: E402
@@ -131,7 +133,8 @@ def run_bench(quick: bool = False, repeats: int | None = None) -> dict:
     rows = [bench_row(label, d, R, n, T // 10 if quick else T, reps)
             for label, d, R, n, T in GRID if not (quick and (d, R) in QUICK_SKIP)]
     sched = schedule_rates(100_000 if quick else 1_000_000, reps)
-    return {"engine": rows, "schedule_events_per_s_n10000": sched, "repeats": reps}
+    return {"engine": rows, "schedule_events_per_s_n10000": sched,
+            "network": run_network_bench(quick, reps), "repeats": reps}
 
 
 def print_table(result: dict) -> None:
@@ -145,6 +148,7 @@ def print_table(result: dict) -> None:
     for name, s in result["schedule_events_per_s_n10000"].items():
         print(f"{name} at n=10000: compiled {s['compiled']:.3g} events/s, python "
               f"{s['python']:.3g} events/s, speed-up {s['speedup']:.1f}x")
+    print_network(result["network"])
 
 
 if __name__ == "__main__":

@@ -375,3 +375,31 @@ def test_version_flag(capsys) -> None:
         main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == f"clipasgd {__version__}"
+
+
+@pytest.mark.parametrize("user", [None, "OMP_NUM_THREADS", "MKL_NUM_THREADS"])
+def test_cli_run_pins_blas_to_one_thread_unless_the_user_set_it(tmp_path, monkeypatch, user):
+    """``clipasgd run`` simulates with one BLAS thread (as the pipeline's jobs do), unless
+    the user set OPENBLAS/OMP/MKL_NUM_THREADS: then the library's own setting stays."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import clipasgd.experiment
+    from clipasgd.cli import BLAS_THREAD_VARS
+
+    def blas() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    for var in BLAS_THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    if user:
+        monkeypatch.setenv(user, "2")
+    seen: list[list[int]] = []
+    real = clipasgd.experiment.run_experiment
+    monkeypatch.setattr(clipasgd.experiment, "run_experiment",
+                        lambda *a, **k: (seen.append(blas()), real(*a, **k))[1])
+    spec_file = tmp_path / "tiny.yaml"
+    spec_file.write_text(yaml.safe_dump(tiny_spec(replications=2)))
+    with threadpool_limits(limits=2, user_api="blas"):
+        outside = blas()
+        assert main(["run", str(spec_file), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert seen and seen[0] == (outside if user else [1] * len(outside))

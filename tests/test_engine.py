@@ -706,3 +706,52 @@ def test_schedule_summary_is_the_runs_schedule() -> None:
     assert summary == spec_schedule(spec).truncate(80).summary()
     assert summary == run_experiment(spec, progress=lambda m: None).runs["asgd"].schedule
     assert summary["events"] == 80 and summary["tau_C"] == 4 and summary["tau_max"] >= 3
+
+
+def _same_but_virtual(on, off) -> None:
+    """Every output of ``off`` (``virtual=False``) equals ``on``'s except the virtual
+    iterate's, which are NaN."""
+    for k, v in on.metrics.items():
+        if k in ("vdist", "vmax"):
+            assert np.isnan(off.metrics[k]).all(), k
+        else:
+            np.testing.assert_array_equal(v, off.metrics[k], err_msg=k)
+    for k in ("hit", "diverged_at", "clip_fraction"):
+        np.testing.assert_array_equal(getattr(on, k), getattr(off, k), err_msg=k)
+    assert np.isnan(off.virtual_max).all()
+
+
+@pytest.mark.parametrize("big", [0.0, 1e308])  # the second overflows: every row diverges
+def test_virtual_off_keeps_what_is_read_network(big: float) -> None:
+    """The time-to-target runs' path (full_gradient=False, evaluate, numpy engine): skipping
+    the virtual iterate leaves evaluations, clip fractions and divergences identical."""
+    from clipasgd.noise import Minibatch
+    from clipasgd.problems import make_problem
+
+    prob = make_problem("fashion_mlp", source="synthetic", hidden=5, n_eval=40)
+    sched = algorithm1(stragglers(4, 2, 4.0), 260)
+    runs = [simulate(prob, Minibatch(8), chain(clip(1.0), scale(0.05)), sched, R=3, rng=9,
+                     horizon=200, x0=prob.x0() + big,
+                     options=EngineOptions(full_gradient=False, evaluate=prob.evaluate,
+                                           virtual=v)) for v in (True, False)]
+    _same_but_virtual(*runs)
+    assert (runs[1].diverged_at >= 0).all() == (big > 0)
+    assert big or (runs[0].virtual_max > 0).all()
+
+
+def test_virtual_off_keeps_what_is_read_batched() -> None:
+    """Per-replication schedules and the full gradient (hitting times, norms): the same."""
+    prob = Quadratic(dim=6, condition=10.0)
+    times = stragglers(4, 1, 6.0)
+    scheds = [algorithm1(times, 400, np.random.default_rng(k)) for k in range(3)]
+    runs = [simulate(prob, SubWeibull(theta=1.0, sigma=0.3), chain(clip(0.5), scale(0.1)),
+                     scheds, R=3, rng=2, horizon=300, engine="numpy",
+                     options=EngineOptions(eps=(1.0, 0.1), virtual=v)) for v in (True, False)]
+    _same_but_virtual(*runs)
+
+
+def test_finite_rows_is_exact() -> None:
+    from clipasgd.engine import _finite_rows
+
+    x = np.array([[1.0, 2.0], [1e308, 1e308], [np.inf, -np.inf], [np.nan, 0.0], [0.0, 0.0]])
+    assert _finite_rows(x).tolist() == [True, True, False, False, True]

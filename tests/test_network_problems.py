@@ -158,3 +158,74 @@ def test_engine_drives_the_federated_network():
     res = simulate(p, Minibatch(16), chain(clip(2.0), scale(0.1)), sched, R=2, rng=1)
     sub = res.metrics["subopt"]
     assert np.all(sub[-1] < 0.5 * sub[0])
+
+
+def test_pixel_standardisation_is_exact_and_built_once():
+    """The integer moments match numpy's float64 mean and std of ``x / 255`` (to rounding),
+    the feature table gives ``(p / 255 - mean) / sd`` per pixel, and the prepared data
+    are built once per process and read-only (shared by every instance)."""
+    from clipasgd.problems.fashion import pixel_moments, prepared
+
+    x = np.random.default_rng(4).integers(0, 256, (300, 784)).astype(np.uint8)
+    mu, sd = pixel_moments(x, chunk=77)
+    scaled = x / 255.0
+    np.testing.assert_allclose([mu, sd], [scaled.mean(), scaled.std()], rtol=1e-14)
+    a = make_problem("fashion_mlp", source="synthetic", hidden=3, n_eval=10)
+    b = make_problem("fashion_mlp", source="synthetic", hidden=4, n_parts=2, n_eval=20)
+    assert a.pixels is b.pixels and prepared("synthetic", "data/raw") is \
+        prepared("synthetic", "data/raw")
+    assert not a.pixels.flags.writeable and not a._table.flags.writeable
+    n_train = prepared("synthetic", "data/raw").n_train
+    mu, sd = pixel_moments(a.pixels[:n_train])
+    idx = np.array([0, 5, n_train + 3])
+    assert np.array_equal(a._features(None, idx), (a.pixels[idx] / 255.0 - mu) / sd)
+
+
+@pytest.mark.parametrize("name", ["fashion", "chars"])
+def test_gradient_blocks_match_a_direct_backward_pass(name, request):
+    """The in-place gradient layout equals the textbook backward pass block by block, for
+    one shared batch and for one batch per row."""
+    p = request.getfixturevalue(name)
+    x = _rows(p, R=3)
+    rng = np.random.default_rng(6)
+    for idx in (p.shards.order[rng.integers(0, 40, 8)],
+                p.shards.order[rng.integers(0, 40, (3, 8))]):
+        w = np.full(8, 1 / 8)
+        loss, g, _ = p._loss_grad(x, idx, w)
+        for r in range(3):
+            ids = idx if idx.ndim == 1 else idx[r]
+            pre, w1, b1, w2, b2 = (a[0] for a in p._unpack(x[r:r + 1]))
+            h = np.asarray(p._features(pre[None], ids)).reshape(len(ids), p.n_in)
+            z = np.tanh(h @ w1 + b1)
+            s = z @ w2 + b2
+            e = np.exp(s - s.max(axis=1, keepdims=True))
+            prob = e / e.sum(axis=1, keepdims=True)
+            y = p._targets(ids)
+            np.testing.assert_allclose(loss[r], -np.log(prob[np.arange(8), y]).mean(),
+                                       rtol=1e-12)
+            d = prob.copy()
+            d[np.arange(8), y] -= 1.0
+            d /= 8
+            da = (d @ w2.T) * (1 - z * z)
+            want = np.concatenate([(h.T @ da).ravel(), da.sum(0), (z.T @ d).ravel(),
+                                   d.sum(0)])
+            np.testing.assert_allclose(g[r, p.n_prefix:], want, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["fashion_mlp", "shakespeare_mlp"])
+def test_float32_option_is_single_precision_of_the_same_network(name):
+    """``dtype: float32`` (declared by a claim, recorded by describe): gradients and
+    evaluations agree with float64 to single precision; the gradient stays float64."""
+    small = {"fashion_mlp": {"hidden": 6}, "shakespeare_mlp": {"context": 4, "embed": 3,
+                                                                "hidden": 7}}[name]
+    p64, p32 = (make_problem(name, source="synthetic", n_eval=50, dtype=dt, **small)
+                for dt in ("float64", "float32"))
+    x = _rows(p64)
+    g64, g32 = (p.minibatch_grad(x, np.random.default_rng(8), 16) for p in (p64, p32))
+    assert g32.dtype == np.float64 and not np.array_equal(g32, g64)
+    np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-6 * np.abs(g64).max())
+    for k, v in p64.evaluate(x).items():
+        np.testing.assert_allclose(p32.evaluate(x)[k], v, rtol=1e-4, atol=1e-4)
+    assert p32.describe()["dtype"] == "float32" and p64.describe()["dtype"] == "float64"
+    with pytest.raises(ValueError, match="unknown dtype"):
+        make_problem(name, source="synthetic", dtype="float16", **small)

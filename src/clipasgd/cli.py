@@ -6,7 +6,9 @@ Every command prints JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +19,21 @@ from .guard import check_memory, naming
 from .provenance import describe_os_error, provenance, to_jsonable, write_csv, write_json
 from .spec import load_array, schedule_memory
 
-__all__ = ["main"]
+__all__ = ["main", "one_blas_thread"]
+
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """One BLAS thread while a simulation runs (its work is one thread: more BLAS threads
+    burn several times the CPU on a loaded machine), as ``rules/common.smk`` sets for
+    pipeline jobs; a user who set any of :data:`BLAS_THREAD_VARS` keeps their setting.
+    numpy is loaded by the time a command runs, so the limit goes through threadpoolctl."""
+    if any(v in os.environ for v in BLAS_THREAD_VARS):
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _split_top(text: str) -> list[str]:
@@ -130,8 +146,9 @@ def _cmd_run(args: argparse.Namespace) -> dict:
             write_csv(out / "chunks" / f"{label}-{first}.{which}.csv",
                       frame.assign(rep=frame["rep"] + first, algorithm=label))
 
-    result = run_experiment(spec, progress=None if not args.quiet else (lambda m: None),
-                            on_chunk=keep_chunk)
+    with one_blas_thread():
+        result = run_experiment(spec, progress=None if not args.quiet else (lambda m: None),
+                                on_chunk=keep_chunk)
     for which in ("checkpoints", "hits", "reps"):
         write_csv(out / f"{which}.csv", result.frame(which))
     summary = result.summary()

@@ -58,7 +58,11 @@ class EngineOptions:
     engine never calls ``problem.grad``/``problem.value``; gradient-norm metrics are NaN,
     there are no hitting times, a run diverges when its iterate turns non-finite, and only
     a minibatch oracle is allowed. ``evaluate(x) -> {name: (R,) values}`` is called at each
-    checkpoint with ``x`` of shape ``(R, d)``; its values become extra metrics."""
+    checkpoint with ``x`` of shape ``(R, d)``; its values become extra metrics.
+
+    ``virtual=False`` (for callers that read neither ``vdist``/``vmax`` nor
+    ``virtual_max``): the numpy engine keeps no virtual iterate, those are NaN, and every
+    other output is unchanged (the compiled engine always tracks it)."""
 
     eps: tuple[float, ...] = ()
     diverge_at: float = 1e10
@@ -67,6 +71,7 @@ class EngineOptions:
     stop_when_hit: bool = False  # end early once every live run reached every eps
     full_gradient: bool = True
     evaluate: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
+    virtual: bool = True
 
 
 @dataclass(frozen=True)
@@ -252,10 +257,12 @@ def numpy_loop(job: Job) -> Outcome:
     grad = problem.grad if full else (lambda x: None)
     value = (lambda x: problem.value(x) - problem.f_star) if full else (lambda x: nan)
     # without grad f, a run's "gradient norm" is NaN while its iterate is finite, else inf
-    norms = row_norms if full else (lambda g: np.where(np.isfinite(x).all(axis=1), nan, np.inf))
+    norms = row_norms if full else (lambda g: np.where(_finite_rows(x), nan, np.inf))
+    virtual = options.virtual
+    shared = plan.apply.ndim == 1  # one schedule: a slot index selects every row at once
 
     x = np.tile(x_start, (R, 1))
-    xv = x.copy()
+    xv = x.copy() if virtual else None
     state = rule.init(x)
     buf = np.zeros((C, R, problem.dim))
     rec = _Recorder(job.cps, R, eps)
@@ -264,7 +271,7 @@ def numpy_loop(job: Job) -> Outcome:
     diverged_at = np.full(R, -1, dtype=np.int64)
     gsum = np.zeros(R)
     gmin = np.full(R, np.inf if full else np.nan)
-    vmax = np.zeros(R)
+    vmax = np.zeros(R) if virtual else np.full(R, np.nan)
 
     def send(m: int) -> None:
         nonlocal sent, state
@@ -272,8 +279,9 @@ def numpy_loop(job: Job) -> Outcome:
             g = oracle(x, gf, rng, worker)
             sent += 1
             u, state = rule.update(g, state, delay)
-            buf[slot, rows] = u
-            xv[:] -= u
+            buf[slot if shared else (slot, rows)] = u
+            if virtual:
+                xv[:] -= u
 
     def clip_fraction() -> np.ndarray:
         n = rule.clipped(state)
@@ -288,12 +296,17 @@ def numpy_loop(job: Job) -> Outcome:
             if bad.any():
                 diverged_at[bad] = t
                 alive &= ~bad
-                x[bad], xv[bad], buf[:, bad] = x_start, x_start, 0.0
+                x[bad], buf[:, bad] = x_start, 0.0
+                if virtual:
+                    xv[bad] = x_start
                 if full:
                     gf[bad] = problem.grad(x[bad])
                 gn[bad] = np.nan
-            vd = row_norms(x - xv)
-            np.maximum(vmax, vd, out=vmax)
+            if virtual:
+                vd = row_norms(x - xv)
+                np.maximum(vmax, vd, out=vmax)
+            else:
+                vd = nan
             np.fmin(gmin, gn, out=gmin)
             if t >= 1 and rec.due(t):
                 rec.record(alive, dict(gn=gn, avg=gsum / t, gmin=gmin, subopt=value(x),
@@ -307,11 +320,21 @@ def numpy_loop(job: Job) -> Outcome:
             rec.hits(t + 1, gsum / (t + 1), alive)
             if options.stop_when_hit and eps.size and np.all((rec.hit > 0) | ~alive):
                 break
-            x -= buf[plan.apply[t], rows]
+            x -= buf[plan.apply[t]] if shared else buf[plan.apply[t], rows]
             gf = grad(x)
             send(t + 1)
 
     return Outcome(rec.data, rec.hit, diverged_at, vmax, clip_fraction())
+
+
+def _finite_rows(x: np.ndarray) -> np.ndarray:
+    """Whether each row of ``x`` is finite: a row sum is non-finite whenever an entry is;
+    only rows whose sum is not finite (an entry non-finite, or an overflow) are scanned."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        ok = np.isfinite(x.sum(axis=1))
+    if not ok.all():
+        ok[~ok] = np.isfinite(x[~ok]).all(axis=1)
+    return ok
 
 
 class _Recorder:

@@ -130,7 +130,8 @@ def run_one(problem: SoftmaxNetwork, cfg: dict, D: float, setting: Setting,
     T = int(np.searchsorted(sched.time, cfg["cap"], side="right"))
     cps = eval_checkpoints(sched.time[:T], cfg["cap"], cfg["eval_every"])
     x0 = problem.init(int(init_ss.generate_state(1)[0] % 2**31))
-    opts = EngineOptions(full_gradient=False, evaluate=problem.evaluate, checkpoints=cps)
+    opts = EngineOptions(full_gradient=False, evaluate=problem.evaluate, checkpoints=cps,
+                         virtual=False)  # nothing below reads the virtual iterate
     res = simulate(problem, make_noise("minibatch", batch_size=cfg["batch_size"]),
                    build(workers.n), sched, R=1, rng=np.random.default_rng(noise_ss),
                    horizon=T, x0=x0, options=opts)

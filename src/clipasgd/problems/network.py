@@ -11,6 +11,10 @@ loss on shard ``i``, as in :mod:`clipasgd.problems.logistic` (whose
 :func:`split_indices` makes the shards). ``tanh`` keeps ``f`` smooth, but its
 smoothness constant is unknown: ``L`` is ``nan`` so that no step size can be
 silently derived from it; ``f >= 0`` gives ``f_star = 0`` as a lower bound.
+
+``dtype="float32"`` (a problem option a claim may declare; recorded by
+:meth:`SoftmaxNetwork.describe`) computes the network's passes in single precision; the
+iterate and the returned gradient stay float64. The default, ``float64``, is unchanged.
 """
 
 from __future__ import annotations
@@ -18,12 +22,22 @@ from __future__ import annotations
 from abc import abstractmethod
 
 import numpy as np
-from scipy.special import log_softmax
 
 from clipasgd.problems.base import IntOrArray, Problem
 from clipasgd.problems.quadratic import check_int, part_index
 
 CHUNK = 2048  # samples per block in full passes (bounds memory)
+DTYPES = ("float64", "float32")
+
+
+def _log_softmax(a: np.ndarray) -> np.ndarray:
+    """``scipy.special.log_softmax(a, axis=-1)``, the same operations without its
+    dispatch overhead (a non-finite row maximum is taken as 0)."""
+    top = a.max(axis=-1, keepdims=True)
+    top[~np.isfinite(top)] = 0.0
+    tmp = a - top
+    with np.errstate(divide="ignore"):
+        return tmp - np.log(np.exp(tmp).sum(axis=-1, keepdims=True))
 
 
 class Shards:
@@ -67,15 +81,24 @@ class SoftmaxNetwork(Problem):
     L = float("nan")
     f_star = 0.0
     f_star_exact = False
+    dtype = "float64"
+    _ft = np.dtype(np.float64)
+
+    def _set_dtype(self, dtype: str) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+        self.dtype = dtype
+        self._ft = np.dtype(dtype)
 
     def _set_layout(self) -> None:
-        self.dim = (self.n_prefix + self.n_in * self.hidden + self.hidden
-                    + self.hidden * self.n_out + self.n_out)
+        h, o = self.hidden, self.n_out
+        # row offsets of prefix | W1 | b1 | W2 | b2
+        self._cuts = np.cumsum([0, self.n_prefix, self.n_in * h, h, h * o, o])
+        self.dim = int(self._cuts[-1])
 
     def _unpack(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
-        R, h, o = x.shape[0], self.hidden, self.n_out
-        cuts = np.cumsum([self.n_prefix, self.n_in * h, h, h * o])
-        pre, w1, b1, w2, b2 = np.split(x, cuts, axis=1)
+        R, h, o, c = x.shape[0], self.hidden, self.n_out, self._cuts
+        pre, w1, b1, w2, b2 = (x[:, c[i]:c[i + 1]] for i in range(5))
         return pre, w1.reshape(R, self.n_in, h), b1, w2.reshape(R, h, o), b2
 
     @abstractmethod
@@ -94,29 +117,35 @@ class SoftmaxNetwork(Problem):
     def _loss_grad(self, x: np.ndarray, idx: np.ndarray, w: np.ndarray, grad: bool = True
                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """``(sum_b w_b loss_b, its gradient, logits)`` per row for samples ``idx``
-        (``(B,)`` shared or ``(R, B)``) with weights ``w`` broadcastable to ``(R, B)``."""
-        pre, w1, b1, w2, b2 = self._unpack(x)
+        (``(B,)`` shared or ``(R, B)``) with weights ``w`` broadcastable to ``(R, B)``.
+        The gradient's blocks are written in place into one ``(R, dim)`` array."""
+        ft = self._ft
+        pre, w1, b1, w2, b2 = (a.astype(ft, copy=False) for a in self._unpack(x))
         h = self._features(pre, idx)
         z = np.tanh(h @ w1 + b1[:, None])
         logits = z @ w2 + b2[:, None]
-        logp = log_softmax(logits, axis=-1)
-        y = np.broadcast_to(self._targets(idx), logp.shape[:2])
-        nll = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+        logp = _log_softmax(logits)
+        R, B = logp.shape[:2]
+        at = (np.arange(R)[:, None], np.arange(B), np.broadcast_to(self._targets(idx), (R, B)))
+        nll = -logp[at]
         wb = np.broadcast_to(w, nll.shape)
         loss = (nll * wb).sum(axis=1)
         if not grad:
             return loss, None, logits
         d = np.exp(logp)
-        np.put_along_axis(d, y[..., None], np.take_along_axis(d, y[..., None], -1) - 1.0, -1)
+        d[at] -= 1.0
         d *= wb[..., None]  # dloss/dlogits
         da = (d @ w2.transpose(0, 2, 1)) * (1.0 - z * z)
-        R = x.shape[0]
-        g_pre = (self._feature_grad(pre, idx, da @ w1.transpose(0, 2, 1)) if self.n_prefix
-                 else np.zeros((R, 0)))
-        g_w1 = np.swapaxes(h, -1, -2) @ da
-        g = np.concatenate([g_pre, g_w1.reshape(R, -1), da.sum(axis=1),
-                            (z.transpose(0, 2, 1) @ d).reshape(R, -1), d.sum(axis=1)], axis=1)
-        return loss, g, logits
+        g, c = np.empty((R, self.dim), dtype=ft), self._cuts
+        if self.n_prefix:
+            g[:, :c[1]] = self._feature_grad(pre, idx, da @ w1.transpose(0, 2, 1))
+        np.matmul(np.swapaxes(h, -1, -2), da,
+                  out=g[:, c[1]:c[2]].reshape(R, self.n_in, self.hidden))
+        g[:, c[2]:c[3]] = da.sum(axis=1)
+        np.matmul(z.transpose(0, 2, 1), d, out=g[:, c[3]:c[4]].reshape(R, self.hidden,
+                                                                        self.n_out))
+        g[:, c[4]:] = d.sum(axis=1)
+        return loss, g.astype(np.float64, copy=False), logits
 
     def minibatch_grad(self, x: np.ndarray, rng: np.random.Generator, batch_size: int,
                        part: IntOrArray | None = None) -> np.ndarray:

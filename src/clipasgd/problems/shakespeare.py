@@ -62,12 +62,13 @@ class ShakespeareMLP(SoftmaxNetwork):
     def __init__(self, source: str = "auto", data_dir: str = "data/raw", context: int = 16,
                  embed: int = 16, hidden: int = 256, n_parts: int = 1, split: str = "role",
                  val_fraction: float = 0.1, seed: int = 0, init_seed: int = 0,
-                 n_eval: int = 20_000) -> None:
+                 n_eval: int = 20_000, dtype: str = "float64") -> None:
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}; valid: {', '.join(SOURCES)}")
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
         self.source, self.split = source, split
+        self._set_dtype(dtype)
         self.context = check_int("context", context, 1)
         self.embed = check_int("embed", embed, 1)
         self.hidden = check_int("hidden", hidden, 1)
@@ -145,4 +146,4 @@ class ShakespeareMLP(SoftmaxNetwork):
     def describe(self) -> dict:
         return {**super().describe(), "source": self.source, "split": self.split,
                 "context": self.context, "embed": self.embed, "hidden": self.hidden,
-                "vocab": self.n_out, "n_eval": len(self.eval_idx)}
+                "vocab": self.n_out, "n_eval": len(self.eval_idx), "dtype": self.dtype}
