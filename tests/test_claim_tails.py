@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from clipasgd import cli
+from clipasgd import cli, tails
 from clipasgd.claims import get_claim
 from clipasgd.claims import tails as claim
 from clipasgd.runner import run_claim
@@ -48,17 +49,23 @@ def _calibration(cfg: dict, rng: np.random.Generator, bias: float = 0.0) -> pd.D
 
 def _plausibility(cfg: dict, size_flags: int = 0, control_flag_rate: float = 1.0
                   ) -> pd.DataFrame:
+    """``size_flags`` exact-Weibull samples flagged by the likelihood ratio; the heavy laws
+    flagged at ``control_flag_rate`` by it; the old control laws by the drift test only."""
     base = {"theta": 1.0, "lr_z": 0.0, "lr_p": 0.5, "drift_slope": 0.0, "drift_z": 0.0}
-    size = pd.DataFrame([base | {"rep": i, "plausible": i >= size_flags, "reason": "x",
-                                 "role": "size", "law": "weibull", "theta_true": 1.0,
-                                 "n": 1000} for i in range(50)])
+    size = pd.DataFrame([base | {"rep": i, "plausible": i >= size_flags, "lr_flag": i < size_flags,
+                                 "drift_flag": False, "reason": "x", "role": "size",
+                                 "law": "weibull", "theta_true": 1.0, "n": 1000}
+                         for i in range(50)])
     rows = []
-    for law in claim.CONTROL_LAWS:
+    for law in claim.HEAVY_LAWS:
         for n in cfg["control"]["ns"]:
             reps = 10
             flagged = round(control_flag_rate * reps)
-            rows += [base | {"rep": i, "plausible": i >= flagged, "reason": "not sub-Weibull",
-                             "role": "control", "law": law, "theta_true": np.nan, "n": n}
+            lr = law in claim.CONTROL_LAWS
+            rows += [base | {"rep": i, "plausible": i >= flagged, "lr_flag": lr and i < flagged,
+                             "drift_flag": not lr and i < flagged,
+                             "reason": "not sub-Weibull", "role": "control", "law": law,
+                             "theta_true": np.nan, "n": n}
                      for i in range(reps)]
     return pd.concat([size, pd.DataFrame(rows)], ignore_index=True)
 
@@ -110,9 +117,13 @@ def test_power_law_tail_refutes(tmp_path, cfg):
     assert v.details["real_noise"]["lr_flags"] == 1
 
 
-def test_drift_alone_is_inconclusive(tmp_path, cfg):
+def test_drift_is_reported_not_decided(tmp_path, cfg):
+    """Issue 19: drift alone no longer blocks support; the old outcome is recorded."""
     v = claim.verdict(cfg, _folder(tmp_path, cfg, drift_flag=True))
-    assert v.verdict == "inconclusive"
+    assert v.verdict == "supported" and v.control.refuted
+    amend = v.details["design_amendment"]
+    assert amend["verdict_under_old_rule"] == "inconclusive"
+    assert amend["control_under_old_rule"] == "refuted"  # old laws flagged by drift here
     assert v.details["rule_amendment"]["verdict_under_first_rule"] == "refuted"
     assert v.details["real_noise"]["drift_only_flags"] == 1
 
@@ -133,6 +144,8 @@ def test_failed_calibration_blocks_support(tmp_path, cfg):
 def test_oversized_check_makes_everything_inconclusive(tmp_path, cfg):
     v = claim.verdict(cfg, _folder(tmp_path, cfg, size_flags=10, lr_flag=True))
     assert v.verdict == "inconclusive" and not v.details["plausibility_size"]["ok"]
+    size = v.details["plausibility_size"]
+    assert size["nominal_rate"] == cfg["plausibility"]["lr_alpha"]
 
 
 def test_control_without_power_downgrades(tmp_path, cfg):
@@ -141,15 +154,20 @@ def test_control_without_power_downgrades(tmp_path, cfg):
     v = claim.verdict(cfg, _folder(tmp_path, cfg, control_rate=0.0))
     assert v.control.verdict == "supported" and v.verdict == "inconclusive"
     assert "Downgraded" in v.note
+    ctrl = v.details["control"]
+    assert ctrl["decided_laws"] == list(claim.CONTROL_LAWS)
+    assert set(ctrl["power"]) == set(claim.HEAVY_LAWS)  # the old laws' power reported
     weak = claim.verdict(cfg, _folder(tmp_path, cfg, control_rate=0.6))
     assert weak.control.verdict == "inconclusive"
 
 
 def test_rule_helpers():
-    assert claim.case_verdict(True, True, 1.0, 5.0) == "refuted"
-    assert claim.case_verdict(False, True, 1.0, 5.0) == "inconclusive"
-    assert claim.case_verdict(False, False, 1.0, 5.0) == "supported"
-    assert claim.case_verdict(False, False, np.nan, 5.0) == "inconclusive"
+    assert claim.case_verdict(True, 1.0, 5.0) == "refuted"
+    assert claim.case_verdict(False, 1.0, 5.0) == "supported"
+    assert claim.case_verdict(False, 7.0, 5.0) == "inconclusive"
+    assert claim.case_verdict(False, np.nan, 5.0) == "inconclusive"
+    assert claim.old_case_verdict(False, True, 1.0, 5.0) == "inconclusive"
+    assert claim.old_case_verdict(True, True, 1.0, 5.0) == "refuted"
     assert claim.decide(True, True, [])[0] == "inconclusive"
     lo, hi = claim.coverage_band(0.95, 100, 0.03, 3.5)
     assert lo == pytest.approx(0.95 - 0.03 - 3.5 * np.sqrt(0.95 * 0.05 / 100)) and hi == 1.0
@@ -239,3 +257,53 @@ def test_cli_fit_tail(tmp_path, capsys, user_files):
     assert out["ci_low"] < 2.0 < out["ci_high"] and out["sub_weibull_plausible"] is True
     assert cli.main(["fit-tail", str(tmp_path / "missing.npy")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+# ------------------------------------- issue 19: the decision's size on batch means, its power
+
+
+def _batch_means(rng: np.random.Generator, theta: float, b: int, n: int) -> np.ndarray:
+    """``|mean of b terms s E^theta|`` (random sign ``s``, ``E ~ Exp(1)``): each term is
+    exactly sub-Weibull(theta), and so is their mean."""
+    x = rng.exponential(size=(n, b)) ** theta * rng.choice([-1.0, 1.0], size=(n, b))
+    return np.abs(x.mean(axis=1))
+
+
+@pytest.mark.slow
+def test_decision_size_on_sub_weibull_batch_means(claim_cfg):
+    """Batch means at the claim's quick levels (batch 8 and 32, n = n_batches, its frac,
+    lr_alpha, theta_max; bootstrap with fewer resamples): the case rule must not read
+    'refuted' or fail to read 'supported' more often than the 99% binomial bound at
+    ``lr_alpha``. The old rule (drift alone -> inconclusive) fails the same samples far
+    above its nominal rate: the reason its drift test is reported only."""
+    cfg = claim_cfg("tails", "quick")
+    cfg["real"]["n_boot"] = 39
+    pl, n = cfg["plausibility"], cfg["real"]["n_batches"]
+    cells = [(theta, b) for theta in (2.0, 2.71) for b in (8, 32)]
+    new = old = 0
+    for (theta, b), seq in zip(cells, np.random.SeedSequence(197).spawn(len(cells)),
+                               strict=True):
+        for s in seq.spawn(4):
+            s_draw, s_fit = s.spawn(2)
+            row = claim.fit_sample(_batch_means(np.random.default_rng(s_draw), theta, b, n),
+                                   cfg, s_fit)
+            new += claim.case_verdict(row["lr_flag"], row["boot_high"],
+                                      pl["theta_max"]) != "supported"
+            old += claim.old_case_verdict(row["lr_flag"], row["drift_flag"], row["boot_high"],
+                                          pl["theta_max"]) != "supported"
+    checks = 4 * len(cells)
+    assert new <= stats.binom.ppf(0.99, checks, pl["lr_alpha"])
+    assert old >= checks / 4  # nominal lr_alpha + drift_alpha ~ 0.1%
+
+
+def test_power_law_controls_flagged_at_claim_n(claim_cfg):
+    """The negative control's laws at the decision's n: the likelihood-ratio test (the one
+    the decision keeps) flags every sample, so the decision can still fail."""
+    cfg = claim_cfg("tails", "quick")
+    pl, n = cfg["plausibility"], max(cfg["control"]["ns"])
+    for law, seq in zip(claim.CONTROL_LAWS, np.random.SeedSequence(198).spawn(2), strict=True):
+        for s in seq.spawn(3):
+            x = claim.CONTROL_LAWS[law](np.random.default_rng(s), n)
+            cmp = tails.compare_tails(x, frac=cfg["calibration"]["frac"],
+                                      theta_max=pl["theta_max"])
+            assert cmp.z > 0 and cmp.p_value < pl["lr_alpha"], (law, cmp.z)

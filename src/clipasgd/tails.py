@@ -447,6 +447,9 @@ def is_sub_weibull(x: ArrayLike, *, k: int | None = None, frac: float = 0.05,
     Limitation: a sub-Weibull law whose theta_hat approaches its limit from below also
     drifts upward (norms of 10-dim Gaussians: 0.27 -> 0.31 over n/16..n at n=1e5, slope
     ~0.04, not significant there); fit 1-D :func:`projections` of such vectors instead.
+    Batch means of sub-Weibull terms do the same, and there the drift is significant: at
+    n = 2e5, batch 8 and 32, theta 2 and 2.71, test 2 flags 55 of 80 samples
+    (pilots/ISSUE19_tails.md), so the ``tails`` claim decides on test 1 alone.
     """
     fit = weibull_tail(x, k=k, frac=frac)
     cmp = compare_tails(x, k=k, frac=frac, theta_max=theta_max)
