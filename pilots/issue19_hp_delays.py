@@ -82,7 +82,8 @@ def main() -> None:
               for lab, g in pil.groupby("algorithm")}
         H = int(max(v[1] for v in tq.values()) if a.H_arm == "max" else tq[a.H_arm][1])
         print(f"pilot (seed {a.seed + 1000}, {a.pilot_R} runs, D = {hd:g}): T median / "
-              f"q{a.q_H:g} ({a.H_arm}'s is H): " + ", ".join(f"{k} {v[0]:.0f} / {v[1]:.0f}" for k, v in tq.items())
+              f"q{a.q_H:g} ({a.H_arm}'s is H): "
+              + ", ".join(f"{k} {v[0]:.0f} / {v[1]:.0f}" for k, v in tq.items())
               + f" -> H = {H}")
     print(f"\nmain (seed {a.seed}, {a.R} runs per cell): failures S_H > eps at H = {H}, "
           f"Clopper-Pearson {a.level:g}\n")
