@@ -143,3 +143,22 @@ def test_clipping_ablation_runs_the_claim_arm_as_vanilla() -> None:
         {"name": "asgd", "label": "clipped", "eta": 0.06},
         {"name": "asgd", "label": "vanilla", "eta": 0.06}]
     assert hpm.CLAIM.credits == ("clipping",) and hpm.CLAIM.data_from is None
+
+
+def test_extra_checkpoints_read_the_same_runs_as_a_shorter_horizon(cfg: dict) -> None:
+    # S_H is read at the checkpoint H of runs continued to 1.1 H: the prefix must be the
+    # run to H itself (same schedules and noise draws), so the sensitivity costs no redesign.
+    from clipasgd.experiment import run_experiment
+
+    assert hpm.marks(cfg) == [1861, 2068, 2275]
+    base = {"seed": 3, "replications": 12, "horizon": 300, "engine": "numpy",
+            "problem": {"name": "quadratic", "dim": 5},
+            "noise": {"name": "subweibull", "theta": 3.0, "sigma": 0.01},
+            "workers": {"n": 4, "stragglers": 3, "D": 50, "law": "exponential"},
+            "per_replication_schedules": True, "algorithms": [{"name": "asgd", "eta": 0.05}]}
+    long = run_experiment(base | {"checkpoints": [137, 250]}, progress=lambda m: None)
+    short = run_experiment(base | {"horizon": 250}, progress=lambda m: None)
+    r, s = long.runs["asgd"], short.runs["asgd"]
+    assert {137, 250} <= set(r.iters.tolist())
+    i = int(np.searchsorted(r.iters, 250))
+    np.testing.assert_array_equal(r.metrics["avg"][i], s.metrics["avg"][-1])
