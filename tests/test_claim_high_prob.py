@@ -20,7 +20,6 @@ from scipy import stats as sps
 from clipasgd import stats as S
 from clipasgd.claims import high_prob as hp
 from clipasgd.claims import high_prob_tail as hpt
-from clipasgd.claims import high_prob_tau_max as hpm
 from clipasgd.pipeline import claim_config
 
 
@@ -94,36 +93,6 @@ def test_seed_only_control_false_report_rate() -> None:
     reported = sum(hpt.tail_compare(1 + rng.pareto(1.5, 300), 1 + rng.pareto(1.5, 300), 0.9,
                                     0.05)["verdict"] != "inconclusive" for _ in range(reps))
     assert reported / reps <= 0.1 + _band(0.1, reps)
-
-
-# ----------------------------------------------------------------- tau_max slope
-
-
-def test_quantile_slope_flat_covers_zero_and_planted_slope_refuted() -> None:
-    rng = np.random.default_rng(10)
-    taus = [7, 14, 70, 518]
-    reps, inside = 60, 0
-    for _ in range(reps):
-        samples = [3000 + 100 * rng.standard_normal(500) for _ in taus]
-        fit = hpm.quantile_slope(samples, taus, 0.99, 0.05, [np.inf] * 4)
-        lo, hi = fit["ci"]
-        inside += lo <= 0 <= hi
-        assert fit["box_level"] == pytest.approx(1 - 0.1 / 4)
-    assert inside / reps >= 0.9  # conservative (Bonferroni + extreme slopes): ~always
-    planted = [3000 * (t / 7) ** 0.5 + 100 * rng.standard_normal(500) for t in taus]
-    fit = hpm.quantile_slope(planted, taus, 0.99, 0.05, [np.inf] * 4)
-    assert fit["ci"][0] > 0.1  # the whole interval beyond a 0.1 flatness margin
-
-
-def test_quantile_slope_with_censoring() -> None:
-    rng = np.random.default_rng(12)
-    taus = [7, 70, 518]
-    samples = [3000 + 100 * rng.standard_normal(500), np.full(500, np.inf),
-               np.full(500, np.inf)]
-    fit = hpm.quantile_slope(samples, taus, 0.99, 0.05, [20000.0] * 3)
-    lo, hi = fit["ci"]
-    assert hi == math.inf and lo > 0.1  # lower ends at the horizon still refute flatness
-    assert fit["points"][1]["lower"] == 20000.0
 
 
 # ----------------------------------------------------------------- verdicts on data folders
@@ -240,7 +209,5 @@ def test_shipped_scales_satisfy_the_plan(shipped_config: dict) -> None:
         plan = hp.plan_runs(c)
         assert plan["R"] >= plan["runs_two_sided_ci"]
         assert claim_config(cfg, "high_prob_tail", scale) == c
-        assert claim_config(cfg, "high_prob_tau_max", scale) == \
-            claim_config(cfg, "tau_max", scale)
     assert claim_config(cfg, "high_prob", "quick")["delta_star"] == 0.01
     assert claim_config(cfg, "high_prob", "paper")["delta_star"] == 0.001

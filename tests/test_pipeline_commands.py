@@ -37,7 +37,7 @@ def test_make_clean_removes_outputs_keeps_raw_data(tmp_path):
 
 
 def test_rerun_forces_the_claim_and_reaches_its_readers(tmp_path):
-    assert set(dependents("tau_max")) == {"tau_max", "virtual", "high_prob_tau_max"}
+    assert set(dependents("tau_max")) == {"tau_max", "virtual"}
     assert dependents("virtual") == ["virtual"]
     assert forced_files("tau_max", "quick") == ["data/quick/tau_max/checked.json"]
     assert forced_files("virtual", "paper") == ["data/paper/claims/virtual.json"]

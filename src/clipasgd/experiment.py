@@ -24,7 +24,7 @@ import pandas as pd
 
 from .algorithms import Scheduler, make_algorithm
 from .compute_times import ComputeTimes, make_compute_times
-from .engine import EngineOptions, simulate
+from .engine import EngineOptions, log_checkpoints, simulate
 from .noise import make_noise
 from .problems import make_problem
 from .provenance import config_hash, with_inputs
@@ -192,8 +192,11 @@ def run_experiment(spec: dict, progress: Callable[[str], None] | None = None,
     R, T, chunk = spec["replications"], spec["horizon"], spec["chunk"]
     starts = list(range(0, R, chunk))
     chunk_ss = noise_ss.spawn(len(starts))
+    extra = spec.get("checkpoints")  # recorded besides the log-spaced grid
     opts = EngineOptions(eps=tuple(spec["eps"]), diverge_at=spec["diverge_at"],
-                         stop_when_hit=spec["stop_when_hit"])
+                         stop_when_hit=spec["stop_when_hit"],
+                         checkpoints=None if not extra else np.union1d(log_checkpoints(T),
+                                                                       extra))
     runs, sched_summary = {}, {}
     memo = _MEMO.get()
     for entry, (label, algo) in zip(spec["algorithms"], algos, strict=True):

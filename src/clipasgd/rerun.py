@@ -4,7 +4,7 @@ Snakemake reruns a job when its code, config section or inputs change, not on re
 this forces the claim's first job (its ``check_claim`` stamp, or its verdict for a claim
 that reads another claim's data) with ``--forcerun``, so Snakemake reruns it and every job
 downstream of it: the claim's shards and gather, the verdicts and notebooks of the claims
-reading its data (e.g. ``virtual`` and ``high_prob_tau_max`` read ``tau_max``'s runs), and
+reading its data (e.g. ``virtual`` reads ``tau_max``'s runs), and
 the summary and landing page (where a summary exists: other claims are not run for it).
 Cached grid points whose cache key still matches are reused (a rerun
 with unchanged code and config gives the same tables); delete ``data/<scale>/<claim>/``

@@ -62,6 +62,7 @@ _SPEC_SCHEMA: dict[str, Any] = {
         "eps": {"type": "array", "items": _POS},
         "diverge_at": _POS,
         "stop_when_hit": {"type": "boolean"},
+        "checkpoints": {"type": "array", "items": _POSINT},
     },
 }
 

@@ -12,8 +12,8 @@ under the names each result always used (``ci_low``/``ci_high``, ``lower``/``upp
 * ``quantiles``: exact distribution-free quantile intervals (order statistics and the
   binomial law, never bootstrapped), quantile ratios, the two-sample tail test.
 * ``growth``: the ratio ``max_k Q_k / Q_0`` along a grid and the one-sided growth test.
-* ``means``: t intervals of means, Newcombe's interval of a difference of proportions, the
-  prediction interval of a ``k``-run mean.
+* ``means``: t intervals of means, the exact Clopper-Pearson interval of a rate, Newcombe's
+  interval of a difference of proportions, the prediction interval of a ``k``-run mean.
 * ``bootstrap``: the speedup ratio of median times to target.
 
 The rules that turn these into ``supported``/``refuted``/``inconclusive`` live in
@@ -29,7 +29,9 @@ from .growth import GrowthRatio, GrowthTest, growth_ratio, growth_test
 from .means import (
     KMeanInterval,
     MeanCI,
+    Proportion,
     ProportionDifference,
+    clopper_pearson,
     k_mean_interval,
     mean_ci,
     proportion_difference,
@@ -53,6 +55,7 @@ __all__ = [
     "Interval",
     "KMeanInterval",
     "MeanCI",
+    "Proportion",
     "ProportionDifference",
     "QuantileCI",
     "QuantileRatio",
@@ -61,6 +64,7 @@ __all__ = [
     "Speedup",
     "TailComparison",
     "censored_slope_fit",
+    "clopper_pearson",
     "growth_ratio",
     "growth_reading",
     "growth_test",

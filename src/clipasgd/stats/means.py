@@ -39,6 +39,31 @@ def mean_ci(x: ArrayLike, level: float = 0.90) -> MeanCI:
 
 
 @dataclass(frozen=True)
+class Proportion(_Result):
+    """``k / n`` with its exact Clopper-Pearson interval at two-sided ``level`` (each end
+    one-sided ``(1 + level) / 2``; coverage ``>= level`` at every ``p``)."""
+
+    _flat: ClassVar[dict[str, tuple[str, str]]] = {"ci": ("ci_low", "ci_high")}
+
+    k: int
+    n: int
+    rate: float
+    ci: Interval
+    level: float
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> Proportion:
+    """Exact binomial interval of a rate from ``k`` events in ``n`` independent trials."""
+    check_level(level)
+    if not (0 <= k <= n and n >= 1):
+        raise ValueError(f"need 0 <= k <= n and n >= 1, got k = {k}, n = {n}")
+    a = (1 - level) / 2
+    lo = float(sps.beta.ppf(a, k, n - k + 1)) if k > 0 else 0.0
+    hi = float(sps.beta.ppf(1 - a, k + 1, n - k)) if k < n else 1.0
+    return Proportion(k=int(k), n=int(n), rate=k / n, ci=Interval(lo, hi), level=level)
+
+
+@dataclass(frozen=True)
 class ProportionDifference(_Result):
     """``p_a - p_b`` of two binomial samples with Newcombe's hybrid score interval."""
 
