@@ -131,7 +131,8 @@ def _fresh(run: Run, tables: Tables) -> list[dict]:
 
 def _finish(run: Run, tables: Tables) -> Tables:
     return {"choice": _choice(run, tables),
-            "curves": pd.concat([tables["fresh"], tables["control"]], ignore_index=True)}
+            "curves": pd.concat([tables[k] for k in ("fresh", "control") if k in tables],
+                                ignore_index=True)}
 
 
 def _without_clipping(cfg: dict) -> dict:
