@@ -78,13 +78,15 @@ def test_landing_badges_colour_the_expected_outcome(tmp_path):
 # ---- fig3: a diverged seed is marked, not drawn -----------------------------------------
 
 def _speedup_record(goal: str = "min") -> dict:
-    s = {"ratio": 1.1, "ci_low": 0.9, "ci_high": 1.3, "censored_a": 0, "n_a": 3,
-         "censored_b": 1, "n_b": 3, "paper": 1.8, "reading": "inconclusive"}
+    s = {"ratio": 1.1, "ci_low": 0.9, "ci_high": 1.3, "censored_a": 0, "n_pairs": 3,
+         "censored_b": 1, "paper": 1.8, "reading": "inconclusive"}
     cfg = {"metric": "perplexity", "eval_every": 10.0, "target": 5.0, "goal": goal,
            "cap": 100.0, "level": 0.9, "selection_seeds": 1, "fresh_seeds": 3,
            "target_source": "planted"}
     return _record("fig3_speedup", cfg, {"D=4": {"speedups": {"vanilla": s}, "control": s,
-                                                  "chosen": [{"select_median_T": None}]}},
+                                                  "chosen": [{"select_median_T": None}]},
+                                         "D=1": {"mechanism_control": s},
+                                         "deciding_comparison": "vanilla at D = 4"},
                    verdict="inconclusive")
 
 
@@ -117,6 +119,10 @@ def test_fig3_marks_a_diverged_seed_and_keeps_readable_limits(tmp_path):
     assert any("1 of 3 seeds diverged" in lab for lab in _labels(ax))
     marks = [ln for ln in ax.get_lines() if ln.get_marker() == "x"]
     assert len(marks) == 1 and list(marks[0].get_xdata()) == [40.0]
+    assert any(lab.startswith("target") for lab in _labels(ax))
+    text = drawn.fig.axes[-1].texts[0].get_text()  # the table beside, deciding one in words
+    assert "Deciding comparison: clipped over vanilla at D = 4" in text
+    assert "no stragglers" in text and "self-control" in text
     _readable(drawn.fig)
 
 

@@ -10,8 +10,9 @@ included) is censored at the cap, never dropped.
 Protocol: each algorithm's grid (step size, and clip radius or Ringmaster threshold) is
 run on selection seeds; the configuration with the smallest median time to target
 (ties: the better median final metric) is then run on fresh seeds. Speedup of Clipped
-ASGD over another algorithm = ratio of median times to target on the fresh seeds with a
-bootstrap interval (:func:`clipasgd.stats.speedup`).
+ASGD over another algorithm = the paired (same seed index, same initialisation) ratio of
+times to target on the fresh seeds with its exact signed-rank interval, misses handled as
+bounds (:func:`clipasgd.stats.paired_speedup`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .problems.network import SoftmaxNetwork
 from .readings import above_one
 from .results import RESERVED_COLUMNS
 from .schedules import make_schedule
-from .stats import speedup
+from .stats import paired_speedup
 from .updates import Transform
 
 __all__ = ["eval_checkpoints", "time_to_target", "run_times", "settings", "run_one", "choose",
@@ -161,10 +162,10 @@ def choose(select_times: pd.DataFrame, goal: str, cap: float) -> pd.DataFrame:
 
 
 def speedup_verdict(times_clipped: np.ndarray, times_other: np.ndarray, cap: float,
-                    level: float, n_boot: int, seed: np.random.SeedSequence,
-                    paper: float | None = None) -> dict:
-    """Speedup of Clipped over another algorithm, its interval, and its reading."""
-    sp = speedup(times_clipped, times_other, cap, level=level, n_boot=n_boot, seed=seed)
+                    level: float, paper: float | None = None) -> dict:
+    """Paired speedup of Clipped over another algorithm (seed ``i`` of each arm shares its
+    initialisation), its interval, and its reading."""
+    sp = paired_speedup(times_clipped, times_other, cap, level=level)
     verdict = above_one(sp.ci)
     return {**sp.to_dict(), "verdict": verdict, "paper": paper,
             "reading": "paper's direction reproduced" if verdict == "supported"

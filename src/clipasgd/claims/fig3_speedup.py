@@ -10,8 +10,8 @@ Protocol: :mod:`clipasgd.claims._speedup`.
 
 from __future__ import annotations
 
-from ._speedup import ARMS, DESIGN, verdict
-from .base import WITHOUT_CLIPPING, Claim
+from ._speedup import ABLATION, ARMS, DESIGN, verdict
+from .base import Claim
 
 CLAIM = Claim(id="fig3_speedup", paper_ref="Figure 3", reading=verdict, design=DESIGN, arms=ARMS,
-              credits=("clipping",), ablations=(WITHOUT_CLIPPING,))
+              credits=("clipping",), ablations=(ABLATION,))

@@ -14,7 +14,8 @@ under the names each result always used (``ci_low``/``ci_high``, ``lower``/``upp
 * ``growth``: the ratio ``max_k Q_k / Q_0`` along a grid and the one-sided growth test.
 * ``means``: t intervals of means, the exact Clopper-Pearson interval of a rate, Newcombe's
   interval of a difference of proportions, the prediction interval of a ``k``-run mean.
-* ``bootstrap``: the speedup ratio of median times to target.
+* ``bootstrap``: the speedup ratio of median times to target (unpaired).
+* ``paired``: the paired (same-seed) speedup, exact signed-rank interval with censoring.
 
 The rules that turn these into ``supported``/``refuted``/``inconclusive`` live in
 :mod:`clipasgd.readings`.
@@ -36,6 +37,7 @@ from .means import (
     mean_ci,
     proportion_difference,
 )
+from .paired import PairedSpeedup, paired_speedup
 from .quantiles import (
     QuantileCI,
     QuantileRatio,
@@ -55,6 +57,7 @@ __all__ = [
     "Interval",
     "KMeanInterval",
     "MeanCI",
+    "PairedSpeedup",
     "Proportion",
     "ProportionDifference",
     "QuantileCI",
@@ -70,6 +73,7 @@ __all__ = [
     "growth_test",
     "k_mean_interval",
     "mean_ci",
+    "paired_speedup",
     "proportion_difference",
     "quantile_box",
     "quantile_ci",
