@@ -69,7 +69,8 @@ def row(d: int, R: int, n: int, T: int, peer: bool, reps: int) -> None:
         if k == 0:  # warm-up (compilation, caches)
             timers.clear()
     s = {k: (min(v), statistics.median(v)) for k, v in timers.items()}
-    rest = [a - b - c for a, b, c in zip(timers["simulate"], timers["kernel"], timers["plan"])]
+    rest = [a - b - c for a, b, c in zip(timers["simulate"], timers["kernel"], timers["plan"],
+                                         strict=True)]
     s["rest"] = (min(rest), statistics.median(rest))
     lim = s["limit"][1]
     total = s["schedule"][1] + s["simulate"][1]
