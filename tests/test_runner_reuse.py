@@ -72,9 +72,9 @@ def test_a_reused_ablation_equals_the_ablation_simulated_alone(claim, claim_cfg,
     assert _tables(shared / "ablation-clipping") == _tables(alone)
     summary = reuse_summary(shared / "ablation-clipping")
     n = summary["points"]
-    if claim == "fig2_speedup":  # a point per arm: the unchanged arms' points reused whole
-        assert summary["runs_reused"] == {a: {f"{claim}:{a}": 2} for a in
-                                          ("vanilla", "delay_adaptive", "ringmaster")}
+    if claim == "fig2_speedup":  # a point per arm: the unchanged arm's points reused whole
+        # (the ablation drops two arms and the controls; its points read only the run keys)
+        assert summary["runs_reused"] == {"vanilla": {f"{claim}:vanilla": 2}}
         return
     # the clipped arm ablated is the claim's vanilla run: tau_max's ablation simulates
     # nothing; high_prob's heavy-repeat point runs the clipped arm alone (new seeds)
@@ -86,3 +86,13 @@ def test_a_reused_ablation_equals_the_ablation_simulated_alone(claim, claim_cfg,
     assert reuse_summary(alone)["runs_reused"].get("clipped") is None
     stamp, _ = read_stamp(next((alone / "parts").glob("*.done.json")), ())
     assert {r["label"] for r in stamp["reused"]} == {"vanilla"}  # equal arms inside a run
+
+
+def test_an_ablation_point_meets_the_claim_point_of_the_same_key() -> None:
+    from clipasgd.runner import _slots
+
+    claim = [{"key": k} for k in ("a", "b", "c", "d")]
+    ablation = [{"key": k} for k in ("c", "x", "a")]  # shorter, reordered, one new point
+    first, other = _slots([claim, ablation])
+    assert first == {0: [0], 1: [1], 2: [2], 3: [3]}
+    assert other == {2: [0], 1: [1], 0: [2]}  # "x" at its own index; every point has a slot

@@ -16,7 +16,7 @@ shared_runs`); each point's stamp records what was reused from which arm.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -125,10 +125,13 @@ class _Made:
     tables: Tables
 
 
-def _same_point(made: _Made | None, run: Run, settings: dict) -> bool:
-    """Is ``made`` (same key) what ``run`` would compute? The same config and settings, and
-    every arm spec it asked for the same in both (an ablation's unchanged arms)."""
-    if made is None or made.run.seen is None or made.run.cfg != run.cfg:
+def _same_point(made: _Made | None, run: Run, settings: dict,
+                reads: Callable[[dict], dict] | None = None) -> bool:
+    """Is ``made`` (same key) what ``run`` would compute? The same config (or the part of
+    it a point reads, ``reads``: the design's ``point_reads``) and settings, and every arm
+    spec it asked for the same in both (an ablation's unchanged arms)."""
+    part = reads or (lambda cfg: cfg)
+    if made is None or made.run.seen is None or part(made.run.cfg) != part(run.cfg):
         return False
     less = lambda d: {k: v for k, v in d.items() if k != "variant"}  # noqa: E731
     if less(made.settings) != less(settings):
@@ -141,7 +144,8 @@ def _same_point(made: _Made | None, run: Run, settings: dict) -> bool:
 
 
 def _point(out: Path, stage: Stage, run: Run, points: list[dict], i: int, settings: dict,
-           memo: RunMemo, made: dict[str, _Made] | None = None) -> Tables:
+           memo: RunMemo, made: dict[str, _Made] | None = None,
+           reads: Callable[[dict], dict] | None = None) -> Tables:
     """Point ``i`` of the stage, run (runs already in ``memo`` reused; the whole point
     reused where ``made`` holds the same point: :func:`_same_point`) or read from its
     cached part; a run's stamp lists what it reused (``reused``)."""
@@ -152,7 +156,7 @@ def _point(out: Path, stage: Stage, run: Run, points: list[dict], i: int, settin
     memo.take()
 
     def compute() -> Tables:
-        if _same_point(before, prun, settings):
+        if _same_point(before, prun, settings, reads):
             labels = dict.fromkeys(label for label, _ in before.run.seen)
             memo.reused += [{"label": x, "owner": memo.owner, "from_label": x,
                              "from_owner": before.owner} for x in labels]
@@ -210,10 +214,25 @@ def _first_grid(claim: Claim, run: Run) -> tuple[Stage | None, list[dict]]:
     return None, []
 
 
+def _slots(grids: Sequence[list[dict]]) -> list[dict[int, list[int]]]:
+    """Per variant, the point indices run at each slot (what a shard owns): the first
+    variant's point ``i`` at slot ``i``; another's point at the slot of the first's point
+    with the same key (so the two meet in one shard job and one block), else at its own
+    index. Every point of every variant has a slot, so the shards cover them all."""
+    first = {p["key"]: i for i, p in enumerate(grids[0])} if grids else {}
+    out = []
+    for points in grids:
+        per: dict[int, list[int]] = {}
+        for i, p in enumerate(points):
+            per.setdefault(first.get(p["key"], i), []).append(i)
+        out.append(per)
+    return out
+
+
 def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
                  ) -> list[ShardResult]:
     """``shard``'s share of the first grid of each variant, run point index by point index
-    (the claim's point ``i``, then each ablation's point ``i``) inside one
+    (the claim's point ``i``, then each ablation's point of the same key or index) inside one
     :func:`~clipasgd.experiment.shared_runs` block per index: a run that equals one made
     before in the block is reused, and so is a whole point whose arms the ablation leaves
     unchanged (the figure claims' points run one arm each). Parts are cached as
@@ -226,15 +245,17 @@ def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
             claim.design.check(v.cfg)
         Path(v.out).mkdir(parents=True, exist_ok=True)
         plans.append((v, run, *_first_grid(claim, run), _settings(claim, v.cfg, v.variant)))
-    for i in range(max((len(p[3]) for p in plans), default=0)):
-        if not shard.owns(i):
+    slots = _slots([p[3] for p in plans])
+    made: dict[str, _Made] = {}
+    for slot in sorted({k for per in slots for k in per}):
+        if not shard.owns(slot):
             continue
-        made: dict[str, _Made] = {}
         with shared_runs() as memo:
-            for v, run, stage, points, settings in plans:
-                if i < len(points):
+            for (v, run, stage, points, settings), per in zip(plans, slots, strict=True):
+                for i in per.get(slot, ()):
                     memo.owner = v.variant or claim.id
-                    _point(Path(v.out), stage, run, points, i, settings, memo, made)
+                    _point(Path(v.out), stage, run, points, i, settings, memo, made,
+                           claim.design.point_reads)
     return [ShardResult(stage.name if stage else None,
                         sum(shard.owns(i) for i in range(len(points))), len(points))
             for _, _, stage, points, _ in plans]

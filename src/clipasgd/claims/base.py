@@ -134,13 +134,17 @@ class Design:
     is what every point shares (hashed into each point's cache key; default: the section
     less ``scales``); ``finish(run, tables)`` derives further tables from all stages'
     (written beside them); ``tables`` lists every table the design may write (one not
-    written by this run is removed, so no stale table survives a grid change)."""
+    written by this run is removed, so no stale table survives a grid change);
+    ``point_reads(cfg)`` is all of the section a point's run reads, where that is less
+    than the whole (an ablation that drops arms or controls then reuses the points it
+    leaves unchanged; ``None``: the whole section)."""
 
     stages: tuple[Stage, ...]
     settings: Callable[[dict], dict] = _section
     check: Callable[[dict], None] | None = None
     finish: Callable[[Run, Tables], Tables] | None = None
     tables: tuple[str, ...] = ()
+    point_reads: Callable[[dict], dict] | None = None
 
 
 MECHANISMS = ("clipping", "algorithm2", "step_rule", "stragglers")
