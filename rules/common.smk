@@ -7,7 +7,7 @@ import sys
 from clipasgd.claims import CLAIM_IDS, DATA_FROM, SIMULATED, get_claim
 from clipasgd.claims.base import MECHANISMS, code_fingerprint
 from clipasgd.claims.words import words_hash
-from clipasgd.datasets import DATASETS, needed
+from clipasgd.datasets import DATASETS, section_needs
 from clipasgd.pipeline import (ablation_mechanisms, check_config, check_configfiles,
                                claim_config, logged_shell, needed_ablations,
                                section_hash as _section_hash,
@@ -113,8 +113,8 @@ def gather_runtime(wildcards):
 
 def data_inputs(wildcards):
     """The fetch_data stamps a claim's simulation needs at this scale."""
-    problem = claim_config(config, wildcards.claim, wildcards.scale).get("problem", {})
-    return [f"data/raw/{d}.json" for d in needed(problem)]
+    section = claim_config(config, wildcards.claim, wildcards.scale)
+    return [f"data/raw/{d}.json" for d in section_needs(section)]
 
 
 def paper_ref(wildcards):

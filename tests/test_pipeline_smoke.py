@@ -65,7 +65,7 @@ def test_every_verdict_file_has_all_fields(smoke_run):
 # Time-to-target claims run on tiny synthetic data with 1-2 seeds at smoke scale: a plumbing
 # check of their pipeline; their control reading is tested on planted tables in
 # tests/test_time_to_target.py (and has power only from quick scale on).
-PLUMBING_ONLY = {"fig2_speedup", "fig3_speedup", "fig4_federated"}
+PLUMBING_ONLY = {"fig2_speedup", "fig3_speedup", "fig4_federated", "delay_sweep"}
 
 
 def test_every_negative_control_is_refuted(smoke_run):

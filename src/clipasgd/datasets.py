@@ -315,6 +315,20 @@ def needed(problem: dict) -> list[str]:
     return [PROBLEM_DATA[name]]
 
 
+def section_problems(section: dict) -> list[dict]:
+    """The problem sections a claim's config section builds: its ``problem``, or the
+    ``problem`` of each entry of ``problems`` (a claim run on several problems)."""
+    if isinstance(section.get("problem"), dict):
+        return [section["problem"]]
+    return [p["problem"] for p in section.get("problems", {}).values()
+            if isinstance(p, dict) and isinstance(p.get("problem"), dict)]
+
+
+def section_needs(section: dict) -> list[str]:
+    """The data sets a claim's config section reads (:func:`needed` of each problem)."""
+    return list(dict.fromkeys(d for p in section_problems(section) for d in needed(p)))
+
+
 def require(name: str, data_dir: str | Path) -> Path:
     """Where data set ``name`` lies for a problem reading ``data_dir`` (Fashion-MNIST: the
     system folder, else under ``data_dir``). Raises :class:`DataUnavailable` naming

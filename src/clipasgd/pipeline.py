@@ -573,14 +573,14 @@ def _stamps(root: Path, scale: str, claim: str) -> dict[str, float]:
 
 def _missing_data(ccfg: dict) -> str | None:
     """Why a claim's grid is unknown here (its data set is not fetched), else None."""
-    from .datasets import DataUnavailable, needed, require
+    from .datasets import DataUnavailable, needed, require, section_problems
 
-    problem = ccfg.get("problem", {}) if isinstance(ccfg.get("problem"), dict) else {}
-    for name in needed(problem):
-        try:
-            require(name, problem.get("data_dir", "data/raw"))
-        except DataUnavailable:
-            return f"{name} not fetched (clipasgd fetch-data {name})"
+    for problem in section_problems(ccfg):
+        for name in needed(problem):
+            try:
+                require(name, problem.get("data_dir", "data/raw"))
+            except DataUnavailable:
+                return f"{name} not fetched (clipasgd fetch-data {name})"
     return None
 
 

@@ -65,13 +65,18 @@ def time_to_target(times: np.ndarray, values: np.ndarray, target: float, goal: s
 
 def run_times(curves: pd.DataFrame, metric: str, target: float, goal: str,
               by: Iterable[str]) -> pd.DataFrame:
-    """One row per run (``by`` + ``seed``): ``T`` (inf: censored) and the final metric."""
+    """One row per run (``by`` + ``seed``): ``T`` (inf: censored) and the final metric;
+    with an ``iter`` column also ``calls`` (gradients applied by the evaluation that met the
+    target; inf: censored) and ``calls_cap`` (those applied by the cap)."""
     keys = [*by, "seed"]
     rows = []
     for key, g in curves.sort_values("time").groupby(keys, sort=True, dropna=False):
-        rows.append({**dict(zip(keys, key, strict=True)),
-                     "T": time_to_target(g["time"], g[metric], target, goal),
-                     "final": float(g[metric].iloc[-1])})
+        T = time_to_target(g["time"], g[metric], target, goal)
+        row = {**dict(zip(keys, key, strict=True)), "T": T, "final": float(g[metric].iloc[-1])}
+        if "iter" in g:  # oracle calls to target: gradients applied by the hit (inf: none)
+            row["calls"] = float(g["iter"][g["time"] == T].min()) if np.isfinite(T) else np.inf
+            row["calls_cap"] = float(g["iter"].max())  # a miss is known to exceed this
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -140,7 +145,8 @@ def run_one(problem: SoftmaxNetwork, cfg: dict, D: float, setting: Setting,
     frame = frame[frame["iter"].isin(cps)].copy()
     frame["time"] = sched.time[frame["iter"].to_numpy() - 1]
     frame["diverged"] = bool(res.diverged_at[0] >= 0)
-    frame_cols = ["iter", "time", "clip_fraction", "diverged"]
+    frame["tau_max"] = int(sched.delay[:T].max()) if T else 0  # measured, up to the cap
+    frame_cols = ["iter", "time", "clip_fraction", "diverged", "tau_max"]
     extra = [k for k in frame.columns if k not in RESERVED_COLUMNS and k not in frame_cols]
     return frame[[*frame_cols, *extra]].assign(**setting.columns(), D=D)
 

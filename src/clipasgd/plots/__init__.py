@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..claims import REGISTRY
 from ..report import save_figure, show_figure
+from .delay_sweep import delay_sweep
 from .federated import federated, federated_high_prob, scheduler_caption
 from .high_prob import high_prob, high_prob_tau_max
 from .high_prob_tail import high_prob_tail, high_prob_tail_drift
@@ -29,7 +30,8 @@ FIGURES: dict[str, Callable[[str | Path, str], Drawn]] = {
     "high_prob": high_prob, "high_prob_tail": high_prob_tail,
     "high_prob_tail_drift": high_prob_tail_drift, "high_prob_tau_max": high_prob_tau_max,
     "federated": federated, "federated_high_prob": federated_high_prob,
-    "scheduler_caption": scheduler_caption, **SPEEDUP_FIGURES}
+    "scheduler_caption": scheduler_caption, "delay_sweep": delay_sweep,
+    **SPEEDUP_FIGURES}
 # The figures of each claim, main one first (its name is the claim's: figures/<scale>/<claim>),
 # as the claim declares them (Claim.figures).
 CLAIM_FIGURES = {cid: list(c.figures or (cid,)) for cid, c in REGISTRY.items()}

@@ -71,7 +71,9 @@ def growth_ratio(samples: Sequence[ArrayLike], grid: Sequence[float], q: float =
     box_level = 1 - 2 * alpha / k
     boxes = [quantile_box(x, q, box_level, f) for x, f in zip(samples, floors, strict=True)]
     est = np.array([b.estimate for b in boxes])
-    lo = np.array([b.ci.low for b in boxes])
+    # a lower end unbounded below (too few runs for the box) is 0, not -inf: the metric is
+    # positive, and -inf / inf would read as an infinite rise (a refutation from no data)
+    lo = np.maximum([b.ci.low for b in boxes], 0.0)
     hi = np.array([b.ci.high for b in boxes])
     rho, i, j = _pairwise_max(est, est)
     lower = _pairwise_max(lo, hi)[0]
