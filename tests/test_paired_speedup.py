@@ -74,3 +74,11 @@ def test_calibrated_under_no_difference_and_powered_at_1_2x(n):
     assert lower < 0.05 and hits / m <= 0.055, (hits, m)
     hits, m = _decisive_rate(n, 1.2, rng)
     assert hits / m >= 0.75, (hits, m)  # 0.79 measured (seed 20), paired t: 0.93 uncensored
+
+
+def test_the_mechanism_control_names_its_direction() -> None:
+    from clipasgd.claims._speedup import _control_words
+
+    assert "refuted" in _control_words({"decisive": False, "ratio": 0.7})
+    assert _control_words({"decisive": True, "ratio": 1.4}).startswith("a speedup")
+    assert _control_words({"decisive": True, "ratio": 0.66}).startswith("a slowdown")

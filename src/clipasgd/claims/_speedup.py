@@ -174,6 +174,17 @@ def _paper(cfg: dict, D: float, algorithm: str) -> float | None:
     return None
 
 
+def _control_words(ctrl: dict) -> str:
+    """The mechanism control in words: a decisive difference without stragglers, either
+    way, means the comparison at the straggler ``D`` measures more than the stragglers."""
+    if not ctrl["decisive"]:
+        return "no difference without stragglers (control refuted)"
+    if ctrl["ratio"] > 1:
+        return "a speedup without stragglers: the advantage is not the stragglers'"
+    return ("a slowdown without stragglers (Clipped ASGD slower than Vanilla ASGD at their "
+            "chosen steps): the comparison at the straggler D carries that cost too")
+
+
 def _reading(T: dict, cap: float, level: float) -> dict:
     """A control's speedup: the interval must contain 1; a decisive reading means the test
     found a difference where none is expected."""
@@ -195,9 +206,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
              for (ph, alg), g in t.groupby(["phase", "algorithm"])}
         if float(D) in control_D:  # mechanism control: no stragglers, no speedup
             ctrl = _reading((T["fresh", "clipped"], T["fresh", "vanilla"]), cap, level)
-            ctrl["reading"] = ("a speedup without stragglers: the advantage is not the "
-                               "stragglers'" if ctrl["decisive"] else
-                               "no speedup without stragglers (control refuted)")
+            ctrl["reading"] = _control_words(ctrl)
             controls.append("supported" if ctrl["decisive"] else "refuted")
             details[f"D={D:g}"] = {"mechanism_control": ctrl}
             continue
