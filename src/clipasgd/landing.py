@@ -51,7 +51,8 @@ def _badge(verdict: str, control: bool = False) -> str:
 
 def _control(rec: dict) -> str:
     v = rec["control"]["verdict"]
-    note = "as it must be" if v == "refuted" else "not refuted: this check had no power"
+    note = ("as it must be" if v == "refuted"
+            else "not refuted: a broken control, the verdict is no support")
     return f"{_badge(v, control=True)} ({note})"
 
 

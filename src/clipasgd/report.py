@@ -132,7 +132,8 @@ def summary_markdown(rec: dict) -> str:
     """The verdict in two sentences: outcome, statistic with interval, negative control."""
     c = rec["control"]
     ctrl = ("refuted, as it must be" if c["verdict"] == "refuted"
-            else f"**{c['verdict']}**: it was not refuted, so this check had no power")
+            else f"**{c['verdict']}**: it was not refuted: a broken control (no power, or a "
+                 "difference where there must be none), so the verdict is no support")
     stat = f"statistic {fmt(rec.get('statistic'))}"
     if rec.get("ci"):
         stat += f", interval {fmt(rec['ci'])}"

@@ -84,7 +84,8 @@ def control_words(control_verdict: str) -> str:
     """What a negative control's verdict means to a reader (it should be refuted)."""
     if control_verdict == "refuted":
         return "negative control refuted, as it must be"
-    return f"negative control {control_verdict.upper()} (not refuted: the check had no power)"
+    return (f"negative control {control_verdict.upper()} (not refuted: a broken control, "
+            "the verdict is no support)")
 
 
 def title(fig: Figure, record: dict, what: str) -> None:
