@@ -68,3 +68,19 @@ def test_without_clipping_replaces_only_the_claim_arm() -> None:
     assert [a.algorithm for a in arms if a.label == "clipped"] == ["asgd"]
     with pytest.raises(ValueError, match="declares no ablation"):
         ablated(tau, {}, "algorithm2")
+
+
+def test_the_figure_claims_fraction_clipped_is_clipped_asgds_alone(tmp_path) -> None:
+    """Their baselines are references: a table of both arms gives Clipped ASGD's share, not
+    the mean over every arm (the landing page read 41% where Clipped clipped 99%)."""
+    import pandas as pd
+
+    from clipasgd.claims import get_claim
+    from clipasgd.mechanism import fraction_clipped
+
+    pd.DataFrame({"algorithm": ["clipped", "vanilla", "delay_adaptive", "ringmaster"],
+                  "clip_fraction": [0.99, 0.0, 0.0, 0.0]}).to_csv(tmp_path / "curves.csv",
+                                                                   index=False)
+    for claim in ("fig2_speedup", "fig3_speedup", "fig4_federated"):
+        labels = [a.label for a in get_claim(claim).arms if a.role == "claim"]
+        assert fraction_clipped(tmp_path, labels) == 0.99
