@@ -189,7 +189,8 @@ def test_smoke_scale_simulate_and_verdict(tmp_path, claim, root):
     for d in (v for k, v in rec["details"].items() if k.startswith("D=") and "speedups" in v):
         # every fresh seed counted: used, or dropped as a pair where both missed
         assert {s["n_pairs"] + s["dropped_both_censored"] for s in d["speedups"].values()} == {2}
-    assert "mechanism_control" in rec["details"]["D=1"]
+    assert "mechanism_control" in rec["details"]["D=1"]  # tuned there: its own choice
+    assert {c["algorithm"] for c in rec["details"]["D=1"]["chosen"]} == {"clipped", "vanilla"}
     from clipasgd import plots  # the figure: the claim's verdict in its title, saved
 
     drawn, paths = plots.draw(claim, tmp_path, "smoke")
@@ -239,3 +240,32 @@ def test_setting_keys_and_rules() -> None:
     assert rule(grid[4]) == scale(0.1)
     assert rule(grid[6]) == delay_adaptive(0.1, 4)  # tau_C = n
     assert rule(grid[-1]) == chain(drop_stale(3), scale(0.03))
+
+
+def test_each_algorithm_is_tuned_where_it_is_compared_control_D_included():
+    """The mechanism control at D = 1 is the claim's comparison there: Clipped and Vanilla
+    (only) are tuned at D = 1 on the selection seeds, and the fresh runs at D = 1 use the
+    D = 1 choice, not the one made under stragglers (second amendment of issue 20)."""
+    from clipasgd.claims.base import Run
+
+    cfg = {**_cfg(), "algorithms": ["clipped", "vanilla", "delay_adaptive"], "D": [4],
+           "control_D": [1], "lrs": [0.1, 0.2], "clip": [1.0], "ringmaster_R": [16],
+           "selection_seeds": 2, "fresh_seeds": 3, "control_seeds": 2}
+    run = Run(cfg, _speedup.ARMS, progress=lambda _: None)
+    select = _speedup._select(run, {})
+    at = {(p["D"], p["algorithm"]) for p in select}
+    assert at == {(4, "clipped"), (4, "vanilla"), (4, "delay_adaptive"), (1, "clipped"),
+                  (1, "vanilla")}
+    assert len(select) == (3 + 2) * 2 * 2  # (algorithm, D) pairs x lrs x selection seeds
+    # planted selection: at D = 4 the smaller step wins, at D = 1 the larger one
+    best = {4: 0.1, 1: 0.2}
+    rows = [{"D": p["D"], "phase": "select", "seed": p["seed_index"], "time": t,
+             "acc": 0.9 if (p["eta"] == best[p["D"]] or t == 40.0) else 0.1,
+             **{k: p[k] for k in ("algorithm", "eta", "c", "max_delay")}}
+            for p in select for t in (10.0, 40.0)]
+    fresh = _speedup._fresh(run, {"select": pd.DataFrame(rows)})
+    eta = {(p["phase"], p["D"], p["algorithm"]): p["eta"] for p in fresh}
+    assert eta == {("fresh", 4, "clipped"): 0.1, ("fresh", 4, "vanilla"): 0.1,
+                   ("fresh", 4, "delay_adaptive"): 0.1, ("control", 4, "clipped"): 0.1,
+                   ("fresh", 1, "clipped"): 0.2, ("fresh", 1, "vanilla"): 0.2}
+    assert len(fresh) == 5 * 3 + 2  # 5 (phase-free) arms x fresh seeds + the self-control
