@@ -121,9 +121,11 @@ def test_verdict_on_planted_failure_counts(tmp_path: Path, cfg: dict) -> None:
 
 
 def test_reading_size_at_the_quick_run_count(cfg: dict) -> None:
-    # Exact, from the binomial law at R = 400: at a true rate exactly delta at every
-    # straggler D, a false 'refuted' (some lower end > delta) has probability <= m alpha / 2
-    # and a false 'supported' (every upper end <= delta) at most alpha / 2.
+    # Exact, from the binomial law at R = 400: at a true rate exactly delta at one straggler
+    # D, a false 'refuted' (lower end > delta) or a false 'supported' (upper end <= delta)
+    # each has probability <= alpha / 2. Over m straggler D (independent runs) a false
+    # 'refuted' is then at most m alpha / 2 (union bound) and a false 'supported' (every
+    # upper end <= delta) at most alpha / 2: both follow from the line below.
     R, delta, level = cfg["replications"], cfg["delta"], 1 - cfg["alpha"]
     m = len([D for D in cfg["D"] if D not in cfg["reference_D"]])
     k = np.arange(R + 1)
@@ -132,8 +134,7 @@ def test_reading_size_at_the_quick_run_count(cfg: dict) -> None:
     p_fail = float(pmf[[lo > delta for lo, _ in ends]].sum())
     p_pass = float(pmf[[hi <= delta for _, hi in ends]].sum())
     assert p_fail <= cfg["alpha"] / 2 and p_pass <= cfg["alpha"] / 2
-    assert 1 - (1 - p_fail) ** m <= m * cfg["alpha"] / 2
-    assert p_pass ** m <= cfg["alpha"] / 2
+    assert m >= 2  # the reading is over several straggler D (see above)
 
 
 def test_clipping_ablation_runs_the_claim_arm_as_vanilla() -> None:

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from clipasgd.claims.delay_sweep import growth, run_rows
-from clipasgd.time_to_target import run_times
 
 CFG = {"ratio_margin": 1.5, "slope_margin": 0.2, "alpha": 0.05, "reference_D": [1]}
 GRID = (1.0, 2.0, 4.0, 8.0, 16.0)
@@ -74,4 +73,3 @@ def test_run_rows_count_calls_to_target_and_misses_above_the_cap():
     assert rows.loc[0, "calls"] == 20 and rows.loc[0, "T"] == 2.0
     assert np.isinf(rows.loc[1, "calls"]) and rows.loc[1, "calls_cap"] == 30
     assert (rows["tau_max"] == 23).all()
-    assert list(run_times(curves, "test_accuracy", 0.75, "max", ["D"])["calls"])[0] == 20

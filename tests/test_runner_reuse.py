@@ -72,9 +72,10 @@ def test_a_reused_ablation_equals_the_ablation_simulated_alone(claim, claim_cfg,
     assert _tables(shared / "ablation-clipping") == _tables(alone)
     summary = reuse_summary(shared / "ablation-clipping")
     n = summary["points"]
-    if claim == "fig2_speedup":  # a point per arm: the unchanged arm's points reused whole
-        # (the ablation drops two arms and the controls; its points read only the run keys)
-        assert summary["runs_reused"] == {"vanilla": {f"{claim}:vanilla": 2}}
+    if claim == "fig2_speedup":  # a point per arm: the unchanged arms' points reused whole
+        # (the ablation drops Vanilla and the controls; its points read only the run keys)
+        assert summary["runs_reused"] == {a: {f"{claim}:{a}": 2}
+                                          for a in ("delay_adaptive", "ringmaster")}
         return
     # the clipped arm ablated is the claim's vanilla run: tau_max's ablation simulates
     # nothing; high_prob's heavy-repeat point runs the clipped arm alone (new seeds)

@@ -376,8 +376,9 @@ def _ablations(info, ccfg: dict, scale: str) -> dict[str, dict]:
     for mechanism in info.credits:
         ab = source.ablation(mechanism)
         if ab is None:
-            out[mechanism] = {"run": False, "why": f"{info.source}'s design declares no "
-                                                   f"ablation of {mechanism}"}
+            why = (info.unablated or {}).get(
+                mechanism, f"{info.source}'s design declares no ablation of {mechanism}")
+            out[mechanism] = {"run": False, "why": why}
             continue
         acfg, _ = ablated(source, ccfg, mechanism)
         folder = _data_dir(scale, info.source) / f"ablation-{mechanism}"

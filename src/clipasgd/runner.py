@@ -231,9 +231,9 @@ def _slots(grids: Sequence[list[dict]]) -> list[dict[int, list[int]]]:
 
 def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
                  ) -> list[ShardResult]:
-    """``shard``'s share of the first grid of each variant, run point index by point index
-    (the claim's point ``i``, then each ablation's point of the same key or index) inside one
-    :func:`~clipasgd.experiment.shared_runs` block per index: a run that equals one made
+    """``shard``'s share of the first grid of each variant, run slot by slot (the claim's
+    point ``i``, then each ablation's point of the same key, or index, :func:`_slots`)
+    inside one :func:`~clipasgd.experiment.shared_runs` block per slot: a run that equals one made
     before in the block is reused, and so is a whole point whose arms the ablation leaves
     unchanged (the figure claims' points run one arm each). Parts are cached as
     :func:`run_claim` with ``shard`` caches them (the gather jobs find them); the same
@@ -257,8 +257,8 @@ def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
                     _point(Path(v.out), stage, run, points, i, settings, memo, made,
                            claim.design.point_reads)
     return [ShardResult(stage.name if stage else None,
-                        sum(shard.owns(i) for i in range(len(points))), len(points))
-            for _, _, stage, points, _ in plans]
+                        sum(len(ix) for k, ix in per.items() if shard.owns(k)), len(points))
+            for (_, _, stage, points, _), per in zip(plans, slots, strict=True)]
 
 
 def _write(out: Path, tables: Tables) -> None:

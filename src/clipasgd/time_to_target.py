@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ from .stats import paired_speedup
 from .updates import Transform
 
 __all__ = ["eval_checkpoints", "time_to_target", "run_times", "settings", "run_one", "choose",
-           "speedup_verdict", "GOALS"]
+           "tune", "speedup_verdict", "GOALS"]
 
 GOALS = ("max", "min")
 # label -> the config list that extends its tuning grid beyond eta
@@ -103,6 +104,11 @@ class Setting:
         return {"algorithm": self.label, "eta": self.eta, "c": self.c,
                 "max_delay": self.max_delay}
 
+    @classmethod
+    def from_row(cls, row: Any) -> Setting:
+        """The setting a row of :func:`choose`'s table names."""
+        return cls(row.algorithm, row.eta, row.c, int(row.max_delay))
+
 
 def settings(cfg: dict, labels: Iterable[str]) -> list[Setting]:
     """Every configuration in the tuning grids of ``cfg['algorithms']`` (each one of
@@ -165,6 +171,13 @@ def choose(select_times: pd.DataFrame, goal: str, cap: float) -> pd.DataFrame:
                                                            "final": "select_median_final"})
     best["c"] = best["c"].where(best["c"] >= 0)
     return best.sort_values(["D", "algorithm"]).reset_index(drop=True)
+
+
+def tune(select: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """:func:`choose` on the selection runs' times to ``cfg``'s target (per ``D`` and
+    algorithm)."""
+    times = run_times(select, cfg["metric"], cfg["target"], cfg["goal"], ["D", *ARM_COLUMNS])
+    return choose(times, cfg["goal"], cfg["cap"])
 
 
 def speedup_verdict(times_clipped: np.ndarray, times_other: np.ndarray, cap: float,

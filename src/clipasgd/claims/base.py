@@ -204,6 +204,9 @@ class Claim:
     words: Mapping[str, str] | None = None
     kind: str = "claim"  # or "check": a simulator check, listed apart from the paper's claims
     figures: tuple[str, ...] = ()  # its figures (clipasgd.plots names), main first; () = (id,)
+    # credited mechanisms with no ablation run, each with why (e.g. the claim's own
+    # comparison already is the design without it)
+    unablated: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if (self.design is None) == (self.data_from is None):
@@ -216,6 +219,11 @@ class Claim:
         if unknown:
             raise ValueError(f"claim {self.id!r}: unknown credited mechanism(s) {unknown}; "
                              f"choose from {MECHANISMS}")
+        stray = set(self.unablated or {}) - (set(self.credits)
+                                             - {a.mechanism for a in self.ablations})
+        if stray:
+            raise ValueError(f"claim {self.id!r}: unablated names {sorted(stray)}, which it "
+                             "does not credit or does ablate")
 
     @property
     def source(self) -> str:

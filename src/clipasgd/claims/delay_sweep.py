@@ -31,7 +31,7 @@ import pandas as pd
 from .. import stats
 from ..readings import Reading
 from ..stats import quantile_ci
-from ..time_to_target import ARM_COLUMNS, Setting, choose, run_times, settings
+from ..time_to_target import Setting, run_times, settings, tune
 from . import _speedup
 from .base import (
     Ablation,
@@ -48,6 +48,7 @@ from .base import (
     read_tables,
     unclip_claim_arms,
 )
+from .tau_max import straggler_regime
 
 ARMS = (  # each at its own tuned configuration
     Arm("clipped", "clipped_asgd", lambda at: {"eta": at["eta"], "c": at["c"]}),
@@ -66,8 +67,9 @@ def _grid(cfg: dict, name: str) -> list[Setting]:
 
 
 def _points(phase: str, name: str, D: float, s: Setting, n: int) -> list[dict]:
-    return [{"key": f"{name}-{phase}-D{D:g}-{s.key}-s{i}", "problem_name": name,
-             "phase": phase, "seed_index": i, "D": D, **s.columns()} for i in range(n)]
+    """:func:`clipasgd.claims._speedup`'s points on the problem ``name``."""
+    return [{**p, "key": f"{name}-{p['key']}", "problem_name": name}
+            for p in _speedup._points(phase, D, s, n)]
 
 
 def _run(run: Run, point: dict, seed: int) -> Tables:
@@ -86,20 +88,16 @@ def _select(run: Run, _: Tables) -> list[dict]:
 
 def _choice(cfg: dict, tables: Tables) -> pd.DataFrame:
     """Per problem and algorithm the configuration chosen at ``select_D``."""
-    out = []
-    for name in cfg["problems"]:
-        pc = problem_config(cfg, name)
-        sel = tables["select"][tables["select"]["problem_name"] == name]
-        times = run_times(sel, pc["metric"], pc["target"], pc["goal"], ["D", *ARM_COLUMNS])
-        out.append(choose(times, pc["goal"], pc["cap"]).assign(problem_name=name))
-    return pd.concat(out, ignore_index=True)
+    sel = tables["select"]
+    return pd.concat([tune(sel[sel["problem_name"] == name], problem_config(cfg, name))
+                      .assign(problem_name=name) for name in cfg["problems"]],
+                     ignore_index=True)
 
 
 def _fresh(run: Run, tables: Tables) -> list[dict]:
     cfg = run.cfg
     return [p for row in _choice(cfg, tables).itertuples() for D in cfg["D"]
-            for p in _points("fresh", row.problem_name, D,
-                             Setting(row.algorithm, row.eta, row.c, int(row.max_delay)),
+            for p in _points("fresh", row.problem_name, D, Setting.from_row(row),
                              cfg["fresh_seeds"])]
 
 
@@ -156,7 +154,7 @@ def growth(runs: pd.DataFrame, cfg: dict, planted: bool = False) -> dict:
     (misses ``+inf`` above their point's floor, the calls applied by the cap), slope on
     log ``tau_max``. ``planted``: calls (and floors) times ``tau_max / tau_max`` at the
     first straggler ``D`` (the power control: a rise the test must see)."""
-    read = runs[~runs["D"].isin([float(d) for d in cfg.get("reference_D", [])])]
+    read = straggler_regime(runs, cfg)[0]
     pts = sorted(read.groupby("D"), key=lambda kv: kv[0])
     if len(pts) < 2:
         raise ValueError("the reading needs >= 2 straggler D values")

@@ -10,8 +10,8 @@ Protocol: :mod:`clipasgd.claims._speedup`.
 
 from __future__ import annotations
 
-from ._speedup import ABLATION, ARMS, DESIGN, verdict
+from ._speedup import ARMS, CONTRAST, DESIGN, verdict
 from .base import Claim
 
 CLAIM = Claim(id="fig4_federated", paper_ref="Figure 4", reading=verdict, design=DESIGN, arms=ARMS,
-              credits=("clipping",), ablations=(ABLATION,))
+              credits=("clipping",), unablated=CONTRAST)

@@ -57,8 +57,10 @@ def _panel(ax, name: str, p: dict, reference: list) -> None:
             if r["D"] in reference and r["calls"]["median"] is not None:
                 ax.plot(r["tau_max"], r["calls"]["median"], "s", mfc="none",
                         mec=COLORS.get(alg), ms=8, mew=1.5)
-    ax.plot([], [], "s", mfc="none", mec="0.3", ms=8,
-            label="D = 1 (no stragglers): reference, not read")
+    if reference:
+        ax.plot([], [], "s", mfc="none", mec="0.3", ms=8,
+                label=f"D = {', '.join(f'{d:g}' for d in reference)} (no stragglers): "
+                      "reference, not read")
     ax.set_xscale("log")
     ax.set(xlabel=r"measured maximum delay $\tau_{\max}$",
            ylabel="median oracle calls to target",

@@ -132,8 +132,9 @@ def speedup_figure(root: str | Path, scale: str, claim: str) -> Drawn:
         ax.axhline(cfg["target"], color="k", ls="--", lw=0.8,
                    label=f"target {cfg['target']:g}")
         ax.set(xlabel="simulated time (units)", ylabel=cfg["metric"].replace("_", " "),
-               title=(f"slow workers D = {D:g} times slower" if D != 1 else
-                      "D = 1: no stragglers (mechanism control)"), xlim=(0, cfg["cap"]))
+               title=(f"slow workers D = {D:g} times slower"
+                      if D not in cfg.get("control_D", []) else
+                      f"D = {D:g}: no stragglers (mechanism control)"), xlim=(0, cfg["cap"]))
         ax.legend()
     ax = axes[0][-1]
     ax.axis("off")

@@ -14,7 +14,6 @@ under the names each result always used (``ci_low``/``ci_high``, ``lower``/``upp
 * ``growth``: the ratio ``max_k Q_k / Q_0`` along a grid and the one-sided growth test.
 * ``means``: t intervals of means, the exact Clopper-Pearson interval of a rate, Newcombe's
   interval of a difference of proportions, the prediction interval of a ``k``-run mean.
-* ``bootstrap``: the speedup ratio of median times to target (unpaired).
 * ``paired``: the paired (same-seed) speedup, exact signed-rank interval with censoring.
 
 The rules that turn these into ``supported``/``refuted``/``inconclusive`` live in
@@ -25,7 +24,6 @@ from __future__ import annotations
 
 from ..readings import Reading, growth_reading
 from ._core import Interval
-from .bootstrap import Speedup, speedup
 from .growth import GrowthRatio, GrowthTest, growth_ratio, growth_test
 from .means import (
     KMeanInterval,
@@ -64,7 +62,6 @@ __all__ = [
     "QuantileRatio",
     "Reading",
     "SlopeFit",
-    "Speedup",
     "TailComparison",
     "censored_slope_fit",
     "clopper_pearson",
@@ -80,7 +77,6 @@ __all__ = [
     "quantile_ratio",
     "runs_for_two_sided_quantile_ci",
     "slope_fit",
-    "speedup",
     "tail_summary",
     "two_sample_tail_test",
 ]
