@@ -157,10 +157,32 @@ def test_mechanism_control_without_stragglers(tmp_path):
     assert not v.details["D=1"]["mechanism_control"]["decisive"]
     assert "design_amendment" in v.details and v.details["deciding_comparison"] == (
         "vanilla at D = 4")
+    effect = v.details["D=4"]["straggler_effect"]  # 2x at D = 4, 1x without stragglers
+    assert effect["ratio"] == pytest.approx(2.0) and effect["ci_low"] > 1
+    assert effect["reading"] == "the stragglers add to Clipped ASGD's advantage"
     for s in range(8):  # planted: clipped faster even without stragglers
         spec[1, "fresh", "vanilla", s] = hit(3)
     v = _speedup.verdict(cfg, _write(tmp_path, _curves(spec)))
     assert v.control.verdict == "supported" and v.verdict == "inconclusive"
+    assert v.details["D=4"]["straggler_effect"]["ratio"] == pytest.approx(1.0)
+
+
+def test_straggler_effect_known_answers():
+    """Per seed log speedup at D less that without stragglers: a planted x2 at D with no
+    difference at D = 1 reads 2; the same x2 at both reads 1 (the stragglers add
+    nothing); a seed with a miss is dropped and counted; the interval sees a loss."""
+    rng = np.random.default_rng(5)
+    c = rng.uniform(10, 20, 20)
+    T = {("fresh", "clipped"): c, ("fresh", "vanilla"): 2 * c * rng.uniform(0.97, 1.03, 20)}
+    flat = {("fresh", "clipped"): c, ("fresh", "vanilla"): c * rng.uniform(0.97, 1.03, 20)}
+    e = _speedup.straggler_effect(T, flat, 100.0, 0.95)
+    assert 1.9 < e["ci_low"] and e["ci_high"] < 2.1 and e["n_pairs"] == 20
+    assert _speedup.straggler_effect(T, T, 100.0, 0.95)["ratio"] == pytest.approx(1.0)
+    T[("fresh", "vanilla")] = T[("fresh", "vanilla")].copy()
+    T[("fresh", "vanilla")][:3] = np.inf
+    e = _speedup.straggler_effect(flat, T, 100.0, 0.95)  # roles swapped: a loss
+    assert e["dropped_with_a_miss"] == 3 and e["ci_high"] < 1
+    assert e["reading"] == "the stragglers take from Clipped ASGD's advantage"
 
 
 def test_data_rule_keys_on_the_problem_section():

@@ -110,6 +110,13 @@ def _speedup_text(record: dict, level: float) -> str:
     decides = (textwrap.fill(f"Deciding comparison: clipped over {which}, "
                              f"{record['statistic']:.2f}x [{_fmt(lo)}, {_fmt(hi)}]: "
                              f"{outcome}.", 56) + "\n\n" if which else "")
+    for key, entry in record["details"].items():
+        e = entry.get("straggler_effect") if isinstance(entry, dict) else None
+        if e and e.get("ratio") is not None:
+            lines.append(textwrap.fill(
+                f"{key}, stragglers' effect (speedup over vanilla at {key} / without "
+                f"stragglers): {e['ratio']:.2f}x [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]"
+                f": {e['reading']}", 56, subsequent_indent="    "))
     return (decides + f"Speedup of clipped: paired by seed (same\ninitialisation), median "
             f"per-seed ratio of\ntimes to target, exact {level:.0%} interval\n\n"
             + "\n".join(lines))
