@@ -183,6 +183,9 @@ def test_straggler_effect_known_answers():
     e = _speedup.straggler_effect(flat, T, 100.0, 0.95)  # roles swapped: a loss
     assert e["dropped_with_a_miss"] == 3 and e["ci_high"] < 1
     assert e["reading"] == "the stragglers take from Clipped ASGD's advantage"
+    few = {k: v[:2] for k, v in flat.items()}  # 2 pairs: no finite interval end
+    e = _speedup.straggler_effect(few, few, 100.0, 0.95)
+    assert e["ci_high"] is None and e["reading"] == "no change with the stragglers detected"
 
 
 def test_data_rule_keys_on_the_problem_section():

@@ -239,8 +239,8 @@ def straggler_effect(T: dict, T0: dict, cap: float, level: float) -> dict:
     # no product is censored any more, so the cap is only a bound above them all
     sp = paired_speedup(c * v0, v * c0, cap=2.0 * float(np.max([c * v0, v * c0])),
                         level=level).to_dict()
-    grow = sp["ci_low"] > 1
-    shrink = sp["ci_high"] < 1
+    grow = sp["ci_low"] is not None and sp["ci_low"] > 1  # None: an open end (few pairs)
+    shrink = sp["ci_high"] is not None and sp["ci_high"] < 1
     return {"ratio": sp["ratio"], "ci_low": sp["ci_low"], "ci_high": sp["ci_high"],
             "n_pairs": sp["n_pairs"], "dropped_with_a_miss": int((~ok).sum()),
             "reading": ("the stragglers add to Clipped ASGD's advantage" if grow else
