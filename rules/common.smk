@@ -10,7 +10,7 @@ from clipasgd.claims.words import words_hash
 from clipasgd.datasets import DATASETS, section_needs
 from clipasgd.pipeline import (ablation_mechanisms, check_config, check_configfiles,
                                claim_config, logged_shell, needed_ablations,
-                               section_hash as _section_hash,
+                               section_hash as _section_hash, select_claims,
                                shard_count, tables_state, write_merged_config)
 from clipasgd.provenance import config_hash
 
@@ -30,7 +30,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 SCALE = config["scale"]
 # Everything about the claims comes from their modules' CLAIM (clipasgd.claims.REGISTRY).
-CLAIMS = list(CLAIM_IDS)
+# `--config only=[a,b]` runs a subset (unknown ids are refused by name).
+CLAIMS = select_claims(config.get("only"))
 # Code the results depend on (AST less docstrings; comments do not count) and the code
 # that only draws figures and pages: a change of either reruns the rules that use it.
 CODE = code_fingerprint()

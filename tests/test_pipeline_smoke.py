@@ -149,3 +149,40 @@ def test_landing_page_numbers_match_the_verdict_files(smoke_run):
             assert escape(line) in section
         row = next(r for r in summary.splitlines() if r.startswith(f"| {claim} "))
         assert f"**{rec['verdict']}**" in row
+
+
+def test_publish_copies_the_small_outputs_with_the_run_record(smoke_run):
+    """`make results`' last two steps at smoke scale: a timed (no-op) run, then publish:
+    every claim's verdict, figure and notebook under results/smoke/, checked against the
+    config; a tampered verdict is found; `only` selects a subset, unknown ids refused."""
+    from clipasgd.pipeline import load_config
+    from clipasgd.publish import check_published
+
+    record = smoke_run / "run.json"
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep
+           + os.environ.get("PATH", "")}
+    for cmd in (["-m", "clipasgd.publish", "--record", str(record), "--", sys.executable,
+                 "-m", "snakemake", "--cores", "1", "--config", "scale=smoke"],
+                ["-m", "clipasgd.pipeline", "publish", "--scale", "smoke", "--run-record",
+                 str(record)]):
+        proc = subprocess.run([sys.executable, *cmd], cwd=smoke_run, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = json.loads((smoke_run / "results" / "smoke" / "RUN.json").read_text())
+    assert run["claims"] == _claims(smoke_run) and not run["not_run"]
+    assert run["run"]["returncode"] == 0 and run["run"]["wall_s"] > 0
+    cfg = load_config(smoke_run / "config" / "config.yaml")
+    assert check_published(smoke_run, cfg, "smoke") == []
+    path = smoke_run / "results" / "smoke" / "data" / "smoke" / "claims" / "tau_max.json"
+    rec = json.loads(path.read_text())
+    path.write_text(json.dumps({**rec, "config_section": {**rec["config_section"], "seed": 1}}))
+    assert any("tau_max" in p for p in check_published(smoke_run, cfg, "smoke"))
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-F",
+                          "--config", "scale=smoke", "only=[tau_max]"], cwd=smoke_run, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0 and "claims/tau_max.json" in dry.stdout
+    assert "claims/rate_shape.json" not in dry.stdout
+    bad = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1",
+                          "--config", "scale=smoke", "only=[tau_maxx]"], cwd=smoke_run,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "tau_maxx" in bad.stdout + bad.stderr

@@ -110,8 +110,18 @@ def _section(root: Path, scale: str, rec: dict) -> str:
     return "\n".join(parts)
 
 
-def render_landing(root: Path, scale: str, records: list[dict]) -> str:
-    """The page's HTML for the given verdict records (figures read from ``root``)."""
+def _not_run(not_run: dict[str, str]) -> str:
+    rows = "".join(f"<tr><td>{escape(c)}</td><td>{escape(why)}</td></tr>"
+                   for c, why in sorted(not_run.items()))
+    return (f'<p class="missing"><b>Not run at this scale ({len(not_run)} claims):</b> no '
+            "verdict, read their quick-scale pages.</p><table><tr><th>claim</th>"
+            f"<th>why</th></tr>{rows}</table>")
+
+
+def render_landing(root: Path, scale: str, records: list[dict],
+                   not_run: dict[str, str] | None = None) -> str:
+    """The page's HTML for the given verdict records (figures read from ``root``) and the
+    claims ``not_run`` at this scale."""
     commits = sorted({r.get("git_commit", "unknown") for r in records})
     head = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>clipasgd: claim verdicts ({escape(scale)})</title><style>{CSS}</style>"
@@ -134,7 +144,7 @@ def render_landing(root: Path, scale: str, records: list[dict]) -> str:
     checks = [r for r in records if r.get("kind", "claim") != "claim"]
     body = "\n".join(_section(root, scale, r) for r in claims)
     page = (f"{head}{intro}<h2>The paper beside the suite</h2>{_paper_table(claims)}"
-            f"{body}")
+            f"{_not_run(not_run) if not_run else ''}{body}")
     if checks:
         page += ("<h2>Simulator checks (not evidence about the paper)</h2><p>These hold by "
                  "construction when the simulator is right (a triangle inequality, a "
@@ -143,8 +153,10 @@ def render_landing(root: Path, scale: str, records: list[dict]) -> str:
     return page + "</body></html>\n"
 
 
-def write_landing(root: Path, scale: str, claims: list[str]) -> Path:
-    """Write ``data/<scale>/index.html`` for ``claims``; every verdict file must exist."""
+def write_landing(root: Path, scale: str, claims: list[str],
+                  not_run: dict[str, str] | None = None) -> Path:
+    """Write ``data/<scale>/index.html`` for ``claims``; every verdict file must exist.
+    ``not_run``: claims left out of this scale, each with why (listed on the page)."""
     root = Path(root)
     paths = [root / "data" / scale / "claims" / f"{c}.json" for c in claims]
     missing = [str(p) for p in paths if not p.is_file()]
@@ -152,4 +164,4 @@ def write_landing(root: Path, scale: str, claims: list[str]) -> Path:
         raise FileNotFoundError(f"landing page: no verdict file {', '.join(missing)}")
     records = [json.loads(p.read_text()) for p in paths]
     return atomic_write_text(root / "data" / scale / "index.html",
-                             render_landing(root, scale, records))
+                             render_landing(root, scale, records, not_run))

@@ -8,6 +8,9 @@
   the landing page ``index.html`` and the tidy table of all runs ``runs.csv``.
 * ``check-config``: validate the config and build every claim's problems, workers and grid.
 * ``estimate``: jobs and core-hours of a scale, from per-point seconds measured earlier.
+* ``publish --run-record FILE``: copy the scale's current verdicts, summary, landing page,
+  figures and notebooks' HTML under ``results/<scale>/`` with the run record
+  (:mod:`clipasgd.publish`).
 
 The config is validated (JSON schema, draft 2020-12) before any work, so a wrong key
 fails at once with its name.
@@ -46,7 +49,8 @@ __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_su
            "needed_ablations", "reuse_summary",
            "parse_shard", "run_shard", "check_claims", "plan_points", "estimate",
            "tidy_runs", "run_tables", "check_config", "write_merged_config",
-           "shard_count", "logged_shell", "section_hash", "tables_state", "check_configfiles"]
+           "shard_count", "logged_shell", "section_hash", "select_claims", "tables_state",
+           "check_configfiles"]
 
 ROOT = Path.cwd()
 SCHEMA = "config/config.schema.json"
@@ -114,6 +118,17 @@ def check_configfiles(paths: list[str]) -> None:
     an alias or an oversized file is refused (Snakemake's own loader accepts them)."""
     for path in paths:
         load_yaml(path, what=str(path))
+
+
+def select_claims(only: list[str] | None) -> list[str]:
+    """The claims a run covers: ``only`` (in registry order), or every claim."""
+    if not only:
+        return list(CLAIM_IDS)
+    unknown = sorted(set(only) - set(CLAIM_IDS))
+    if unknown:
+        raise SpecError(f"config 'only': unknown claim(s) {', '.join(unknown)}; valid: "
+                        f"{', '.join(CLAIM_IDS)}")
+    return [c for c in CLAIM_IDS if c in only]
 
 
 def section_hash(cfg: dict, claim: str, scale: str) -> str:
@@ -428,7 +443,8 @@ def run_verdict(cfg: dict, claim: str, scale: str) -> Path:
     return out
 
 
-def run_summary(scale: str, claims: list[str]) -> Path:
+def run_summary(scale: str, claims: list[str], not_run: dict[str, str] | None = None
+                ) -> Path:
     from .report import mechanism_brief
 
     rows = []
@@ -444,11 +460,12 @@ def run_summary(scale: str, claims: list[str]) -> Path:
                      "notebook": f"notebooks/executed/{scale}/{claim}.html",
                      "verdict_file": str(path.relative_to(ROOT))})
     out = ROOT / "data" / scale / "summary.json"
-    write_json(out, {"scale": scale, "claims": rows, "config_hash": config_hash(rows)})
-    atomic_write_text(out.with_suffix(".md"), render_summary(scale, rows))
+    write_json(out, {"scale": scale, "claims": rows, "config_hash": config_hash(rows),
+                     **({"not_run": not_run} if not_run else {})})
+    atomic_write_text(out.with_suffix(".md"), render_summary(scale, rows, not_run))
     from .landing import write_landing
 
-    write_landing(ROOT, scale, claims)
+    write_landing(ROOT, scale, claims, not_run)
     tidy_runs(scale)
     return out
 
@@ -675,7 +692,8 @@ def _fmt(x) -> str:
     return f"{x:.3g}" if isinstance(x, float) else str(x)
 
 
-def render_summary(scale: str, rows: list[dict]) -> str:
+def render_summary(scale: str, rows: list[dict], not_run: dict[str, str] | None = None
+                   ) -> str:
     from .landing import SCALE_WARNINGS
 
     lines = [f"# Claim verdicts ({scale} scale)", ""]
@@ -690,6 +708,9 @@ def render_summary(scale: str, rows: list[dict]) -> str:
                      f" {_fmt(r['statistic'])} | {_fmt(r['ci'])} | {_fmt(r['margin'])} |"
                      f" {_cell('; '.join(r.get('mechanism', [])))} |"
                      f" [png](../../{r['figure']}) | [html](../../{r['notebook']}) |")
+    if not_run:
+        lines += ["", f"Not run at this scale ({len(not_run)} claims): "
+                  + "; ".join(f"`{c}`: {why}" for c, why in sorted(not_run.items()))]
     lines += ["", "A negative control should read *refuted*: it is a planted false variant the "
               "same test must reject. See `data/<scale>/claims/<claim>.json` for every field."]
     return "\n".join(lines) + "\n"
@@ -736,7 +757,7 @@ def update_readme(cfg: dict, scale: str, path: Path, check: bool = False) -> boo
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m clipasgd.pipeline", description=__doc__)
     ap.add_argument("step", choices=["simulate", "verdict", "summary", "check-config",
-                                     "estimate", "readme"])
+                                     "estimate", "readme", "publish"])
     ap.add_argument("claim", nargs="?", help=f"one of {', '.join(CLAIM_IDS)}")
     ap.add_argument("--scale", default=None)
     ap.add_argument("--config", default="config/config.yaml",
@@ -749,6 +770,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="simulate --shard: the ablations to run beside the claim (default: "
                          "those a claim reading its data credits; Snakemake passes them)")
     ap.add_argument("--stamp", default=None, help="check-config: write this file when OK")
+    ap.add_argument("--run-record", default=None, metavar="FILE",
+                    help="publish: the run's record (python -m clipasgd.publish --record)")
     ap.add_argument("--check", action="store_true",
                     help="readme: only check that the generated claims table is current")
     args = ap.parse_args(argv)
@@ -773,6 +796,14 @@ def main(argv: list[str] | None = None) -> int:
                                 "`python -m clipasgd.pipeline readme`")
         elif args.step == "summary":
             run_summary(scale, args.claims or list(CLAIM_IDS))
+        elif args.step == "publish":
+            from .publish import publish
+
+            if not args.run_record or not Path(args.run_record).is_file():
+                raise SpecError("publish: give --run-record FILE, the record written by "
+                                "`python -m clipasgd.publish --record FILE -- snakemake ...`")
+            run = json.loads(Path(args.run_record).read_text())
+            print(publish(ROOT, cfg, scale, run))
         else:
             if not args.claim:
                 raise SpecError(f"{args.step}: name a claim ({', '.join(CLAIM_IDS)})")

@@ -1,0 +1,206 @@
+"""Published results: a finished scale's small outputs (verdict files, summary, landing page,
+figure PNGs, executed notebooks' HTML) copied under ``results/<scale>/`` with a record of the
+run (commit, machine, wall and CPU time), so a reader sees the verdicts without computing
+them. Raw tables and cached parts stay out.
+
+``python -m clipasgd.publish --record FILE -- COMMAND...`` runs COMMAND (the pipeline) and
+writes its wall time and the CPU time of it and every process it waited for into FILE;
+``python -m clipasgd.pipeline publish --scale S --run-record FILE`` then publishes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .claims import CLAIM_IDS
+from .provenance import atomic_write_text, config_hash, write_json
+
+RESULTS = "results"
+
+__all__ = ["RESULTS", "check_published", "current_claims", "machine", "publish",
+           "published_files", "timed_run"]
+
+
+def machine() -> dict:
+    """What ran it: CPU model, cores, memory (Linux /proc where readable)."""
+    info = {"system": platform.platform(), "cores": os.cpu_count(), "python":
+            platform.python_version()}
+    for path, key, field in (("/proc/cpuinfo", "cpu", "model name"),
+                             ("/proc/meminfo", "memory", "MemTotal")):
+        try:
+            for line in Path(path).read_text().splitlines():
+                if line.startswith(field):
+                    info[key] = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+    return info
+
+
+def timed_run(cmd: list[str], record: Path) -> int:
+    """Run ``cmd``; record its wall time and the user + system CPU of every process it
+    waited for (``RUSAGE_CHILDREN``), the command, start and end (UTC)."""
+    start, t0 = datetime.now(UTC), time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rc = subprocess.call(cmd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    write_json(record, {"command": cmd, "returncode": rc, "wall_s": time.perf_counter() - t0,
+                        "cpu_s": cpu, "started": start.isoformat(timespec="seconds"),
+                        "ended": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "machine": machine()})
+    return rc
+
+
+def current_claims(root: Path, cfg: dict, scale: str) -> tuple[list[str], dict[str, str]]:
+    """Claims whose verdict file at ``scale`` matches the current config section (by its
+    recorded hash), and the others with why they are left out."""
+    from .pipeline import claim_config
+
+    have, left = [], {}
+    for claim in CLAIM_IDS:
+        path = root / "data" / scale / "claims" / f"{claim}.json"
+        if not path.is_file():
+            left[claim] = "not run at this scale"
+            continue
+        rec = json.loads(path.read_text())
+        if rec.get("config_hash") != config_hash(claim_config(cfg, claim, scale)):
+            left[claim] = "its verdict file is from another config (stale): not published"
+        else:
+            have.append(claim)
+    return have, left
+
+
+def published_files(scale: str, claims: list[str]) -> list[str]:
+    """Paths (relative to the repository root) a publication copies, in the same layout, so
+    the landing page's links to notebooks keep working."""
+    from .plots import CLAIM_FIGURES
+
+    files = [f"data/{scale}/{name}" for name in ("summary.json", "summary.md", "index.html")]
+    for claim in claims:
+        files += [f"data/{scale}/claims/{claim}.json",
+                  f"notebooks/executed/{scale}/{claim}.html"]
+        files += [f"figures/{scale}/{name}.png" for name in CLAIM_FIGURES.get(claim, [claim])]
+    return files
+
+
+def _reason(root: Path, scale: str, claim: str, why: str) -> str:
+    """``why``, with the predicted cost where ``estimate`` stored one."""
+    est = root / "data" / scale / "estimate.json"
+    if est.is_file():
+        seconds = json.loads(est.read_text()).get("cpu_seconds", {}).get(claim)
+        if seconds:
+            why += f" (estimated {seconds / 3600:.1f} core-hours)"
+    return why
+
+
+def _readme(root: Path, scale: str, claims: list[str], not_run: dict[str, str], run: dict
+            ) -> str:
+    rows = [json.loads((root / "data" / scale / "claims" / f"{c}.json").read_text())
+            for c in claims]
+    m = run.get("machine", {})
+    lines = [f"# Published results ({scale} scale)", "",
+             f"The landing page: [data/{scale}/index.html](data/{scale}/index.html) (every "
+             f"claim, verdict, figure); the table: [data/{scale}/summary.md]"
+             f"(data/{scale}/summary.md); run record: [RUN.json](RUN.json).", "",
+             f"* Code: commit {', '.join(sorted({r['git_commit'] for r in rows}))}",
+             f"* Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, "
+             f"{m.get('memory', '?')} ({m.get('system', '?')})",
+             f"* Run: {run.get('started', '?')} to {run.get('ended', '?')}, "
+             f"{run.get('wall_s', 0) / 60:.1f} min wall, {run.get('cpu_s', 0) / 3600:.2f} "
+             "CPU-hours (the pipeline and every job it ran)",
+             f"* Command: `{' '.join(run.get('command', []))}`", "",
+             "| claim | verdict | negative control | statistic | interval |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['claim']} | **{r['verdict']}** | {r['control']['verdict']} | "
+              f"{r['statistic']} | {r['ci']} |" for r in rows]
+    if not_run:
+        lines += ["", "Not published at this scale:", ""]
+        lines += [f"* `{c}`: {why}" for c, why in sorted(not_run.items())]
+    return "\n".join(lines) + "\n"
+
+
+def publish(root: Path, cfg: dict, scale: str, run: dict) -> Path:
+    """Summarise the claims with a current verdict at ``scale`` (the others listed as not
+    run), then copy the small files under ``results/<scale>/`` with ``RUN.json`` (the run
+    record, commit, claims) and a README. Replaces an earlier publication whole."""
+    from .pipeline import run_summary
+
+    root = Path(root)
+    claims, left = current_claims(root, cfg, scale)
+    if not claims:
+        raise FileNotFoundError(f"publish: no current verdict under data/{scale}/claims")
+    not_run = {c: _reason(root, scale, c, why) for c, why in left.items()}
+    run_summary(scale, claims, not_run)
+    files = published_files(scale, claims)
+    missing = [f for f in files if not (root / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"publish: missing {', '.join(missing)}")
+    dest = root / RESULTS / scale
+    tmp = dest.with_name(f".{scale}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for f in files:
+        (tmp / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / f, tmp / f)
+    commits = sorted({json.loads((root / f).read_text())["git_commit"]
+                      for f in files if "/claims/" in f})
+    write_json(tmp / "RUN.json", {"scale": scale, "claims": claims, "not_run": not_run,
+                                  "git_commits": commits, "run": run,
+                                  "published": datetime.now(UTC).isoformat(timespec="seconds")})
+    atomic_write_text(tmp / "README.md", _readme(root, scale, claims, not_run, run))
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
+def check_published(root: Path, cfg: dict, scale: str) -> list[str]:
+    """What is wrong with ``results/<scale>/`` against ``cfg`` (empty when nothing): every
+    published verdict carries the hash of its own config section, that hash is the current
+    config's (else the publication is stale: republish), its commit is recorded, every
+    file is there and the landing page names every claim, run or not."""
+    from .pipeline import claim_config
+
+    pub = Path(root) / RESULTS / scale
+    if not (pub / "RUN.json").is_file():
+        return [f"{pub}: no RUN.json (nothing published)"]
+    run, problems = json.loads((pub / "RUN.json").read_text()), []
+    for claim in run["claims"]:
+        rec = json.loads((pub / "data" / scale / "claims" / f"{claim}.json").read_text())
+        if rec["scale"] != scale or rec["config_hash"] != config_hash(rec["config_section"]):
+            problems.append(f"{claim}: its hash is not its own config section's")
+        if rec["config_hash"] != config_hash(claim_config(cfg, claim, scale)):
+            problems.append(f"{claim}: published from another config (stale): republish")
+        if rec["git_commit"] not in run["git_commits"]:
+            problems.append(f"{claim}: commit {rec['git_commit']} not in RUN.json")
+    if set(run["claims"]) | set(run["not_run"]) != set(CLAIM_IDS):
+        problems.append("RUN.json does not account for every claim")
+    problems += [f"missing {f}" for f in published_files(scale, run["claims"])
+                 if not (pub / f).is_file()]
+    page = (pub / "data" / scale / "index.html").read_text()
+    problems += [f"the landing page does not name {c}" for c in CLAIM_IDS if c not in page]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m clipasgd.publish", description=__doc__)
+    ap.add_argument("--record", type=Path, required=True, help="where the run record goes")
+    ap.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
+    args = ap.parse_args(argv)
+    cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not cmd:
+        ap.error("no command to run (give it after --)")
+    return timed_run(cmd, args.record)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
