@@ -2,9 +2,9 @@
 # make test   : set up .venv, install, run lint and the test suite (what CI runs)
 # make test-fast : the same without the tests marked slow (pipeline runs, calibration loops)
 # make rerun CLAIM=tau_max : rerun one claim, the claims reading its data, and the summary
-# make results SCALE=paper ONLY=tau_max,rate_shape : the pipeline, timed, for these claims
+# make publish SCALE=paper ONLY=tau_max,rate_shape : the pipeline, timed, for these claims
 #               (ONLY: default every claim), then its small outputs published under
-#               results/<scale>/ with the run record (what README calls "the results")
+#               published/<scale>/ with the run record (what README calls "the results")
 # make clean  : remove pipeline outputs (keeps data/raw, data/README.md and .venv)
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 SCALE  ?= quick
 CORES  ?= all
 
-.PHONY: all setup test test-fast lint pipeline rerun results bench clean
+.PHONY: all setup test test-fast lint pipeline rerun publish bench clean
 
 all: pipeline
 
@@ -33,7 +33,7 @@ rerun: $(STAMP)
 	@test -n "$(CLAIM)" || { echo "make rerun: name the claim, e.g. make rerun CLAIM=tau_max"; exit 2; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/clipasgd rerun $(CLAIM) --scale $(SCALE) --cores $(CORES)
 
-results: $(STAMP)
+publish: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m clipasgd.publish --record logs/$(SCALE)/run.json -- \
 		$(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) $(if $(ONLY),only=[$(ONLY)])
 	$(BIN)/python -m clipasgd.pipeline publish --scale $(SCALE) --run-record logs/$(SCALE)/run.json

@@ -152,8 +152,8 @@ def test_landing_page_numbers_match_the_verdict_files(smoke_run):
 
 
 def test_publish_copies_the_small_outputs_with_the_run_record(smoke_run):
-    """`make results`' last two steps at smoke scale: a timed (no-op) run, then publish:
-    every claim's verdict, figure and notebook under results/smoke/, checked against the
+    """`make publish`' two steps at smoke scale: a timed (no-op) run, then publish:
+    every claim's verdict, figure and notebook under published/smoke/, checked against the
     config; a tampered verdict is found; `only` selects a subset, unknown ids refused."""
     from clipasgd.pipeline import load_config
     from clipasgd.publish import check_published
@@ -168,12 +168,12 @@ def test_publish_copies_the_small_outputs_with_the_run_record(smoke_run):
         proc = subprocess.run([sys.executable, *cmd], cwd=smoke_run, env=env,
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    run = json.loads((smoke_run / "results" / "smoke" / "RUN.json").read_text())
+    run = json.loads((smoke_run / "published" / "smoke" / "RUN.json").read_text())
     assert run["claims"] == _claims(smoke_run) and not run["not_run"]
     assert run["run"]["returncode"] == 0 and run["run"]["wall_s"] > 0
     cfg = load_config(smoke_run / "config" / "config.yaml")
     assert check_published(smoke_run, cfg, "smoke") == []
-    path = smoke_run / "results" / "smoke" / "data" / "smoke" / "claims" / "tau_max.json"
+    path = smoke_run / "published" / "smoke" / "data" / "smoke" / "claims" / "tau_max.json"
     rec = json.loads(path.read_text())
     path.write_text(json.dumps({**rec, "config_section": {**rec["config_section"], "seed": 1}}))
     assert any("tau_max" in p for p in check_published(smoke_run, cfg, "smoke"))

@@ -9,7 +9,7 @@
 * ``check-config``: validate the config and build every claim's problems, workers and grid.
 * ``estimate``: jobs and core-hours of a scale, from per-point seconds measured earlier.
 * ``publish --run-record FILE``: copy the scale's current verdicts, summary, landing page,
-  figures and notebooks' HTML under ``results/<scale>/`` with the run record
+  figures and notebooks' HTML under ``published/<scale>/`` with the run record
   (:mod:`clipasgd.publish`).
 
 The config is validated (JSON schema, draft 2020-12) before any work, so a wrong key

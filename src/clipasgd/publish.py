@@ -1,5 +1,5 @@
 """Published results: a finished scale's small outputs (verdict files, summary, landing page,
-figure PNGs, executed notebooks' HTML) copied under ``results/<scale>/`` with a record of the
+figure PNGs, executed notebooks' HTML) copied under ``published/<scale>/`` with a record of the
 run (commit, machine, wall and CPU time), so a reader sees the verdicts without computing
 them. Raw tables and cached parts stay out.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from .claims import CLAIM_IDS
 from .provenance import atomic_write_text, config_hash, write_json
 
-RESULTS = "results"
+RESULTS = "published"
 
 __all__ = ["RESULTS", "check_published", "current_claims", "machine", "publish",
            "published_files", "timed_run"]
@@ -132,7 +132,7 @@ def _readme(root: Path, scale: str, claims: list[str], not_run: dict[str, str], 
 
 def publish(root: Path, cfg: dict, scale: str, run: dict) -> Path:
     """Summarise the claims with a current verdict at ``scale`` (the others listed as not
-    run), then copy the small files under ``results/<scale>/`` with ``RUN.json`` (the run
+    run), then copy the small files under ``published/<scale>/`` with ``RUN.json`` (the run
     record, commit, claims) and a README. Replaces an earlier publication whole."""
     from .pipeline import run_summary
 
@@ -164,7 +164,7 @@ def publish(root: Path, cfg: dict, scale: str, run: dict) -> Path:
 
 
 def check_published(root: Path, cfg: dict, scale: str) -> list[str]:
-    """What is wrong with ``results/<scale>/`` against ``cfg`` (empty when nothing): every
+    """What is wrong with ``published/<scale>/`` against ``cfg`` (empty when nothing): every
     published verdict carries the hash of its own config section, that hash is the current
     config's (else the publication is stale: republish), its commit is recorded, every
     file is there and the landing page names every claim, run or not."""
