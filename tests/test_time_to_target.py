@@ -299,3 +299,16 @@ def test_each_algorithm_is_tuned_where_it_is_compared_control_D_included():
                    ("fresh", 4, "delay_adaptive"): 0.1, ("control", 4, "clipped"): 0.1,
                    ("fresh", 1, "clipped"): 0.2, ("fresh", 1, "vanilla"): 0.2}
     assert len(fresh) == 5 * 3 + 2  # 5 (phase-free) arms x fresh seeds + the self-control
+
+
+def test_the_clipping_ablation_runs_no_duplicate():
+    """Unclipped, the clip radii are one run and Vanilla is the arm itself: the ablation
+    keeps one radius and drops Vanilla (its comparison would read 1 [1, 1] by algebra)."""
+    from clipasgd.claims import delay_sweep
+
+    cfg = {"algorithms": ["clipped", "vanilla", "delay_adaptive", "ringmaster"],
+           "clip": [0.5, 1.0, 2.0, 4.0], "control_D": [1], "control_seeds": 20}
+    ab = _speedup.ABLATION.config(cfg)
+    assert ab["algorithms"] == ["clipped", "delay_adaptive", "ringmaster"]
+    assert ab["clip"] == [0.5] and ab["control_D"] == [] and ab["control_seeds"] == 0
+    assert delay_sweep.ABLATION.config(cfg)["clip"] == [0.5]

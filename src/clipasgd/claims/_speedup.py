@@ -146,9 +146,11 @@ def _without_clipping(cfg: dict) -> dict:
     """The ablation's comparisons: Clipped ASGD (now unclipped) against the baselines other
     than Vanilla ASGD, at the straggler ``D`` values, no self-control and no mechanism
     control. Vanilla is dropped: the unclipped arm *is* Vanilla ASGD, tuned on the same
-    bracket and run on the same seeds, so that comparison reads 1 [1, 1] by algebra."""
+    bracket and run on the same seeds, so that comparison reads 1 [1, 1] by algebra. One
+    clip radius: unclipped, the radii are the same run (the first is what the choice among
+    such ties takes)."""
     return {**cfg, "algorithms": [cfg["algorithms"][0], *cfg["algorithms"][2:]],
-            "control_D": [], "control_seeds": 0}
+            "clip": cfg["clip"][:1], "control_D": [], "control_seeds": 0}
 
 
 ABLATION = Ablation("clipping", arms=unclip_claim_arms, config=_without_clipping,

@@ -115,7 +115,8 @@ DESIGN = Design(stages=(Stage("select", _select, _run), Stage("fresh", _fresh, _
                 tables=("select", "fresh", "choice", "curves"))
 
 ABLATION = Ablation("clipping", arms=unclip_claim_arms,
-                    config=lambda cfg: {**cfg, "algorithms": ["clipped"]},
+                    config=lambda cfg: {**cfg, "algorithms": ["clipped"],
+                                        "clip": cfg["clip"][:1]},  # unclipped: radii alike
                     how="c -> infinity: the claim's Clipped ASGD arm run as vanilla ASGD, "
                         "tuned on the same bracket on the same seeds (so the runs of the "
                         "Vanilla arm, simulated again), through the same test")
