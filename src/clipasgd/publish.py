@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .claims import CLAIM_IDS
+from .claims import CLAIM_IDS, get_claim
 from .provenance import atomic_write_text, config_hash, write_json
 
 RESULTS = "published"
@@ -84,13 +84,11 @@ def current_claims(root: Path, cfg: dict, scale: str) -> tuple[list[str], dict[s
 def published_files(scale: str, claims: list[str]) -> list[str]:
     """Paths (relative to the repository root) a publication copies, in the same layout, so
     the landing page's links to notebooks keep working."""
-    from .plots import CLAIM_FIGURES
-
     files = [f"data/{scale}/{name}" for name in ("summary.json", "summary.md", "index.html")]
     for claim in claims:
         files += [f"data/{scale}/claims/{claim}.json",
                   f"notebooks/executed/{scale}/{claim}.html"]
-        files += [f"figures/{scale}/{name}.png" for name in CLAIM_FIGURES.get(claim, [claim])]
+        files += [f"figures/{scale}/{name}.png" for name in get_claim(claim).figure_names]
     return files
 
 

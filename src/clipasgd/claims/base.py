@@ -230,6 +230,11 @@ class Claim:
         """The claim whose simulation (and config section) holds this claim's data."""
         return self.data_from or self.id
 
+    @property
+    def figure_names(self) -> list[str]:
+        """Its figures (:mod:`clipasgd.plots` names), main first."""
+        return list(self.figures or (self.id,))
+
     def ablation(self, mechanism: str) -> Ablation | None:
         """This claim's design with ``mechanism`` removed, if it declares one."""
         return next((a for a in self.ablations if a.mechanism == mechanism), None)

@@ -34,7 +34,7 @@ FIGURES: dict[str, Callable[[str | Path, str], Drawn]] = {
     **SPEEDUP_FIGURES}
 # The figures of each claim, main one first (its name is the claim's: figures/<scale>/<claim>),
 # as the claim declares them (Claim.figures).
-CLAIM_FIGURES = {cid: list(c.figures or (cid,)) for cid, c in REGISTRY.items()}
+CLAIM_FIGURES = {cid: c.figure_names for cid, c in REGISTRY.items()}
 
 
 def _figure(name: str) -> Callable[[str | Path, str], Drawn]:
