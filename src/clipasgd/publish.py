@@ -71,7 +71,11 @@ def current_claims(root: Path, cfg: dict, scale: str) -> tuple[list[str], dict[s
     for claim in CLAIM_IDS:
         path = root / "data" / scale / "claims" / f"{claim}.json"
         if not path.is_file():
-            left[claim] = "not run at this scale"
+            shards = root / "data" / scale / claim / "shards"
+            done = len(list(shards.glob("*.json"))) if shards.is_dir() else 0
+            left[claim] = (f"started, not finished: {done} of its shard jobs done (their "
+                           "points are cached; the same run resumes)" if done else
+                           "not run at this scale")
             continue
         rec = json.loads(path.read_text())
         if rec.get("config_hash") != config_hash(claim_config(cfg, claim, scale)):
@@ -95,7 +99,7 @@ def published_files(scale: str, claims: list[str]) -> list[str]:
 def _reason(root: Path, scale: str, claim: str, why: str) -> str:
     """``why``, with the predicted cost where ``estimate`` stored one."""
     est = root / "data" / scale / "estimate.json"
-    if est.is_file():
+    if est.is_file() and why == "not run at this scale":
         seconds = json.loads(est.read_text()).get("cpu_seconds", {}).get(claim)
         if seconds:
             why += f" (estimated {seconds / 3600:.1f} core-hours)"
@@ -107,6 +111,8 @@ def _readme(root: Path, scale: str, claims: list[str], not_run: dict[str, str], 
     rows = [json.loads((root / "data" / scale / "claims" / f"{c}.json").read_text())
             for c in claims]
     m = run.get("machine", {})
+    unrecorded = any(seg.get("cpu_s") is None for seg in run.get("segments", []))
+    num = lambda x: "–" if x is None else f"{x:.4g}"  # noqa: E731
     lines = [f"# Published results ({scale} scale)", "",
              f"The landing page: [data/{scale}/index.html](data/{scale}/index.html) (every "
              f"claim, verdict, figure); the table: [data/{scale}/summary.md]"
@@ -115,13 +121,18 @@ def _readme(root: Path, scale: str, claims: list[str], not_run: dict[str, str], 
              f"* Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, "
              f"{m.get('memory', '?')} ({m.get('system', '?')})",
              f"* Run: {run.get('started', '?')} to {run.get('ended', '?')}, "
-             f"{run.get('wall_s', 0) / 60:.1f} min wall, {run.get('cpu_s', 0) / 3600:.2f} "
-             "CPU-hours (the pipeline and every job it ran)",
+             f"{run.get('wall_s', 0) / 60:.1f} min wall, "
+             f"{'at least ' if unrecorded else ''}{run.get('cpu_s', 0) / 3600:.2f} "
+             "CPU-hours (the pipeline and every job it ran"
+             + ("; a segment's CPU was not recorded, see RUN.json" if unrecorded else "")
+             + ")",
              f"* Command: `{' '.join(run.get('command', []))}`", "",
              "| claim | verdict | negative control | statistic | interval |",
              "|---|---|---|---|---|"]
     lines += [f"| {r['claim']} | **{r['verdict']}** | {r['control']['verdict']} | "
-              f"{r['statistic']} | {r['ci']} |" for r in rows]
+              f"{num(r['statistic'])} | "
+              f"{'[' + ', '.join(num(x) for x in r['ci']) + ']' if r.get('ci') else '–'} |"
+              for r in rows]
     if not_run:
         lines += ["", "Not published at this scale:", ""]
         lines += [f"* `{c}`: {why}" for c, why in sorted(not_run.items())]
