@@ -106,13 +106,11 @@ def _reason(root: Path, scale: str, claim: str, why: str) -> str:
     return why
 
 
-def _readme(root: Path, scale: str, claims: list[str], not_run: dict[str, str], run: dict
-            ) -> str:
-    rows = [json.loads((root / "data" / scale / "claims" / f"{c}.json").read_text())
-            for c in claims]
+def _readme(scale: str, rows: list[dict], not_run: dict[str, str], run: dict) -> str:
+    from .pipeline import _fmt
+
     m = run.get("machine", {})
     unrecorded = any(seg.get("cpu_s") is None for seg in run.get("segments", []))
-    num = lambda x: "–" if x is None else f"{x:.4g}"  # noqa: E731
     lines = [f"# Published results ({scale} scale)", "",
              f"The landing page: [data/{scale}/index.html](data/{scale}/index.html) (every "
              f"claim, verdict, figure); the table: [data/{scale}/summary.md]"
@@ -130,9 +128,7 @@ def _readme(root: Path, scale: str, claims: list[str], not_run: dict[str, str], 
              "| claim | verdict | negative control | statistic | interval |",
              "|---|---|---|---|---|"]
     lines += [f"| {r['claim']} | **{r['verdict']}** | {r['control']['verdict']} | "
-              f"{num(r['statistic'])} | "
-              f"{'[' + ', '.join(num(x) for x in r['ci']) + ']' if r.get('ci') else '–'} |"
-              for r in rows]
+              f"{_fmt(r['statistic'])} | {_fmt(r.get('ci'))} |" for r in rows]
     if not_run:
         lines += ["", "Not published at this scale:", ""]
         lines += [f"* `{c}`: {why}" for c, why in sorted(not_run.items())]
@@ -161,12 +157,13 @@ def publish(root: Path, cfg: dict, scale: str, run: dict) -> Path:
     for f in files:
         (tmp / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / f, tmp / f)
-    commits = sorted({json.loads((root / f).read_text())["git_commit"]
-                      for f in files if "/claims/" in f})
+    rows = [json.loads((root / "data" / scale / "claims" / f"{c}.json").read_text())
+            for c in claims]
+    commits = sorted({r["git_commit"] for r in rows})
     write_json(tmp / "RUN.json", {"scale": scale, "claims": claims, "not_run": not_run,
                                   "git_commits": commits, "run": run,
                                   "published": datetime.now(UTC).isoformat(timespec="seconds")})
-    atomic_write_text(tmp / "README.md", _readme(root, scale, claims, not_run, run))
+    atomic_write_text(tmp / "README.md", _readme(scale, rows, not_run, run))
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     return dest

@@ -94,6 +94,11 @@ def _grid(run: Run) -> tuple[list[Setting], list[Setting]]:
     return tuned, [a for a in grid if a not in tuned]
 
 
+def _all_D(cfg: dict) -> list[float]:
+    """The straggler ``D`` values, then the control ``D`` values."""
+    return [*cfg["D"], *cfg.get("control_D", [])]
+
+
 def _arms_at(cfg: dict, D: float) -> list[str]:
     """The algorithms run at ``D``: every one at a straggler ``D``; Clipped and Vanilla
     (the mechanism control's pair) at a control ``D``."""
@@ -104,7 +109,7 @@ def _select(run: Run, _: Tables) -> list[dict]:
     """Every configuration to tune on the selection seeds, at each ``D`` and control ``D``
     (each algorithm is tuned for the setting it is compared in)."""
     tuned, cfg = _grid(run)[0], run.cfg
-    return [p for D in [*cfg["D"], *cfg.get("control_D", [])] for s in tuned
+    return [p for D in _all_D(cfg) for s in tuned
             if s.label in _arms_at(cfg, D)
             for p in _points("select", D, s, cfg["selection_seeds"])]
 
@@ -116,7 +121,7 @@ def _choice(run: Run, tables: Tables) -> pd.DataFrame:
     tuned, single = _grid(run)
     choice = pd.DataFrame([{"D": D, **s.columns(), "select_median_T": np.nan,
                             "select_median_final": np.nan}
-                           for D in [*cfg["D"], *cfg.get("control_D", [])] for s in single
+                           for D in _all_D(cfg) for s in single
                            if s.label in _arms_at(cfg, D)])
     if tuned:
         choice = pd.concat([tune(tables["select"], cfg), choice], ignore_index=True)
@@ -131,7 +136,7 @@ def _fresh(run: Run, tables: Tables) -> list[dict]:
     for row in _choice(run, tables).itertuples():
         s = Setting.from_row(row)
         fresh += _points("fresh", row.D, s, cfg["fresh_seeds"])
-        if row.algorithm == "clipped" and row.D in cfg["D"]:
+        if row.algorithm == "clipped" and row.D in cfg["D"]:  # not at a control D
             fresh += _points("control", row.D, s, cfg["control_seeds"])
     return fresh
 
@@ -272,7 +277,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
     for D, T in by_D.items():
         chosen = tabs["choice"][tabs["choice"]["D"] == D].drop(columns="D")
         chosen = chosen.replace({np.nan: None}).to_dict("records")
-        if float(D) in control_D:  # mechanism control: no stragglers, no speedup
+        if D in control_D:  # mechanism control: no stragglers, no speedup
             ctrl = _reading((T["fresh", "clipped"], T["fresh", "vanilla"]), cap, level)
             ctrl["reading"] = _control_words(ctrl)
             controls.append("supported" if ctrl["decisive"] else "refuted")
