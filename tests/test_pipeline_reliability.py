@@ -316,6 +316,39 @@ def test_estimate_counts_first_grid_later_points_and_work(tmp_path):
     assert "jobs:" in text and "never run at any scale" in text
 
 
+def test_estimate_adds_ablations_and_reads_a_pilot_at_the_target_scale(tmp_path):
+    """Ablations cost their measured share of the claim's CPU; first-grid stamps already at
+    the target scale (a pilot shard) replace the reference's mean per point but keep its
+    later-stage and ablation shares; a finished claim costs what was stamped."""
+    cfg = load_config(CONFIG, SCHEMA)
+    quick, paper = (claim_config(cfg, "tau_max", s) for s in ("quick", "paper"))
+    first_q = [p["key"] for p in pipeline.plan_points(quick, "tau_max")]
+    first_p = [p["key"] for p in pipeline.plan_points(paper, "tau_max")]
+    q = tmp_path / "data" / "quick" / "tau_max"
+    for key in first_q:
+        _stamp(q / "parts", key, 10.0)
+    later = 10.0 * len(first_q)  # later stages cost as much as the first grid at quick
+    _stamp(q / "parts", "later-stage-point", later)
+    for mechanism in ("clipping", "step_rule"):  # two ablations, the same point key
+        _stamp(q / f"ablation-{mechanism}" / "parts", "a0", later / 2)  # half the claim
+
+    def row():
+        text = pipeline.estimate(cfg, "paper", tmp_path)
+        return next(line for line in text.splitlines() if line.startswith("tau_max"))
+
+    work = pipeline._work(paper, quick)
+    assert f"{len(first_p) * 10.0 * work * 2 * 1.5 / 3600:.2f}" in row()
+    p = tmp_path / "data" / "paper" / "tau_max"
+    for key in first_p[:3]:  # a pilot: three first-grid points at paper, 40 s each
+        _stamp(p / "parts", key, 40.0)
+    assert f"{len(first_p) * 40.0 * 2 * 1.5 / 3600:.2f}" in row() and "3 paper+quick" in row()
+    for key in first_p:  # the run finished: what its stamps (ablations included) say
+        _stamp(p / "parts", key, 40.0)
+    _stamp(p / "ablation-clipping" / "parts", "a0", 100.0)
+    (p / "tables.json").write_text("{}")
+    assert f"{(40.0 * len(first_p) + 100.0) / 3600:.2f}" in row()
+
+
 def test_estimate_says_n_a_when_data_are_not_fetched(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no data/raw here
     monkeypatch.setattr("clipasgd.datasets.FASHION_SYSTEM_DIR", tmp_path / "none")

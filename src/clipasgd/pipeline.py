@@ -577,16 +577,28 @@ def _stages(target: dict, measured: dict) -> float | None:
     return sizes[0] / sizes[1] if sizes[1] > 0 else None
 
 
-def _stamps(root: Path, scale: str, claim: str) -> dict[str, float]:
+def _stamps(root: Path, scale: str, claim: str, folder: str = "parts") -> dict[str, float]:
     """CPU seconds (wall where a stamp predates them) per grid point key in the part stamps
-    of ``data/<scale>/<claim>/parts`` (every stage's points: each is cached there)."""
+    of ``data/<scale>/<claim>/<folder>`` (every stage's points: each is cached there)."""
     out = {}
-    for stamp in (root / "data" / scale / claim / "parts").glob("*.done.json"):
+    for stamp in (root / "data" / scale / claim).glob(f"{folder}/*.done.json"):
         done, _ = read_stamp(stamp, ())
         value = done.get("cpu_seconds", done.get("seconds")) if done else None
         if value is not None:
             out[stamp.name.removesuffix(".done.json")] = float(value)
     return out
+
+
+def _ablation_seconds(root: Path, scale: str, claim: str) -> float:
+    """CPU seconds in the part stamps of a claim's ablations (``ablation-*/parts``)."""
+    folders = (root / "data" / scale / claim).glob("ablation-*/parts")
+    return sum(sum(_stamps(root, scale, claim, f"{f.parent.name}/parts").values())
+               for f in folders)
+
+
+def _measured(root: Path, scale: str, claim: str) -> float:
+    """Every CPU second stamped for a claim at ``scale``: its points and its ablations'."""
+    return sum(_stamps(root, scale, claim).values()) + _ablation_seconds(root, scale, claim)
 
 
 def _missing_data(ccfg: dict) -> str | None:
@@ -604,16 +616,25 @@ def _missing_data(ccfg: dict) -> str | None:
 
 def _predict(cfg: dict, claim: str, scale: str, root: Path
              ) -> tuple[int, str, float] | str:
-    """``(first-grid points, scale measured at, predicted CPU seconds)`` of a claim, or the
-    reason it cannot be predicted. The first grid's points cost its measured mean per
-    point; every later point (later stages, grids built from the first one's tables) is
-    scaled by the stage sizes (else by the first grid's size); both by :func:`_work`."""
+    """``(first-grid points, where measured, predicted CPU seconds)`` of a claim, or the
+    reason it cannot be predicted.
+
+    A finished claim at ``scale`` (its tables gathered) costs what its stamps say. Otherwise
+    the largest other scale with stamps is the reference: its first-grid mean per point
+    (scaled by :func:`_work`), the share of its later points (later stages, grids built from
+    the first one's tables; scaled by the stage sizes, else by the first grid's size) and
+    of its ablations. Stamps of first-grid points already at ``scale`` (a pilot: one shard
+    run first) replace the reference's mean per point; never less than stamped so far."""
     ccfg = claim_config(cfg, claim, scale)
     why = _missing_data(ccfg)
     if why:
         return why
     first = {p["key"] for p in plan_points(ccfg, claim)}
-    for at in [scale, *reversed([x for x in cfg["scales"] if x != scale])]:
+    pilot = [v for k, v in _stamps(root, scale, claim).items() if k in first]
+    so_far = _measured(root, scale, claim)
+    if len(pilot) == len(first) and (root / "data" / scale / claim / "tables.json").is_file():
+        return len(first), scale, so_far
+    for at in [s for s in reversed(cfg["scales"]) if s != scale]:
         secs = _stamps(root, at, claim)
         if not secs:
             continue
@@ -623,8 +644,17 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
         later = sum(v for k, v in secs.items() if k not in mine) if head else 0.0
         head = head or list(secs.values())  # stamps of an older grid: all count as first
         grow = _stages(ccfg, mcfg) or (len(first) / len(mine) if mine else 1.0)
-        total = (len(first) * sum(head) / len(head) + later * grow) * _work(ccfg, mcfg)
-        return len(first), at, total
+        mean = sum(head) / len(head)
+        share = later * grow / (len(first) * mean) if mean > 0 else 0.0
+        ablations = _ablation_seconds(root, at, claim) / sum(secs.values())
+        if pilot:
+            mean, where = sum(pilot) / len(pilot), f"{len(pilot)} {scale}+{at}"
+        else:
+            mean, where = mean * _work(ccfg, mcfg), at
+        return len(first), where, max(so_far, len(first) * mean * (1 + share) * (1 + ablations))
+    if pilot:  # nothing else measured: the pilot's mean for the first grid, no later stage
+        return len(first), f"{len(pilot)} {scale}", max(so_far, len(first) * sum(pilot)
+                                                         / len(pilot))
     return f"{len(first)} points, never run at any scale (run a smaller scale first)"
 
 
@@ -635,7 +665,7 @@ def _last_prediction(root: Path, scale: str, claims: list[str]) -> str | None:
     if not path.is_file():
         return None
     last = json.loads(path.read_text())
-    pairs = [(last["cpu_seconds"][c], sum(_stamps(root, scale, c).values()))
+    pairs = [(last["cpu_seconds"][c], _measured(root, scale, c))
              for c in claims if c in last["cpu_seconds"] and _stamps(root, scale, c)]
     if not pairs:
         return f"last prediction ({last['written']}): nothing measured at {scale} yet"
@@ -673,8 +703,10 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
                  "notebooks, summary, all)")
     lines.append(f"core-hours: {total:.2f}" + (f" + n/a claims ({', '.join(unknown)})"
                                                 if unknown else ""))
-    lines.append("Points = the first (sharded) grid; later stages and nested grids are "
-                 "scaled from their measured seconds. Work per point scales with "
+    lines.append("Points = the first (sharded) grid; later stages, nested grids and "
+                 "ablations are scaled from their measured seconds ('5 paper+quick': the mean "
+                 "per point from 5 points already run at paper, a pilot shard; the shares of "
+                 "later stages and ablations from quick). Work per point scales with "
                  f"{', '.join(WORK_KEYS)} (divided by {', '.join(PER_KEYS)}) wherever the "
                  "section sets them: an upper bound for the real-data claims. Wall time is about "
                  "core-hours / cores while shards outnumber cores.")
