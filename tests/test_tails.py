@@ -308,3 +308,30 @@ def test_check_power_table_reproduces() -> None:
     from clipasgd.tails import CHECK_POWER_REPLICATES, CHECK_POWER_TABLE, check_power
 
     assert check_power(2000, CHECK_POWER_REPLICATES, seed=0) == CHECK_POWER_TABLE[2000]
+
+
+def test_resampled_top_ranks_match_a_full_resample_in_law() -> None:
+    """The top-k shortcut draws each resample's k largest values with the law of drawing all
+    n indices: the rank of the largest, of the k-th largest, and the bootstrap's theta_hat,
+    against full resamples of the same sample (two-sample KS, 4000 resamples each)."""
+    from scipy.stats import ks_2samp
+
+    x = weibull_sample(1.5, 1000, seed=11)
+    n, k, m = x.size, 50, 4000
+    order = np.argsort(-x)
+    rank_of = np.empty(n, dtype=np.int64)
+    rank_of[order] = np.arange(1, n + 1)
+    full = np.sort(rank_of[np.random.default_rng(1).integers(0, n, size=(m, n))], axis=1)[:, :k]
+    short = tails.resampled_top_ranks(n, k, m, np.random.default_rng(2))
+    assert np.all(np.diff(short, axis=1) >= 0) and short.min() >= 1 and short.max() <= n
+    assert abs(np.mean(short[:, 0] == 1) - (1 - (1 - 1 / n) ** n)) < 0.025  # P(max kept)
+    for col in (0, 9, k - 1):
+        assert ks_2samp(full[:, col], short[:, col]).pvalue > 1e-3
+    top = x[order]
+    theta_full = tails._girard(top[full - 1], n, k)
+    theta_short = tails._girard(top[short - 1], n, k)
+    assert ks_2samp(theta_full, theta_short).pvalue > 1e-3
+    # power: the same test sees ranks shifted by one (the maximum never drawn: a wrong law)
+    shifted = np.minimum(short + 1, n)
+    assert ks_2samp(tails._girard(top[full - 1], n, k),
+                    tails._girard(top[shifted - 1], n, k)).pvalue < 1e-6
