@@ -1,5 +1,6 @@
 # The claim pattern: check -> simulate shards -> gather -> verdict -> notebook -> summary.
 # Every rule: one thread, declared resources, a log per attempt (<log>.history keeps all),
+# a Snakemake benchmark (logs/<scale>/bench/<rule>/: wall, peak memory, CPU seconds),
 # quoted paths, the interpreter from $CLIPASGD_PY and the merged config $CLIPASGD_CONFIG.
 
 
@@ -20,6 +21,8 @@ rule check_claim:
         runtime=10,
     log:
         "logs/{scale}/check_{claim}.log",
+    benchmark:
+        "logs/{scale}/bench/check_claim/{claim}.tsv"
     conda:
         "../envs/clipasgd.yaml"
     shell:
@@ -51,6 +54,8 @@ rule simulate_shard:
         runtime=sim_runtime,
     log:
         "logs/{scale}/simulate_{claim}_{k}-of-{n}.log",
+    benchmark:
+        "logs/{scale}/bench/simulate_shard/{claim}_{k}-of-{n}.tsv"
     conda:
         "../envs/clipasgd.yaml"
     shell:
@@ -76,6 +81,8 @@ rule simulate:
         runtime=gather_runtime,
     log:
         "logs/{scale}/simulate_{claim}.log",
+    benchmark:
+        "logs/{scale}/bench/simulate/{claim}.tsv"
     conda:
         "../envs/clipasgd.yaml"
     shell:
@@ -104,6 +111,8 @@ rule simulate_ablation:
         runtime=sim_runtime,
     log:
         "logs/{scale}/ablate_{claim}_{mechanism}.log",
+    benchmark:
+        "logs/{scale}/bench/simulate_ablation/{claim}_{mechanism}.tsv"
     conda:
         "../envs/clipasgd.yaml"
     shell:
@@ -131,6 +140,8 @@ rule verdict:
         runtime=30,
     log:
         "logs/{scale}/verdict_{claim}.log",
+    benchmark:
+        "logs/{scale}/bench/verdict/{claim}.tsv"
     conda:
         "../envs/clipasgd.yaml"
     shell:
@@ -163,6 +174,8 @@ rule notebook:
     log:
         txt="logs/{scale}/notebook_{claim}.log",
         nb="logs/{scale}/notebook_{claim}.ipynb",
+    benchmark:
+        "logs/{scale}/bench/notebook/{claim}.tsv"
     conda:
         "../envs/clipasgd.yaml"
     shell:
@@ -197,6 +210,8 @@ rule summary:
         runtime=10,
     log:
         "logs/{scale}/summary.log",
+    benchmark:
+        "logs/{scale}/bench/summary/summary.tsv"
     conda:
         "../envs/clipasgd.yaml"
     shell:
@@ -224,6 +239,8 @@ rule assess_rule:
         runtime=720,
     log:
         "logs/{scale}/assess_{name}.log",
+    benchmark:
+        "logs/{scale}/bench/assess_rule/{name}.tsv"
     conda:
         "../envs/clipasgd.yaml"
     shell:

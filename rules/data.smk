@@ -16,6 +16,8 @@ rule fetch_data:
         runtime=30,
     log:
         "logs/fetch_data_{dataset}.log",
+    benchmark:
+        "logs/bench/fetch_data/{dataset}.tsv"
     conda:
         "../envs/clipasgd.yaml"
     shell:

@@ -171,6 +171,13 @@ def test_publish_copies_the_small_outputs_with_the_run_record(smoke_run):
     run = json.loads((smoke_run / "published" / "smoke" / "RUN.json").read_text())
     assert run["claims"] == _claims(smoke_run) and not run["not_run"]
     assert run["run"]["returncode"] == 0 and run["run"]["wall_s"] > 0
+    per_rule = run["run"]["per_rule"]  # from the smoke run's benchmark files
+    assert {"check_claim", "simulate_shard", "simulate", "verdict", "notebook",
+            "summary"} <= set(per_rule)
+    assert per_rule["verdict"]["jobs"] == len(_claims(smoke_run))
+    assert per_rule["simulate_shard"]["cpu_s"] > 0
+    assert "CPU per Snakemake rule" in (smoke_run / "published" / "smoke" / "README.md"
+                                        ).read_text()
     cfg = load_config(smoke_run / "config" / "config.yaml")
     assert check_published(smoke_run, cfg, "smoke") == []
     path = smoke_run / "published" / "smoke" / "data" / "smoke" / "claims" / "tau_max.json"

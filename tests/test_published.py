@@ -33,3 +33,25 @@ def test_a_verdict_from_another_config_is_not_current(tmp_path):
     assert have == ["tau_max"]
     assert "stale" in left["virtual"] and left["rate_shape"] == "not run at this scale"
     assert left["tails"].startswith("started, not finished: 1 of its shard jobs")
+
+
+def test_rule_cpu_sums_benchmark_files_per_rule(tmp_path):
+    """Jobs, wall and CPU per rule from Snakemake's benchmark TSVs; an uncollected CPU (NA,
+    a job shorter than the first sample) counts in jobs and wall, not CPU."""
+    from clipasgd.publish import render_rule_cpu, rule_cpu
+
+    head = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
+    bench = tmp_path / "logs" / "quick" / "bench"
+    for rule, name, wall, cpu in (("simulate_shard", "a_1-of-2", 10.0, "9.5"),
+                                  ("simulate_shard", "a_2-of-2", 12.0, "11.5"),
+                                  ("verdict", "a", 2.0, "NA")):
+        (bench / rule).mkdir(parents=True, exist_ok=True)
+        (bench / rule / f"{name}.tsv").write_text(
+            f"{head}\n{wall}\t0:00:10\t1\t1\t1\t1\t0\t0\t50\t{cpu}\n")
+    got = rule_cpu(tmp_path, "quick")
+    assert got == {"simulate_shard": {"jobs": 2, "wall_s": 22.0, "cpu_s": 21.0},
+                   "verdict": {"jobs": 1, "wall_s": 2.0, "cpu_s": 0.0}}
+    table = render_rule_cpu(got)
+    assert table.splitlines()[2].startswith("| simulate_shard | 2 | 22 | 21 |")
+    assert table.splitlines()[-1] == "| total | 3 | 24 | 21 |"
+    assert rule_cpu(tmp_path, "paper") == {}

@@ -28,7 +28,7 @@ from .provenance import atomic_write_text, config_hash, write_json
 RESULTS = "published"
 
 __all__ = ["RESULTS", "check_published", "current_claims", "machine", "publish",
-           "published_files", "timed_run"]
+           "published_files", "render_rule_cpu", "rule_cpu", "timed_run"]
 
 
 def machine() -> dict:
@@ -60,6 +60,35 @@ def timed_run(cmd: list[str], record: Path) -> int:
                         "ended": datetime.now(UTC).isoformat(timespec="seconds"),
                         "machine": machine()})
     return rc
+
+
+def rule_cpu(root: Path, scale: str) -> dict[str, dict[str, float]]:
+    """Per Snakemake rule at ``scale``: jobs, wall and CPU seconds summed over the benchmark
+    files of its last attempts (``logs/<scale>/bench/<rule>/*.tsv``; Snakemake samples a
+    job's processes every 0.5 s for 30 s, then every 30 s, so the CPU after a job's last
+    sample is not counted). A job whose CPU was not collected (NA) counts in jobs and wall."""
+    out: dict[str, dict[str, float]] = {}
+    for path in sorted((Path(root) / "logs" / scale / "bench").glob("*/*.tsv")):
+        lines = path.read_text().splitlines()
+        if len(lines) < 2:
+            continue
+        row = dict(zip(lines[0].split("\t"), lines[-1].split("\t"), strict=False))
+        acc = out.setdefault(path.parent.name, {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0})
+        acc["jobs"] += 1
+        acc["wall_s"] += float(row.get("s", 0) or 0)
+        cpu = row.get("cpu_time", "NA")
+        acc["cpu_s"] += float(cpu) if cpu not in ("NA", "") else 0.0
+    return out
+
+
+def render_rule_cpu(per_rule: dict[str, dict[str, float]]) -> str:
+    """A Markdown table of :func:`rule_cpu`, the costliest rule first, with a total."""
+    lines = ["| rule | jobs | wall s (summed) | CPU s |", "|---|---|---|---|"]
+    for rule, r in sorted(per_rule.items(), key=lambda kv: -kv[1]["cpu_s"]):
+        lines.append(f"| {rule} | {r['jobs']} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} |")
+    total = {k: sum(r[k] for r in per_rule.values()) for k in ("jobs", "wall_s", "cpu_s")}
+    lines.append(f"| total | {total['jobs']} | {total['wall_s']:.0f} | {total['cpu_s']:.0f} |")
+    return "\n".join(lines)
 
 
 def current_claims(root: Path, cfg: dict, scale: str) -> tuple[list[str], dict[str, str]]:
@@ -132,6 +161,10 @@ def _readme(scale: str, rows: list[dict], not_run: dict[str, str], run: dict) ->
     if not_run:
         lines += ["", "Not published at this scale:", ""]
         lines += [f"* `{c}`: {why}" for c, why in sorted(not_run.items())]
+    if run.get("per_rule"):
+        lines += ["", "CPU per Snakemake rule (its benchmark files; jobs cached from an "
+                  "earlier segment count where their files were kept):", "",
+                  render_rule_cpu(run["per_rule"])]
     return "\n".join(lines) + "\n"
 
 
@@ -146,6 +179,7 @@ def publish(root: Path, cfg: dict, scale: str, run: dict) -> Path:
     if not claims:
         raise FileNotFoundError(f"publish: no current verdict under data/{scale}/claims")
     not_run = {c: _reason(root, scale, c, why) for c, why in left.items()}
+    run = {**run, "per_rule": run.get("per_rule") or rule_cpu(root, scale)}
     run_summary(scale, claims, not_run)
     files = published_files(scale, claims)
     missing = [f for f in files if not (root / f).is_file()]
@@ -199,9 +233,18 @@ def check_published(root: Path, cfg: dict, scale: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m clipasgd.publish", description=__doc__)
-    ap.add_argument("--record", type=Path, required=True, help="where the run record goes")
+    ap.add_argument("--record", type=Path, help="where the run record goes")
+    ap.add_argument("--cpu-per-rule", metavar="SCALE",
+                    help="print CPU seconds per Snakemake rule at SCALE (benchmark files)")
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
     args = ap.parse_args(argv)
+    if args.cpu_per_rule:
+        per_rule = rule_cpu(Path.cwd(), args.cpu_per_rule)
+        print(render_rule_cpu(per_rule) if per_rule else
+              f"no benchmark files under logs/{args.cpu_per_rule}/bench/")
+        return 0
+    if args.record is None:
+        ap.error("--record FILE is required to run a command")
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         ap.error("no command to run (give it after --)")
