@@ -646,7 +646,8 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
         grow = _stages(ccfg, mcfg) or (len(first) / len(mine) if mine else 1.0)
         mean = sum(head) / len(head)
         share = later * grow / (len(first) * mean) if mean > 0 else 0.0
-        ablations = _ablation_seconds(root, at, claim) / sum(secs.values())
+        spent = sum(secs.values())
+        ablations = _ablation_seconds(root, at, claim) / spent if spent > 0 else 0.0
         if pilot:
             mean, where = sum(pilot) / len(pilot), f"{len(pilot)} {scale}+{at}"
         else:
