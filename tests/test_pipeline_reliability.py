@@ -19,6 +19,7 @@ from conftest import CONFIG, ROOT, SCHEMA
 from clipasgd import pipeline, runner
 from clipasgd.claims import base
 from clipasgd.pipeline import check_claims, check_config, claim_config, load_config
+from clipasgd.provenance import config_hash
 from clipasgd.runner import run_claim
 from clipasgd.spec import SpecError
 
@@ -339,14 +340,37 @@ def test_estimate_adds_ablations_and_reads_a_pilot_at_the_target_scale(tmp_path)
     work = pipeline._work(paper, quick)
     assert f"{len(first_p) * 10.0 * work * 2 * 1.5 / 3600:.2f}" in row()
     p = tmp_path / "data" / "paper" / "tau_max"
+    for key, cost in zip(first_p[:3], (4.0, 40.0, 400.0), strict=True):  # costs disagree
+        _stamp(p / "parts", key, cost)
+    assert "quick (pilot unused)" in row()  # a slice of a grid with uneven points
     for key in first_p[:3]:  # a pilot: three first-grid points at paper, 40 s each
         _stamp(p / "parts", key, 40.0)
     assert f"{len(first_p) * 40.0 * 2 * 1.5 / 3600:.2f}" in row() and "3 paper+quick" in row()
     for key in first_p:  # the run finished: what its stamps (ablations included) say
         _stamp(p / "parts", key, 40.0)
     _stamp(p / "ablation-clipping" / "parts", "a0", 100.0)
-    (p / "tables.json").write_text("{}")
+    (p / "meta.json").write_text(json.dumps({"config_hash": "from-another-config"}))
+    assert f"{(40.0 * len(first_p) + 100.0) / 3600:.2f}" not in row()  # stale: not finished
+    (p / "meta.json").write_text(json.dumps({"config_hash": config_hash(paper)}))
     assert f"{(40.0 * len(first_p) + 100.0) / 3600:.2f}" in row()
+
+
+def test_estimate_counts_later_stages_when_first_points_cost_nothing(tmp_path):
+    """Later stages count even where the first grid's stamps read 0 s; a pilot alone (no
+    other scale measured) gives the first grid at its mean."""
+    cfg = load_config(CONFIG, SCHEMA)
+    quick, paper = (claim_config(cfg, "tau_max", s) for s in ("quick", "paper"))
+    q = tmp_path / "data" / "quick" / "tau_max" / "parts"
+    for key in (p["key"] for p in pipeline.plan_points(quick, "tau_max")):
+        _stamp(q, key, 0.0)
+    _stamp(q, "later-stage-point", 3600.0)
+    assert pipeline._predict(cfg, "tau_max", "paper", tmp_path)[2] > 3600.0
+    alone = tmp_path / "pilot-only"
+    first_p = [p["key"] for p in pipeline.plan_points(paper, "tau_max")]
+    for key in first_p[:4]:
+        _stamp(alone / "data" / "paper" / "tau_max" / "parts", key, 10.0)
+    assert pipeline._predict(cfg, "tau_max", "paper", alone) == (len(first_p), "4 paper",
+                                                                 10.0 * len(first_p))
 
 
 def test_estimate_says_n_a_when_data_are_not_fetched(tmp_path, monkeypatch):

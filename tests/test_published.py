@@ -5,6 +5,7 @@ today, its commit is recorded, every file is there and every claim is accounted 
 from __future__ import annotations
 
 import json
+import time
 
 from conftest import ROOT
 
@@ -36,8 +37,9 @@ def test_a_verdict_from_another_config_is_not_current(tmp_path):
 
 
 def test_rule_cpu_sums_benchmark_files_per_rule(tmp_path):
-    """Jobs, wall and CPU per rule from Snakemake's benchmark TSVs; an uncollected CPU (NA,
-    a job shorter than the first sample) counts in jobs and wall, not CPU."""
+    """Jobs, wall and CPU per rule from Snakemake's benchmark TSVs, the scale-free fetch_data
+    folder included; a CPU never sampled (NA) counts in jobs and wall, not CPU; files older
+    than the run are left out."""
     from clipasgd.publish import render_rule_cpu, rule_cpu
 
     head = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
@@ -48,10 +50,18 @@ def test_rule_cpu_sums_benchmark_files_per_rule(tmp_path):
         (bench / rule).mkdir(parents=True, exist_ok=True)
         (bench / rule / f"{name}.tsv").write_text(
             f"{head}\n{wall}\t0:00:10\t1\t1\t1\t1\t0\t0\t50\t{cpu}\n")
+    (tmp_path / "logs" / "bench" / "fetch_data").mkdir(parents=True)  # no scale: any run's
+    (tmp_path / "logs" / "bench" / "fetch_data" / "x.tsv").write_text(f"{head}\n1\t0\t1\t1\t1"
+                                                                    "\t1\t0\t0\t5\t0.5\n")
+    assert rule_cpu(tmp_path, "quick").pop("fetch_data") == {"jobs": 1, "wall_s": 1.0,
+                                                             "cpu_s": 0.5}
+    (tmp_path / "logs" / "bench" / "fetch_data" / "x.tsv").unlink()
     got = rule_cpu(tmp_path, "quick")
     assert got == {"simulate_shard": {"jobs": 2, "wall_s": 22.0, "cpu_s": 21.0},
                    "verdict": {"jobs": 1, "wall_s": 2.0, "cpu_s": 0.0}}
     table = render_rule_cpu(got)
     assert table.splitlines()[2].startswith("| simulate_shard | 2 | 22 | 21 |")
+    assert "lower bound" in table.splitlines()[0]
+    assert rule_cpu(tmp_path, "quick", since=time.time() + 60) == {}  # all older than the run
     assert table.splitlines()[-1] == "| total | 3 | 24 | 21 |"
     assert rule_cpu(tmp_path, "paper") == {}

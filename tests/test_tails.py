@@ -335,3 +335,34 @@ def test_resampled_top_ranks_match_a_full_resample_in_law() -> None:
     shifted = np.minimum(short + 1, n)
     assert ks_2samp(tails._girard(top[full - 1], n, k),
                     tails._girard(top[shifted - 1], n, k)).pvalue < 1e-6
+
+
+def test_resampled_top_ranks_exact_law_at_small_n() -> None:
+    """At n = 5, k = 3 the law of the top-3 ranks of a resample is enumerated over all 5^5
+    index tuples; 20000 draws agree with it (chi-square), and a sampler whose gamma shape is
+    off by one (n - k, not n + 1 - k) is rejected by the same test."""
+    from itertools import product
+
+    from scipy.stats import chisquare
+
+    n, k, m = 5, 3, 20000
+    exact: dict[tuple, int] = {}
+    for t in product(range(1, n + 1), repeat=n):
+        key = tuple(sorted(t)[:k])
+        exact[key] = exact.get(key, 0) + 1
+    keys = sorted(exact)
+    expected = np.array([exact[c] for c in keys], dtype=float) / n ** n * m
+
+    def chi2_p(ranks: np.ndarray) -> float:
+        got: dict[tuple, int] = {}
+        for row in map(tuple, ranks):
+            got[row] = got.get(row, 0) + 1
+        assert set(got) <= set(keys)
+        return chisquare([got.get(c, 0) for c in keys], expected).pvalue
+
+    assert chi2_p(tails.resampled_top_ranks(n, k, m, np.random.default_rng(3))) > 1e-3
+    gen = np.random.default_rng(3)
+    g = np.cumsum(gen.standard_exponential((m, k)), axis=1)
+    wrong = np.clip(np.ceil(g / (g[:, -1] + gen.standard_gamma(n - k, size=m))[:, None] * n),
+                    1, n).astype(np.int64)
+    assert chi2_p(wrong) < 1e-6

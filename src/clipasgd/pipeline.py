@@ -614,26 +614,49 @@ def _missing_data(ccfg: dict) -> str | None:
     return None
 
 
+PILOT_MIN_POINTS = 3  # a pilot's mean is used from this many first-grid points ...
+PILOT_MAX_CV = 0.5    # ... whose costs agree (coefficient of variation at most this)
+
+
+def _finished(root: Path, scale: str, claim: str, ccfg: dict) -> bool:
+    """Whether the claim's grid was gathered at ``scale`` with this config section."""
+    meta = root / "data" / scale / claim / "meta.json"
+    return meta.is_file() and json.loads(meta.read_text()).get("config_hash") == config_hash(ccfg)
+
+
+def _pilot_mean(pilot: list[float]) -> float | None:
+    """The mean cost of a pilot's points, or None where they are too few or disagree: a
+    shard owns every K-th point of the grid, a slice that misses the costly points of a
+    grid whose points' costs vary (tails, rate_shape: up to 10x off)."""
+    if len(pilot) < PILOT_MIN_POINTS:
+        return None
+    mean = sum(pilot) / len(pilot)
+    sd = (sum((v - mean) ** 2 for v in pilot) / len(pilot)) ** 0.5
+    return mean if mean > 0 and sd <= PILOT_MAX_CV * mean else None
+
+
 def _predict(cfg: dict, claim: str, scale: str, root: Path
              ) -> tuple[int, str, float] | str:
     """``(first-grid points, where measured, predicted CPU seconds)`` of a claim, or the
     reason it cannot be predicted.
 
-    A finished claim at ``scale`` (its tables gathered) costs what its stamps say. Otherwise
-    the largest other scale with stamps is the reference: its first-grid mean per point
-    (scaled by :func:`_work`), the share of its later points (later stages, grids built from
-    the first one's tables; scaled by the stage sizes, else by the first grid's size) and
-    of its ablations. Stamps of first-grid points already at ``scale`` (a pilot: one shard
-    run first) replace the reference's mean per point; never less than stamped so far."""
+    A claim gathered at ``scale`` with this config costs what its stamps say. Otherwise the
+    largest other scale with stamps is the reference: its first-grid points at their mean
+    and its later points (later stages, grids built from the first one's tables; grown with
+    the stage sizes, else with the first grid's size), both scaled by :func:`_work`, then
+    its ablations at their share of the claim's CPU there. A pilot (first-grid points
+    already stamped at ``scale``: one shard run first) replaces :func:`_work` by its mean
+    over the reference's where :func:`_pilot_mean` accepts it. Never less than stamped."""
     ccfg = claim_config(cfg, claim, scale)
     why = _missing_data(ccfg)
     if why:
         return why
     first = {p["key"] for p in plan_points(ccfg, claim)}
-    pilot = [v for k, v in _stamps(root, scale, claim).items() if k in first]
     so_far = _measured(root, scale, claim)
-    if len(pilot) == len(first) and (root / "data" / scale / claim / "tables.json").is_file():
+    if _finished(root, scale, claim, ccfg):
         return len(first), scale, so_far
+    pilot = [v for k, v in _stamps(root, scale, claim).items() if k in first]
+    pilot_mean = _pilot_mean(pilot)
     for at in [s for s in reversed(cfg["scales"]) if s != scale]:
         secs = _stamps(root, at, claim)
         if not secs:
@@ -644,18 +667,17 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
         later = sum(v for k, v in secs.items() if k not in mine) if head else 0.0
         head = head or list(secs.values())  # stamps of an older grid: all count as first
         grow = _stages(ccfg, mcfg) or (len(first) / len(mine) if mine else 1.0)
-        mean = sum(head) / len(head)
-        share = later * grow / (len(first) * mean) if mean > 0 else 0.0
-        spent = sum(secs.values())
+        mean, spent = sum(head) / len(head), sum(secs.values())
+        work, where = _work(ccfg, mcfg), at
+        if pilot_mean is not None and mean > 0:
+            work, where = pilot_mean / mean, f"{len(pilot)} {scale}+{at}"
+        elif pilot:
+            where = f"{at} (pilot unused)"
         ablations = _ablation_seconds(root, at, claim) / spent if spent > 0 else 0.0
-        if pilot:
-            mean, where = sum(pilot) / len(pilot), f"{len(pilot)} {scale}+{at}"
-        else:
-            mean, where = mean * _work(ccfg, mcfg), at
-        return len(first), where, max(so_far, len(first) * mean * (1 + share) * (1 + ablations))
-    if pilot:  # nothing else measured: the pilot's mean for the first grid, no later stage
-        return len(first), f"{len(pilot)} {scale}", max(so_far, len(first) * sum(pilot)
-                                                         / len(pilot))
+        total = (len(first) * mean + later * grow) * work * (1 + ablations)
+        return len(first), where, max(so_far, total)
+    if pilot_mean is not None:  # nothing else measured: the pilot's mean, no later stage
+        return len(first), f"{len(pilot)} {scale}", max(so_far, len(first) * pilot_mean)
     return f"{len(first)} points, never run at any scale (run a smaller scale first)"
 
 
@@ -686,18 +708,18 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
     lines = [f"Estimate for scale {scale!r} ({shards} shard jobs per simulated claim)"]
     lines.append(_last_prediction(root, scale, list(registry.SIMULATED)) or
                  "no earlier prediction for this scale to compare with")
-    lines.append(f"{'claim':<20} {'points':>6} {'measured at':>11} {'core-h':>8}")
+    lines.append(f"{'claim':<20} {'points':>6} {'measured at':>20} {'core-h':>8}")
     total, predicted, unknown = 0.0, {}, []
     for claim in registry.SIMULATED:
         got = _predict(cfg, claim, scale, root)
         if isinstance(got, str):
             unknown.append(claim)
-            lines.append(f"{claim:<20} {'n/a':>6} {'-':>11} {'n/a':>8}  {got}")
+            lines.append(f"{claim:<20} {'n/a':>6} {'-':>20} {'n/a':>8}  {got}")
             continue
         n, at, secs = got
         predicted[claim] = round(secs, 1)
         total += secs / 3600
-        lines.append(f"{claim:<20} {n:>6} {at:>11} {secs / 3600:>8.2f}")
+        lines.append(f"{claim:<20} {n:>6} {at:>20} {secs / 3600:>8.2f}")
     jobs = shards * len(registry.SIMULATED) + len(registry.SIMULATED) + 2 * len(CLAIM_IDS) + 2
     lines.append(f"jobs: {jobs} ({shards * len(registry.SIMULATED)} simulation shards, "
                  f"{len(registry.SIMULATED)} gathers, {len(CLAIM_IDS)} verdicts, {len(CLAIM_IDS)} "
@@ -705,9 +727,10 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
     lines.append(f"core-hours: {total:.2f}" + (f" + n/a claims ({', '.join(unknown)})"
                                                 if unknown else ""))
     lines.append("Points = the first (sharded) grid; later stages, nested grids and "
-                 "ablations are scaled from their measured seconds ('5 paper+quick': the mean "
-                 "per point from 5 points already run at paper, a pilot shard; the shares of "
-                 "later stages and ablations from quick). Work per point scales with "
+                 "ablations are scaled from their measured seconds ('5 paper+quick': the work per "
+                 "point from 5 points already run at paper, a pilot shard, used where they "
+                 "cost about the same; the shares of later stages and ablations from quick). "
+                 "Otherwise work per point scales with "
                  f"{', '.join(WORK_KEYS)} (divided by {', '.join(PER_KEYS)}) wherever the "
                  "section sets them: an upper bound for the real-data claims. Wall time is about "
                  "core-hours / cores while shards outnumber cores.")

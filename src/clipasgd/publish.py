@@ -62,15 +62,19 @@ def timed_run(cmd: list[str], record: Path) -> int:
     return rc
 
 
-def rule_cpu(root: Path, scale: str) -> dict[str, dict[str, float]]:
-    """Per Snakemake rule at ``scale``: jobs, wall and CPU seconds summed over the benchmark
-    files of its last attempts (``logs/<scale>/bench/<rule>/*.tsv``; Snakemake samples a
-    job's processes every 0.5 s for 30 s, then every 30 s, so the CPU after a job's last
-    sample is not counted). A job whose CPU was not collected (NA) counts in jobs and wall."""
+def rule_cpu(root: Path, scale: str, since: float | None = None
+             ) -> dict[str, dict[str, float]]:
+    """Per Snakemake rule at ``scale``: jobs, wall and CPU seconds summed over its benchmark
+    files (``logs/<scale>/bench/<rule>/*.tsv``, and ``logs/bench/fetch_data/``), those
+    written at or after ``since`` (a POSIX time: the run's start) where given. A lower
+    bound on CPU: Snakemake samples a job's processes every 0.5 s for its first 15 s, then
+    every 30 s, and the CPU after the last sample is lost (NA: never sampled)."""
     out: dict[str, dict[str, float]] = {}
-    for path in sorted((Path(root) / "logs" / scale / "bench").glob("*/*.tsv")):
+    logs = Path(root) / "logs"
+    for path in sorted([*(logs / scale / "bench").glob("*/*.tsv"),
+                        *(logs / "bench").glob("*/*.tsv")]):
         lines = path.read_text().splitlines()
-        if len(lines) < 2:
+        if len(lines) < 2 or (since is not None and path.stat().st_mtime < since):
             continue
         row = dict(zip(lines[0].split("\t"), lines[-1].split("\t"), strict=False))
         acc = out.setdefault(path.parent.name, {"jobs": 0, "wall_s": 0.0, "cpu_s": 0.0})
@@ -83,7 +87,8 @@ def rule_cpu(root: Path, scale: str) -> dict[str, dict[str, float]]:
 
 def render_rule_cpu(per_rule: dict[str, dict[str, float]]) -> str:
     """A Markdown table of :func:`rule_cpu`, the costliest rule first, with a total."""
-    lines = ["| rule | jobs | wall s (summed) | CPU s |", "|---|---|---|---|"]
+    lines = ["| rule | jobs | wall s (summed) | CPU s (sampled: a lower bound) |",
+             "|---|---|---|---|"]
     for rule, r in sorted(per_rule.items(), key=lambda kv: -kv[1]["cpu_s"]):
         lines.append(f"| {rule} | {r['jobs']} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} |")
     total = {k: sum(r[k] for r in per_rule.values()) for k in ("jobs", "wall_s", "cpu_s")}
@@ -162,8 +167,10 @@ def _readme(scale: str, rows: list[dict], not_run: dict[str, str], run: dict) ->
         lines += ["", "Not published at this scale:", ""]
         lines += [f"* `{c}`: {why}" for c, why in sorted(not_run.items())]
     if run.get("per_rule"):
-        lines += ["", "CPU per Snakemake rule (its benchmark files; jobs cached from an "
-                  "earlier segment count where their files were kept):", "",
+        lines += ["", "CPU per Snakemake rule, from the benchmark files the run wrote "
+                  "(Snakemake samples each job every 0.5 s, then every 30 s after 15 s: the "
+                  "CPU after a job's last sample is missing, so these are lower bounds; the "
+                  "grid points' own stamps record their CPU exactly):", "",
                   render_rule_cpu(run["per_rule"])]
     return "\n".join(lines) + "\n"
 
@@ -179,7 +186,9 @@ def publish(root: Path, cfg: dict, scale: str, run: dict) -> Path:
     if not claims:
         raise FileNotFoundError(f"publish: no current verdict under data/{scale}/claims")
     not_run = {c: _reason(root, scale, c, why) for c, why in left.items()}
-    run = {**run, "per_rule": run.get("per_rule") or rule_cpu(root, scale)}
+    started = run.get("started")
+    since = datetime.fromisoformat(started).timestamp() if started else None
+    run = {**run, "per_rule": run.get("per_rule") or rule_cpu(root, scale, since)}
     run_summary(scale, claims, not_run)
     files = published_files(scale, claims)
     missing = [f for f in files if not (root / f).is_file()]
@@ -238,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="print CPU seconds per Snakemake rule at SCALE (benchmark files)")
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
     args = ap.parse_args(argv)
+    if args.cpu_per_rule and (args.record or args.command):
+        ap.error("--cpu-per-rule prints a table; it runs no command (drop --record and --)")
     if args.cpu_per_rule:
         per_rule = rule_cpu(Path.cwd(), args.cpu_per_rule)
         print(render_rule_cpu(per_rule) if per_rule else
