@@ -229,16 +229,16 @@ def weibull_tail_bootstrap_ci(x: ArrayLike, k: int | None = None, n_boot: int = 
     xs = _positive(x)
     n = xs.size
     k = _resolve_k(k, n, frac)
-    theta = float(_girard(_top_desc(xs, k), n, k))
+    top = _top_desc(xs, min(n, 2 * k))  # the sample's largest values, grown if reached
+    theta = float(_girard(top[:k], n, k))
     gen = _rng(rng)
     boots = np.empty(n_boot)
     chunk = max(1, 4_000_000 // k)  # bound memory: chunk x k floats per step
-    top: NDArray[np.float64] = np.empty(0)
     for start in range(0, n_boot, chunk):
         m = min(chunk, n_boot - start)
         ranks = resampled_top_ranks(n, k, m, gen)
-        if ranks.max() > top.size:  # the sample's largest values, as far as reached
-            top = _top_desc(xs, min(n, max(int(ranks.max()), 2 * k)))
+        if ranks.max() > top.size:
+            top = _top_desc(xs, int(ranks.max()))
         boots[start:start + m] = _girard(top[ranks - 1], n, k)
     q_lo, q_hi = np.quantile(boots, [0.5 - level / 2, 0.5 + level / 2])
     lo, hi = (q_lo, q_hi) if kind == "percentile" else (2 * theta - q_hi, 2 * theta - q_lo)
