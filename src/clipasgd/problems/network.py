@@ -114,14 +114,17 @@ class SoftmaxNetwork(Problem):
     def _targets(self, idx: np.ndarray) -> np.ndarray:
         """Class labels of samples ``idx``."""
 
-    def _loss_grad(self, x: np.ndarray, idx: np.ndarray, w: np.ndarray, grad: bool = True
+    def _loss_grad(self, x: np.ndarray, idx: np.ndarray, w: np.ndarray, grad: bool = True,
+                   h: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """``(sum_b w_b loss_b, its gradient, logits)`` per row for samples ``idx``
         (``(B,)`` shared or ``(R, B)``) with weights ``w`` broadcastable to ``(R, B)``.
-        The gradient's blocks are written in place into one ``(R, dim)`` array."""
+        The gradient's blocks are written in place into one ``(R, dim)`` array. ``h``: the
+        features of ``idx`` if already known (only where they do not depend on ``x``)."""
         ft = self._ft
         pre, w1, b1, w2, b2 = (a.astype(ft, copy=False) for a in self._unpack(x))
-        h = self._features(pre, idx)
+        if h is None:
+            h = self._features(pre, idx)
         z = np.tanh(h @ w1 + b1[:, None])
         logits = z @ w2 + b2[:, None]
         logp = _log_softmax(logits)
@@ -175,12 +178,29 @@ class SoftmaxNetwork(Problem):
         """``grad f(x)``: a full pass over the training set (slow; not for every step)."""
         return self._full(x, grad=True)[1]
 
+    def _eval_blocks(self, idx: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """The blocks of ``CHUNK`` evaluation samples of ``idx``, each with its features
+        where these do not depend on the parameters (``n_prefix == 0``): computed once per
+        instance and evaluation set, the same arrays a pass would compute (``None``: the
+        pass computes them)."""
+        blocks = [idx[s:s + CHUNK] for s in range(0, len(idx), CHUNK)]
+        if self.n_prefix:
+            return [(b, None) for b in blocks]
+        key = idx.tobytes()
+        cached = getattr(self, "_eval_cache", None)
+        if cached is None or cached[0] != key:
+            feats = [self._features(np.empty((1, 0), dtype=self._ft), b) for b in blocks]
+            for f in feats:
+                f.flags.writeable = False
+            cached = self._eval_cache = (key, feats)
+        return list(zip(blocks, cached[1], strict=True))
+
     def _eval_pass(self, x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean loss and accuracy per row over the evaluation samples ``idx``."""
         loss, hits = np.zeros(x.shape[0]), np.zeros(x.shape[0])
-        for s in range(0, len(idx), CHUNK):
-            blk = idx[s:s + CHUNK]
-            lb, _, logits = self._loss_grad(x, blk, np.full(len(blk), 1.0 / len(idx)), False)
+        for blk, h in self._eval_blocks(idx):
+            lb, _, logits = self._loss_grad(x, blk, np.full(len(blk), 1.0 / len(idx)), False,
+                                            h)
             loss += lb
             hits += (logits.argmax(axis=-1) == self._targets(blk)).sum(axis=1)
         return loss, hits / len(idx)
