@@ -1,4 +1,5 @@
-# The claim pattern: check -> simulate shards -> gather -> verdict -> notebook -> summary.
+# The claim pattern: check -> simulate shards (first grid, then each later stage's) ->
+# gather -> verdict -> notebook -> summary.
 # Every rule: one thread, declared resources, a log per attempt (<log>.history keeps all),
 # a Snakemake benchmark (logs/<scale>/bench/<rule>/: wall, peak memory, CPU seconds),
 # quoted paths, the interpreter from $CLIPASGD_PY and the merged config $CLIPASGD_CONFIG.
@@ -64,6 +65,42 @@ rule simulate_shard:
                      ' --shard {wildcards.k:q}/{wildcards.n:q} --ablations={params.ablations:q}')
 
 
+rule simulate_stage_shard:
+    """One share of a later stage's points (the figure claims' and delay_sweep's fresh and
+    control seeds, chosen from the first grid's tables), of the claim and its ablations,
+    once every shard of the stage before is done: the stage no longer runs in one gather
+    job on one core."""
+    input:
+        earlier_shard_files,
+        data_inputs,
+    output:
+        "data/{scale}/{claim}/shards/{stage}-{k}-of-{n}.json",
+    wildcard_constraints:
+        claim="|".join(SIMULATED),
+        stage="|".join(LATER_STAGES) or "(?!)",
+        k=r"\d+",
+        n=r"\d+",
+    params:
+        section=section_hash,
+        code=CODE,
+        ablations=lambda w: ",".join(needed_ablations(w.claim)),
+    threads: 1
+    resources:
+        mem_mb=sim_mem,
+        runtime=sim_runtime,
+    log:
+        "logs/{scale}/simulate_{claim}_{stage}-{k}-of-{n}.log",
+    benchmark:
+        "logs/{scale}/bench/simulate_stage_shard/{claim}_{stage}-{k}-of-{n}.tsv"
+    conda:
+        "../envs/clipasgd.yaml"
+    shell:
+        logged_shell('"$CLIPASGD_PY" -m clipasgd.pipeline simulate {wildcards.claim:q}'
+                     ' --scale {wildcards.scale:q} --config "$CLIPASGD_CONFIG"'
+                     ' --shard {wildcards.k:q}/{wildcards.n:q} --stage {wildcards.stage:q}'
+                     ' --ablations={params.ablations:q}')
+
+
 rule simulate:
     """Gather a claim's shards: every point is cached, so this only concatenates."""
     input:
@@ -78,7 +115,7 @@ rule simulate:
     threads: 1
     resources:
         mem_mb=sim_mem,
-        runtime=gather_runtime,
+        runtime=GATHER_RUNTIME,
     log:
         "logs/{scale}/simulate_{claim}.log",
     benchmark:
@@ -93,7 +130,8 @@ rule simulate:
 rule simulate_ablation:
     """The claim's design with one credited mechanism removed (its declared ablation):
     same grid, seeds and test; read beside the claim in its verdict. Gathers the points
-    the shard jobs ran (and runs any later stages); meta.json says what was reused."""
+    the shard jobs ran, every stage's (a point no shard ran is run here); meta.json says
+    what was reused."""
     input:
         shard_files,
         data_inputs,

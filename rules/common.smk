@@ -11,8 +11,9 @@ from clipasgd.datasets import DATASETS, section_needs
 from clipasgd.pipeline import (ablation_mechanisms, check_config, check_configfiles,
                                claim_config, logged_shell, needed_ablations,
                                section_hash as _section_hash, select_claims,
-                               shard_count, tables_state, write_merged_config)
+                               shard_count, shard_name, tables_state, write_merged_config)
 from clipasgd.provenance import config_hash
+from clipasgd.runner import Shard, later_stages
 
 # The config files themselves (duplicate keys, aliases, size: Snakemake's loader accepts
 # them), then the config after --configfile/--config overrides, checked like `check-config`
@@ -42,13 +43,14 @@ PLOTS = code_fingerprint(presentation=True)
 # 945 MB to build a real-data claim's problems (fig2_speedup's check, quick and paper).
 # Simulation memory grows with the scale's replications and evaluation sets (paper: not
 # measured, hence the wider margin; tau_max's per-replication schedules took 0.98 GB at
-# quick, 440 runs, so about 4.5 GB at paper's 2000); a gather only concatenates cached points unless the
-# claim has later stages (fresh/control seeds), which run in it in full.
+# quick, 440 runs, so about 4.5 GB at paper's 2000); a gather only concatenates cached points
+# (a claim's later stages, fresh/control seeds, are sharded too: rule simulate_stage_shard).
 SIM_MEM = {"smoke": 1000, "quick": 1500, "paper": 6000}
 DATA_MEM = 2000  # added where the job loads a real data set
 SIM_RUNTIME = {"smoke": 30, "quick": 60, "paper": 720}
 GATHER_RUNTIME = 10
-STAGE_KEYS = ("fresh_seeds", "control_seeds")
+# Names of the designs' later stages (each split into shards once the stage before is done).
+LATER_STAGES = sorted({s for c in SIMULATED for s in later_stages(get_claim(c))})
 
 
 def claim_outputs(claim, scale=SCALE):
@@ -86,11 +88,26 @@ WILDCARDS = {"scale": "|".join(re.escape(s) for s in config["scales"]),
              "claim": "|".join(CLAIMS), "k": r"\d+", "n": r"\d+"}
 
 
+def _stage_shards(scale, claim, stage):
+    """The shard stamps of one stage (None: the first grid), one Snakemake job each."""
+    count = shard_count(config, scale)
+    return [f"data/{scale}/{claim}/shards/{shard_name(Shard(k, count, stage))}"
+            for k in range(count)]
+
+
 def shard_files(wildcards):
-    """The claim's shard stamps: one Snakemake job per share of its grid points."""
-    count = shard_count(config, wildcards.scale)
-    return [f"data/{wildcards.scale}/{wildcards.claim}/shards/{k}-of-{count}.json"
-            for k in range(1, count + 1)]
+    """The shard stamps a claim's gathers wait for: those of its last stage (each later
+    stage's shards wait for the stage before: rule simulate_stage_shard)."""
+    stages = later_stages(get_claim(wildcards.claim))
+    return _stage_shards(wildcards.scale, wildcards.claim, stages[-1] if stages else None)
+
+
+def earlier_shard_files(wildcards):
+    """A later stage's shard waits for every shard of the stage before it (its points
+    are chosen from that stage's tables)."""
+    stages = [None, *later_stages(get_claim(wildcards.claim))]
+    before = stages[stages.index(wildcards.stage) - 1]
+    return _stage_shards(wildcards.scale, wildcards.claim, before)
 
 
 def sim_mem(wildcards):
@@ -104,12 +121,6 @@ def check_mem(wildcards):
 
 def sim_runtime(wildcards):
     return SIM_RUNTIME.get(wildcards.scale, 720)
-
-
-def gather_runtime(wildcards):
-    """A gather's runtime: the shards' where the claim runs later stages in it, else short."""
-    section = claim_config(config, wildcards.claim, wildcards.scale)
-    return sim_runtime(wildcards) if any(k in section for k in STAGE_KEYS) else GATHER_RUNTIME
 
 
 def data_inputs(wildcards):

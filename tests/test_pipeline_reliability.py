@@ -102,6 +102,13 @@ def test_shard_argument_is_checked():
     for bad in ("0/4", "5/4", "a/b", "3"):
         with pytest.raises(SpecError, match="--shard"):
             pipeline.parse_shard(bad)
+    assert pipeline.parse_shard("2/4", "fig2_speedup", "fresh") == runner.Shard(1, 4, "fresh")
+    assert pipeline.shard_name(runner.Shard(1, 4, "fresh")) == "fresh-2-of-4.json"
+    assert pipeline.shard_name(runner.Shard(1, 4)) == "2-of-4.json"
+    for claim, stage in (("fig2_speedup", "select"), ("tau_max", "fresh")):
+        with pytest.raises(SpecError, match=f"--stage {stage}: claim '{claim}' has no such"):
+            pipeline.parse_shard("1/2", claim, stage)
+    assert pipeline.main(["simulate", "tau_max", "--scale", "smoke", "--stage", "fresh"]) == 2
 
 
 def test_shard_count_default_and_override():

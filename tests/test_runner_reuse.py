@@ -97,3 +97,56 @@ def test_an_ablation_point_meets_the_claim_point_of_the_same_key() -> None:
     first, other = _slots([claim, ablation])
     assert first == {0: [0], 1: [1], 2: [2], 3: [3]}
     assert other == {2: [0], 1: [1], 0: [2]}  # "x" at its own index; every point has a slot
+
+
+@pytest.mark.parametrize("claim", ["fig2_speedup", "delay_sweep"])
+def test_later_stage_shards_make_the_tables_of_one_unsharded_run(claim, claim_cfg, tmp_path
+                                                                 ) -> None:
+    """The first grid's shards, then the later stage's shards (claim and ablation, a point
+    they share run once), then the gathers: every table byte for byte that of running
+    each variant alone, and the gathers simulate nothing (every part's stamp predates
+    them)."""
+    from clipasgd.runner import later_stages
+
+    info = get_claim(claim)
+    assert later_stages(info) == ["fresh"]
+    cfg = {**claim_cfg(claim, "smoke"), "clip": [1.0, 2.0]}  # a radius to tune: a select grid
+    if claim == "fig2_speedup":  # and two steps: the ablation tunes too
+        cfg["lrs"] = [0.03125, 0.0625]
+    acfg, arms = ablated(info, cfg, "clipping")
+    quiet = lambda _: None  # noqa: E731
+    shared, alone = tmp_path / "shared", tmp_path / "alone"
+    variants = [Variant(cfg, shared, progress=quiet),
+                Variant(acfg, shared / "ablation-clipping", arms, "without-clipping", quiet)]
+    for stage in (None, "fresh"):
+        done = [run_variants(info, variants, Shard(k, 3, stage)) for k in range(3)]
+        name = "select" if stage is None else "fresh"
+        # the claim's (delay_sweep's ablation tunes nothing at smoke: its fresh stage is
+        # its first grid, run beside the claim's select points)
+        assert {d[0].stage for d in done} == {name}
+        assert sum(d[0].points for d in done) == done[0][0].of > 0  # the shards cover it
+    stamps = {p: p.stat().st_mtime_ns for p in shared.rglob("*.done.json")}
+    run_claim(info, cfg, shared, progress=quiet)
+    run_claim(info, acfg, shared / "ablation-clipping", arms=arms, variant="without-clipping",
+              progress=quiet)
+    assert {p: p.stat().st_mtime_ns for p in shared.rglob("*.done.json")} == stamps
+    run_claim(info, cfg, alone / "claim", progress=quiet)
+    run_claim(info, acfg, alone / "ablation", arms=arms, variant="without-clipping",
+              progress=quiet)
+    assert _tables(shared / "ablation-clipping") == _tables(alone / "ablation")
+    ours = {k: v for k, v in _tables(shared).items() if not k.startswith("ablation-")}
+    assert ours == _tables(alone / "claim")
+    if claim == "fig2_speedup":  # the baselines' points, select and fresh, are the claim's
+        fresh = [p for p in (shared / "ablation-clipping" / "parts").glob("fresh-*.done.json")
+                 if read_stamp(p, ())[0].get("reused")]
+        assert {p.name.split("-")[2] for p in fresh} == {"delay_adaptive", "ringmaster"}
+
+
+def test_a_stage_shard_names_a_later_stage(claim_cfg, tmp_path) -> None:
+    info, cfg = get_claim("fig2_speedup"), claim_cfg("fig2_speedup", "smoke")
+    with pytest.raises(ValueError, match="no later stage 'select'"):
+        run_claim(info, cfg, tmp_path, shard=Shard(0, 2, "select"))
+    # smoke tunes nothing: no select points, the fresh stage is the first grid (the
+    # first-grid shards run it) and its stage shards have nothing to do
+    assert run_claim(info, cfg, tmp_path, shard=Shard(0, 2, "fresh")).points == 0
+    assert not (tmp_path / "parts").exists()

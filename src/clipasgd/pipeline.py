@@ -3,7 +3,9 @@
 * ``simulate CLAIM``: run the claim's experiments into ``data/<scale>/<claim>/``.
 * ``verdict CLAIM``: compute the verdict from that data into ``data/<scale>/claims/<claim>.json``.
 * ``simulate CLAIM --shard k/K``: run only the k-th of K shares of the claim's grid points
-  (their cached parts; one Snakemake job each); the plain ``simulate`` then gathers.
+  (their cached parts; one Snakemake job each); ``--stage NAME`` the same share of a later
+  stage, once every shard of the stages before it is done; the plain ``simulate`` then
+  gathers.
 * ``summary``: gather every verdict into ``data/<scale>/summary.json``, ``summary.md``,
   the landing page ``index.html`` and the tidy table of all runs ``runs.csv``.
 * ``check-config``: validate the config and build every claim's problems, workers and grid.
@@ -41,7 +43,7 @@ from .provenance import (
     with_inputs,
     write_json,
 )
-from .runner import Shard, Variant, ablated, plan, run_claim, run_variants
+from .runner import Shard, Variant, ablated, later_stages, plan, run_claim, run_variants
 from .spec import SpecError, check_finite, load_yaml, validate
 from .tables import TableMismatch, damaged_tables
 
@@ -50,7 +52,7 @@ __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_su
            "parse_shard", "run_shard", "check_claims", "plan_points", "estimate",
            "tidy_runs", "run_tables", "check_config", "write_merged_config",
            "shard_count", "logged_shell", "section_hash", "select_claims", "tables_state",
-           "check_configfiles"]
+           "check_configfiles", "shard_name"]
 
 ROOT = Path.cwd()
 SCHEMA = "config/config.schema.json"
@@ -277,23 +279,35 @@ def run_simulate(cfg: dict, claim: str, scale: str, ablate: str | None = None) -
     return out
 
 
-def parse_shard(text: str) -> Shard:
-    """``"k/K"`` (1 <= k <= K) -> the shard with index ``k - 1`` of ``K``."""
+def parse_shard(text: str, claim: str | None = None, stage: str | None = None) -> Shard:
+    """``"k/K"`` (1 <= k <= K) -> the shard with index ``k - 1`` of ``K`` (of ``claim``'s
+    later stage ``stage``, checked against its design, if given)."""
     try:
         k, count = (int(x) for x in text.split("/"))
     except ValueError:
         raise SpecError(f"--shard: expected k/K with integers, got {text!r}") from None
     if not 1 <= k <= count:
         raise SpecError(f"--shard {text}: need 1 <= k <= K")
-    return Shard(k - 1, count)
+    if stage is not None and stage not in later_stages(get_claim(claim)):
+        raise SpecError(f"--stage {stage}: claim {claim!r} has no such later stage; its later "
+                        f"stages: {', '.join(later_stages(get_claim(claim))) or 'none'}")
+    return Shard(k - 1, count, stage)
+
+
+def shard_name(part: Shard) -> str:
+    """A shard job's stamp file name: ``<k>-of-<K>.json`` for the first grid,
+    ``<stage>-<k>-of-<K>.json`` for a later stage (the Snakemake rules' outputs)."""
+    prefix = f"{part.stage}-" if part.stage else ""
+    return f"{prefix}{part.index + 1}-of-{part.count}.json"
 
 
 def run_shard(cfg: dict, claim: str, scale: str, part: Shard,
               ablations: list[str] | None = None) -> Path:
     """Run one shard's grid points (parts only) of the claim and of its needed ablations
     (:func:`needed_ablations`; a run an ablation shares with the claim is simulated once:
-    :func:`clipasgd.runner.run_variants`) and write its stamp
-    ``data/<scale>/<claim>/shards/<k>-of-<K>.json`` (the Snakemake job's output).
+    :func:`clipasgd.runner.run_variants`; of the later stage ``part.stage`` if set) and
+    write its stamp ``data/<scale>/<claim>/shards/`` + :func:`shard_name` (the Snakemake
+    job's output).
     ``ablations`` given (the Snakemake rule passes them), no other claim is imported."""
     ablations = needed_ablations(claim) if ablations is None else ablations
     variants = [_variant(cfg, claim, scale, part)] + [
@@ -301,8 +315,9 @@ def run_shard(cfg: dict, claim: str, scale: str, part: Shard,
     start, cpu = time.time(), time.process_time()
     run_variants(get_claim(claim), variants, part)
     ccfg, out = variants[0].cfg, variants[0].out
-    stamp = out / "shards" / f"{part.index + 1}-of-{part.count}.json"
-    return write_json(stamp, {"claim": claim, "scale": scale, "shard": part.index + 1,
+    stamp = out / "shards" / shard_name(part)
+    return write_json(stamp, {"claim": claim, "scale": scale, "stage": part.stage,
+                              "shard": part.index + 1,
                               "of": part.count, "config_hash": config_hash(ccfg),
                               "code": base.code_fingerprint(), "engine": ccfg["engine"],
                               "ablations": ablations,
@@ -720,8 +735,9 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
         predicted[claim] = round(secs, 1)
         total += secs / 3600
         lines.append(f"{claim:<20} {n:>6} {at:>20} {secs / 3600:>8.2f}")
-    jobs = shards * len(registry.SIMULATED) + len(registry.SIMULATED) + 2 * len(CLAIM_IDS) + 2
-    lines.append(f"jobs: {jobs} ({shards * len(registry.SIMULATED)} simulation shards, "
+    stages = sum(1 + len(later_stages(get_claim(c))) for c in registry.SIMULATED)
+    jobs = shards * stages + len(registry.SIMULATED) + 2 * len(CLAIM_IDS) + 2
+    lines.append(f"jobs: {jobs} ({shards * stages} simulation shards, "
                  f"{len(registry.SIMULATED)} gathers, {len(CLAIM_IDS)} verdicts, {len(CLAIM_IDS)} "
                  "notebooks, summary, all)")
     lines.append(f"core-hours: {total:.2f}" + (f" + n/a claims ({', '.join(unknown)})"
@@ -820,6 +836,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="the (merged) config file; Snakemake passes its own merged copy")
     ap.add_argument("--claims", nargs="*", default=None, help="for summary")
     ap.add_argument("--shard", default=None, help="k/K: simulate only this share of the grid")
+    ap.add_argument("--stage", default=None, metavar="NAME",
+                    help="simulate --shard: split this later stage (after the first grid; "
+                         "every earlier stage's points must be done) instead of the first grid")
     ap.add_argument("--ablate", default=None, metavar="MECHANISM",
                     help="simulate: the design with this credited mechanism removed")
     ap.add_argument("--ablations", default=None, metavar="M1,M2",
@@ -865,10 +884,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise SpecError(f"{args.step}: name a claim ({', '.join(CLAIM_IDS)})")
             if (args.shard or args.ablate) and args.step != "simulate":
                 raise SpecError("--shard and --ablate apply to simulate only")
+            if args.stage is not None and args.shard is None:
+                raise SpecError("--stage applies to simulate --shard only")
             if args.ablate is not None:
                 run_simulate(cfg, args.claim, scale, ablate=args.ablate)
             elif args.shard is not None:
-                run_shard(cfg, args.claim, scale, parse_shard(args.shard),
+                run_shard(cfg, args.claim, scale, parse_shard(args.shard, args.claim, args.stage),
                           None if args.ablations is None else
                           [m for m in args.ablations.split(",") if m])
             else:

@@ -1,7 +1,8 @@
 """The runner: plans a claim's declared design, runs its stages point by point (seeded by
-name, cached per point, resumable), shards the first grid across jobs and writes the
-tables. It holds no global state and signals nothing by exception: a plan is a list of
-points, a shard's run returns what it did.
+name, cached per point, resumable), shards the first grid across jobs (and each later
+stage, once the stages before it are complete) and writes the tables. It holds no
+global state and signals nothing by exception: a plan is a list of points, a shard's run
+returns what it did.
 
 A claim is run with its declared arms, or with arms the caller gives (``arms=``): the
 same design, seeds and reading with other algorithms (an ablation, a user's rule). Such a
@@ -26,16 +27,19 @@ from .claims.base import Arm, Claim, Progress, Run, Stage, Tables, cached_point,
 from .experiment import RunMemo, shared_runs
 from .tables import remove_tables, write_tables
 
-__all__ = ["Shard", "plan", "run_claim", "run_points", "ShardResult", "replace_arms",
-           "ablated", "Variant", "run_variants"]
+__all__ = ["Shard", "later_stages", "plan", "run_claim", "run_points", "ShardResult",
+           "replace_arms", "ablated", "Variant", "run_variants"]
 
 
 @dataclass(frozen=True)
 class Shard:
-    """Run only the points ``i`` of the first grid with ``i % count == index``."""
+    """Run only the points ``i`` with ``i % count == index`` of the first grid, or of the
+    later stage named ``stage`` (its points depend on the earlier stages' tables: every
+    earlier point must be done; they are read from their cached parts)."""
 
     index: int
     count: int
+    stage: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.index < self.count:
@@ -206,11 +210,31 @@ class Variant:
     progress: Progress | None = None
 
 
-def _first_grid(claim: Claim, run: Run) -> tuple[Stage | None, list[dict]]:
-    for stage in claim.design.stages:
-        points = _unique(stage.points(run, {}), stage)
-        if points:
-            return stage, points
+def later_stages(claim: Claim) -> list[str]:
+    """Names of the design's stages after its first (each needs the tables of those
+    before it): what :class:`Shard` ``stage`` may name."""
+    return [] if claim.design is None else [s.name for s in claim.design.stages[1:]]
+
+
+def _shard_grid(claim: Claim, run: Run, out: Path, settings: dict, stage: str | None
+                ) -> tuple[Stage | None, list[dict]]:
+    """The stage a shard splits and its points: the first stage with points (``stage``
+    None), or the stage named ``stage``, after every stage before it has run complete
+    (their points read from their cached parts; one not there yet is computed). A named
+    stage that is the first with points (the stages before it empty at this scale) is
+    the first-grid shards' work: ``(None, [])``."""
+    if stage is not None and stage not in later_stages(claim):
+        raise ValueError(f"claim {claim.id!r} has no later stage {stage!r}; its later "
+                         f"stages: {later_stages(claim) or 'none'}")
+    tables: Tables = {}
+    quiet = replace(run, progress=_quiet)
+    for s in claim.design.stages:
+        points = _unique(s.points(run, tables), s)
+        if stage is None and points:
+            return s, points
+        if s.name == stage:
+            return (s, points) if tables else (None, [])
+        tables |= run_points(out, s, quiet, points, settings)
     return None, []
 
 
@@ -231,7 +255,8 @@ def _slots(grids: Sequence[list[dict]]) -> list[dict[int, list[int]]]:
 
 def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
                  ) -> list[ShardResult]:
-    """``shard``'s share of the first grid of each variant, run slot by slot (the claim's
+    """``shard``'s share of the first grid (or of the later stage ``shard.stage``) of each
+    variant, run slot by slot (the claim's
     point ``i``, then each ablation's point of the same key, or index, :func:`_slots`)
     inside one :func:`~clipasgd.experiment.shared_runs` block per slot: a run that equals one made
     before in the block is reused, and so is a whole point whose arms the ablation leaves
@@ -244,7 +269,9 @@ def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
         if claim.design.check is not None:
             claim.design.check(v.cfg)
         Path(v.out).mkdir(parents=True, exist_ok=True)
-        plans.append((v, run, *_first_grid(claim, run), _settings(claim, v.cfg, v.variant)))
+        settings = _settings(claim, v.cfg, v.variant)
+        plans.append((v, run, *_shard_grid(claim, run, Path(v.out), settings, shard.stage),
+                      settings))
     slots = _slots([p[3] for p in plans])
     made: dict[str, _Made] = {}
     for slot in sorted({k for per in slots for k in per}):
@@ -272,9 +299,10 @@ def run_claim(claim: Claim, cfg: dict, out: Path, *, arms: Sequence[Arm] | None 
 
     Without ``shard``: every stage in order (points cached ones reused), each stage's
     tables written to ``out/<name>.csv`` as it ends, then the design's ``finish`` tables;
-    returns every table. With ``shard``: only that share of the first stage with points,
-    parts cached but nothing merged (the gather job, run afterwards without a shard,
-    finds them and runs the later stages complete); returns a :class:`ShardResult`."""
+    returns every table. With ``shard``: only that share of the first stage with points
+    (or of the later stage ``shard.stage``), parts cached but nothing merged (the gather
+    job, run afterwards without a shard, finds them, and runs complete any later stage no
+    shard ran); returns a :class:`ShardResult`."""
     run = _run(claim, cfg, arms, progress)
     design = claim.design
     if design.check is not None:
@@ -282,20 +310,18 @@ def run_claim(claim: Claim, cfg: dict, out: Path, *, arms: Sequence[Arm] | None 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = _settings(claim, cfg, variant)
+    if shard is not None:
+        stage, points = _shard_grid(claim, run, out, settings, shard.stage)
+        if stage is None:
+            return ShardResult(None, 0, 0)
+        run_points(out, stage, run, points, settings, shard)
+        return ShardResult(stage.name, sum(shard.owns(i) for i in range(len(points))),
+                           len(points))
     tables: Tables = {}
     for stage in design.stages:
-        points = _unique(stage.points(run, tables), stage)
-        if shard is not None:
-            if not points:
-                continue  # an empty stage: the next one is the first grid
-            run_points(out, stage, run, points, settings, shard)
-            return ShardResult(stage.name, sum(shard.owns(i) for i in range(len(points))),
-                               len(points))
-        done = run_points(out, stage, run, points, settings)
+        done = run_points(out, stage, run, _unique(stage.points(run, tables), stage), settings)
         _write(out, done)
         tables |= done
-    if shard is not None:
-        return ShardResult(None, 0, 0)
     if design.finish is not None:
         extra = design.finish(run, tables)
         _write(out, extra)
