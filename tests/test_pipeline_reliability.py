@@ -109,6 +109,8 @@ def test_shard_argument_is_checked():
         with pytest.raises(SpecError, match=f"--stage {stage}: claim '{claim}' has no such"):
             pipeline.parse_shard("1/2", claim, stage)
     assert pipeline.main(["simulate", "tau_max", "--scale", "smoke", "--stage", "fresh"]) == 2
+    assert pipeline.main(["simulate", "tau_max", "--scale", "smoke", "--ablate", "clipping",
+                          "--shard", "1/2"]) == 2  # would have run the whole ablation
 
 
 def test_shard_count_default_and_override():
@@ -485,3 +487,20 @@ def test_real_data_claims_check_before_their_data_is_fetched(tmp_path, monkeypat
     cfg["claims"]["fig4_federated"]["problem"]["hidden"] = 0
     with pytest.raises(SpecError, match="hidden"):
         check_claims(cfg, "quick", ["fig4_federated"])
+
+
+def test_a_stage_shard_says_when_an_earlier_stage_is_not_cached(tmp_path):
+    """A later stage's shard reads the earlier stage from its parts silently; a part that
+    is missing (deleted after its shard ran) is computed, and the job's log says so."""
+    calls: list[str] = []
+    claim, cfg = _claim(calls, second=True), {"seed": 1}
+    for k in range(2):
+        run_claim(claim, cfg, tmp_path, shard=runner.Shard(k, 2))
+    (tmp_path / "parts" / "p3.done.json").unlink()
+    said: list[str] = []
+    done = run_claim(claim, cfg, tmp_path, shard=runner.Shard(0, 2, "u"), progress=said.append)
+    assert done.stage == "u" and done.points > 0
+    assert calls.count("p3") == 2  # computed again, once
+    assert any("1 of 7 points of this earlier stage have no cached part" in m for m in said)
+    assert not any(m.startswith("t") and m.endswith(" done") for m in said)
+    assert run_claim(claim, cfg, tmp_path)["u"]["x"].tolist() == [6]

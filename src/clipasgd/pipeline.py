@@ -736,10 +736,12 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
         total += secs / 3600
         lines.append(f"{claim:<20} {n:>6} {at:>20} {secs / 3600:>8.2f}")
     stages = sum(1 + len(later_stages(get_claim(c))) for c in registry.SIMULATED)
-    jobs = shards * stages + len(registry.SIMULATED) + 2 * len(CLAIM_IDS) + 2
-    lines.append(f"jobs: {jobs} ({shards * stages} simulation shards, "
-                 f"{len(registry.SIMULATED)} gathers, {len(CLAIM_IDS)} verdicts, {len(CLAIM_IDS)} "
-                 "notebooks, summary, all)")
+    sims, ablations = len(registry.SIMULATED), sum(len(needed_ablations(c))
+                                                   for c in registry.SIMULATED)
+    jobs = shards * stages + 2 * sims + ablations + 2 * len(CLAIM_IDS) + 2
+    lines.append(f"jobs: {jobs} ({sims} checks, {shards * stages} simulation shards, {sims} "
+                 f"gathers, {ablations} ablation gathers, {len(CLAIM_IDS)} verdicts, "
+                 f"{len(CLAIM_IDS)} notebooks, summary, all)")
     lines.append(f"core-hours: {total:.2f}" + (f" + n/a claims ({', '.join(unknown)})"
                                                 if unknown else ""))
     lines.append("Points = the first (sharded) grid; later stages, nested grids and "
@@ -886,6 +888,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise SpecError("--shard and --ablate apply to simulate only")
             if args.stage is not None and args.shard is None:
                 raise SpecError("--stage applies to simulate --shard only")
+            if args.ablate is not None and args.shard is not None:
+                raise SpecError("--ablate and --shard do not combine: a shard job runs the "
+                                "claim's ablations beside it (--ablations)")
             if args.ablate is not None:
                 run_simulate(cfg, args.claim, scale, ablate=args.ablate)
             elif args.shard is not None:

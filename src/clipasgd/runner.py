@@ -227,15 +227,27 @@ def _shard_grid(claim: Claim, run: Run, out: Path, settings: dict, stage: str | 
         raise ValueError(f"claim {claim.id!r} has no later stage {stage!r}; its later "
                          f"stages: {later_stages(claim) or 'none'}")
     tables: Tables = {}
-    quiet = replace(run, progress=_quiet)
     for s in claim.design.stages:
         points = _unique(s.points(run, tables), s)
         if stage is None and points:
             return s, points
         if s.name == stage:
             return (s, points) if tables else (None, [])
-        tables |= run_points(out, s, quiet, points, settings)
+        tables |= run_points(out, s, _earlier(run, out, s, points), points, settings)
     return None, []
+
+
+def _earlier(run: Run, out: Path, stage: Stage, points: list[dict]) -> Run:
+    """``run`` for reading an earlier stage inside a later stage's shard: its per-point
+    lines silenced (its points are read from their parts), except a recompute, and one
+    line where some points have no part yet (each such shard job computes them)."""
+    missing = sum(not (Path(out) / "parts" / f"{p['key']}.done.json").is_file()
+                  for p in points)
+    if missing:
+        run.progress(f"{stage.name}: {missing} of {len(points)} points of this earlier stage "
+                     "have no cached part: computing them in this job")
+    return replace(run, progress=lambda msg: None if msg.endswith(" done")
+                   else run.progress(f"{stage.name} (earlier stage): {msg}"))
 
 
 def _slots(grids: Sequence[list[dict]]) -> list[dict[int, list[int]]]:
