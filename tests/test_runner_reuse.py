@@ -73,9 +73,12 @@ def test_a_reused_ablation_equals_the_ablation_simulated_alone(claim, claim_cfg,
     summary = reuse_summary(shared / "ablation-clipping")
     n = summary["points"]
     if claim == "fig2_speedup":  # a point per arm: the unchanged arms' points reused whole
-        # (the ablation drops Vanilla and the controls; its points read only the run keys)
+        # (the ablation drops Vanilla and the controls; its points read only the run keys),
+        # and the unclipped arm's points are the claim's Vanilla points, relabelled
         assert summary["runs_reused"] == {a: {f"{claim}:{a}": 2}
-                                          for a in ("delay_adaptive", "ringmaster")}
+                                          for a in ("delay_adaptive", "ringmaster")} | {
+            "clipped": {f"{claim}:vanilla": 2}}
+        assert summary["points_reusing"] == n == 6  # the ablation simulates nothing
         return
     # the clipped arm ablated is the claim's vanilla run: tau_max's ablation simulates
     # nothing; high_prob's heavy-repeat point runs the clipped arm alone (new seeds)
@@ -87,6 +90,41 @@ def test_a_reused_ablation_equals_the_ablation_simulated_alone(claim, claim_cfg,
     assert reuse_summary(alone)["runs_reused"].get("clipped") is None
     stamp, _ = read_stamp(next((alone / "parts").glob("*.done.json")), ())
     assert {r["label"] for r in stamp["reused"]} == {"vanilla"}  # equal arms inside a run
+
+
+def test_a_point_meets_the_claim_point_of_the_same_run_before_the_same_key() -> None:
+    from clipasgd.runner import _slots
+
+    claim = [{"key": k} for k in ("clipped", "vanilla", "other")]
+    ablation = [{"key": k} for k in ("clipped", "other", "new")]  # clipped: now unclipped
+    first, other = _slots([claim, ablation], [["h-c", "h-v", "h-o"], ["h-v", "h-x", "h-n"]])
+    assert first == {0: [0], 1: [1], 2: [2]}
+    # unclipped "clipped" goes where the claim's vanilla run is; "other" (another run now)
+    # falls back to its key's slot; "new" to its own index
+    assert other == {1: [0], 2: [1, 2]}
+
+
+@pytest.mark.parametrize("claim", ["fig2_speedup", "delay_sweep"])
+def test_the_unclipped_arm_is_the_vanilla_run_and_nothing_else(claim, claim_cfg) -> None:
+    """The run identity: Clipped ASGD with clipping ablated equals Vanilla ASGD at the same
+    step, D and seed, and no other point (another step, seed, D or phase, or clipped)."""
+    from clipasgd.claims.base import Run
+
+    info = get_claim(claim)
+    cfg = claim_cfg(claim, "smoke")
+    acfg, arms = ablated(info, cfg, "clipping")
+    ident = info.design.run_identity
+    ours, theirs = Run(cfg, info.arms, lambda _: None), Run(acfg, arms, lambda _: None)
+    base = {"key": "k", "phase": "fresh", "seed_index": 3, "D": 4.0, "eta": 0.0625,
+            "c": 1.0, "max_delay": 0} | ({"problem_name": "fig2"} if claim == "delay_sweep"
+                                         else {})
+    clipped, vanilla = {**base, "algorithm": "clipped"}, {**base, "algorithm": "vanilla",
+                                                          "c": float("nan")}
+    label, unclipped = ident(theirs, clipped)
+    assert label == "clipped" and unclipped == ident(ours, vanilla)[1]
+    assert unclipped != ident(ours, clipped)[1]  # clipping on: another run
+    for change in ({"eta": 0.125}, {"seed_index": 4}, {"D": 8.0}, {"phase": "select"}):
+        assert ident(theirs, {**clipped, **change})[1] != ident(ours, vanilla)[1], change
 
 
 def test_an_ablation_point_meets_the_claim_point_of_the_same_key() -> None:
@@ -139,7 +177,14 @@ def test_later_stage_shards_make_the_tables_of_one_unsharded_run(claim, claim_cf
     if claim == "fig2_speedup":  # the baselines' points, select and fresh, are the claim's
         fresh = [p for p in (shared / "ablation-clipping" / "parts").glob("fresh-*.done.json")
                  if read_stamp(p, ())[0].get("reused")]
-        assert {p.name.split("-")[2] for p in fresh} == {"delay_adaptive", "ringmaster"}
+        assert {p.name.split("-")[2] for p in fresh} == {"clipped", "delay_adaptive",
+                                                           "ringmaster"}
+    # every point of the ablation reused: its unclipped arm is the claim's Vanilla arm
+    summary = reuse_summary(shared / "ablation-clipping")
+    assert summary["points_reusing"] == summary["points"] > 0
+    assert summary["runs_reused"]["clipped"] == {f"{claim}:vanilla": sum(
+        read_stamp(p, ())[0]["reused"][0]["label"] == "clipped"
+        for p in (shared / "ablation-clipping" / "parts").glob("*.done.json"))}
 
 
 def test_a_stage_shard_names_a_later_stage(claim_cfg, tmp_path) -> None:

@@ -18,13 +18,14 @@ shared_runs`); each point's stamp records what was reused from which arm.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from .claims.base import Arm, Claim, Progress, Run, Stage, Tables, cached_point, point_seed
 from .experiment import RunMemo, shared_runs
+from .provenance import config_hash
 from .tables import remove_tables, write_tables
 
 __all__ = ["Shard", "later_stages", "plan", "run_claim", "run_points", "ShardResult",
@@ -120,13 +121,30 @@ def _settings(claim: Claim, cfg: dict, variant: str | None) -> dict:
 
 @dataclass
 class _Made:
-    """A point one variant computed in this process: what another variant's same point
-    needs to be the same point (settings less the variant name, the arms' specs)."""
+    """A point one variant made in this process: what another variant's same point
+    needs to be the same point (settings less the variant name, the arms' specs), and
+    for a run met under another label (:class:`Design` ``run_identity``) its label, key
+    and point."""
 
     owner: str
     run: Run
     settings: dict
     tables: Tables
+    label: str = ""
+    point: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Seen:
+    """The points of one shard job: computed here, by key (:func:`_same_point`), and every
+    one computed or read from its part, by run identity (:func:`_same_run`)."""
+
+    by_key: dict[str, _Made] = field(default_factory=dict)
+    by_run: dict[str, _Made] = field(default_factory=dict)
+
+
+def _less_variant(settings: dict) -> dict:
+    return {k: v for k, v in settings.items() if k != "variant"}
 
 
 def _same_point(made: _Made | None, run: Run, settings: dict,
@@ -134,11 +152,7 @@ def _same_point(made: _Made | None, run: Run, settings: dict,
     """Is ``made`` (same key) what ``run`` would compute? The same config (or the part of
     it a point reads, ``reads``: the design's ``point_reads``) and settings, and every arm
     spec it asked for the same in both (an ablation's unchanged arms)."""
-    part = reads or (lambda cfg: cfg)
-    if made is None or made.run.seen is None or part(made.run.cfg) != part(run.cfg):
-        return False
-    less = lambda d: {k: v for k, v in d.items() if k != "variant"}  # noqa: E731
-    if less(made.settings) != less(settings):
+    if made is None or made.run.seen is None or not _same_run(made, run, settings, reads):
         return False
     try:
         return all(made.run.arm(label).spec(at) == run.arm(label).spec(at)
@@ -147,16 +161,38 @@ def _same_point(made: _Made | None, run: Run, settings: dict,
         return False
 
 
+def _same_run(made: _Made | None, run: Run, settings: dict,
+              reads: Callable[[dict], dict] | None = None) -> bool:
+    """May ``run`` take ``made``'s tables, the same run (same key with the same arm specs,
+    or the same run identity)? The same settings less the variant name and the same
+    config, or the part of it a point reads (``reads``)."""
+    part = reads or (lambda cfg: cfg)
+    return (made is not None and part(made.run.cfg) == part(run.cfg)
+            and _less_variant(made.settings) == _less_variant(settings))
+
+
+def _relabel(made: _Made, point: dict) -> Tables:
+    """``made``'s tables as ``point``'s: each column named by a field of the point that
+    differs from ``made``'s point (the arm's label and settings) set to the point's value."""
+    diff = {k: v for k, v in point.items() if k != "key" and made.point.get(k) != v}
+    return {name: frame.assign(**{k: v for k, v in diff.items() if k in frame.columns})
+            for name, frame in made.tables.items()}
+
+
 def _point(out: Path, stage: Stage, run: Run, points: list[dict], i: int, settings: dict,
-           memo: RunMemo, made: dict[str, _Made] | None = None,
-           reads: Callable[[dict], dict] | None = None) -> Tables:
+           memo: RunMemo, made: _Seen | None = None,
+           reads: Callable[[dict], dict] | None = None,
+           identity: tuple[str, str] | None = None) -> Tables:
     """Point ``i`` of the stage, run (runs already in ``memo`` reused; the whole point
-    reused where ``made`` holds the same point: :func:`_same_point`) or read from its
+    reused where ``made`` holds the same point, :func:`_same_point`, or the same run under
+    another label, ``identity`` = (label, hash), :func:`_same_run`) or read from its
     cached part; a run's stamp lists what it reused (``reused``)."""
     point = points[i]
     s = point_seed(run.cfg["seed"], point["key"])
     prun = replace(run, seen=[])
-    before = (made or {}).get(point["key"])
+    seen = made or _Seen()
+    before = seen.by_key.get(point["key"])
+    other = seen.by_run.get(identity[1]) if identity else None
     memo.take()
 
     def compute() -> Tables:
@@ -167,12 +203,22 @@ def _point(out: Path, stage: Stage, run: Run, points: list[dict], i: int, settin
             run.progress(f"{stage.name}: grid point {point['key']}: the same point as "
                          f"{before.owner}'s (arms unchanged): reused")
             return {name: frame.copy() for name, frame in before.tables.items()}
+        if identity is not None and _same_run(other, prun, settings, reads):
+            memo.reused.append({"label": identity[0], "owner": memo.owner,
+                                "from_label": other.label, "from_owner": other.owner})
+            run.progress(f"{stage.name}: grid point {point['key']}: the run of "
+                         f"{other.owner}'s {other.point['key']} (same arm spec, step and "
+                         "seed): reused, relabelled")
+            return _relabel(other, point)
         return stage.run(prun, point, s)
 
     done = cached_point(out, point["key"], {**point, "seed": s, "settings": settings},
                         compute, run.progress, note=lambda: {"reused": memo.take()})
     if made is not None and prun.seen:  # computed here, not read from its part
-        made.setdefault(point["key"], _Made(memo.owner, prun, settings, done))
+        made.by_key.setdefault(point["key"], _Made(memo.owner, prun, settings, done))
+    if made is not None and identity is not None:
+        made.by_run.setdefault(identity[1], _Made(memo.owner, prun, settings, done,
+                                                  identity[0], point))
     run.progress(f"{stage.name}: grid point {i + 1}/{len(points)} ({point['key']}) done")
     return done
 
@@ -250,31 +296,49 @@ def _earlier(run: Run, out: Path, stage: Stage, points: list[dict]) -> Run:
                    else run.progress(f"{stage.name} (earlier stage): {msg}"))
 
 
-def _slots(grids: Sequence[list[dict]]) -> list[dict[int, list[int]]]:
+def _slots(grids: Sequence[list[dict]], runs: Sequence[list[str] | None] | None = None
+           ) -> list[dict[int, list[int]]]:
     """Per variant, the point indices run at each slot (what a shard owns): the first
     variant's point ``i`` at slot ``i``; another's point at the slot of the first's point
-    with the same key (so the two meet in one shard job and one block), else at its own
-    index. Every point of every variant has a slot, so the shards cover them all."""
+    with the same run identity (``runs``: per variant, each point's identity hash, or
+    ``None``; the same key with other arm specs is another run), else with the same key,
+    so the two meet in one shard job and one block, else at its own index. Every point
+    of every variant has a slot, so the shards cover them all."""
+    runs = list(runs) if runs is not None else [None] * len(grids)
     first = {p["key"]: i for i, p in enumerate(grids[0])} if grids else {}
+    first_run = {h: i for i, h in reversed(list(enumerate(runs[0] or [])))} if grids else {}
     out = []
-    for points in grids:
+    for points, ids in zip(grids, runs, strict=True):
         per: dict[int, list[int]] = {}
         for i, p in enumerate(points):
-            per.setdefault(first.get(p["key"], i), []).append(i)
+            slot = first_run.get(ids[i]) if ids is not None else None
+            if slot is None:
+                slot = first.get(p["key"])
+            per.setdefault(i if slot is None else slot, []).append(i)
         out.append(per)
     return out
+
+
+def _identities(claim: Claim, run: Run, points: list[dict]) -> list[tuple[str, str]] | None:
+    """Each point's (arm label, run identity hash), where the design declares identities."""
+    identity = claim.design.run_identity
+    if identity is None:
+        return None
+    return [(label, config_hash(ident)) for label, ident in (identity(run, p) for p in points)]
 
 
 def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
                  ) -> list[ShardResult]:
     """``shard``'s share of the first grid (or of the later stage ``shard.stage``) of each
-    variant, run slot by slot (the claim's
-    point ``i``, then each ablation's point of the same key, or index, :func:`_slots`)
-    inside one :func:`~clipasgd.experiment.shared_runs` block per slot: a run that equals one made
+    variant, run slot by slot (the claim's point ``i``, then each ablation's point of the
+    same key or run identity, or index, :func:`_slots`) inside one
+    :func:`~clipasgd.experiment.shared_runs` block per slot: a run that equals one made
     before in the block is reused, and so is a whole point whose arms the ablation leaves
-    unchanged (the figure claims' points run one arm each). Parts are cached as
-    :func:`run_claim` with ``shard`` caches them (the gather jobs find them); the same
-    tables as running each variant alone, which ``tests/test_runner_reuse.py`` checks."""
+    unchanged (the figure claims' points run one arm each), or whose run is another arm's
+    under the design's ``run_identity`` (Clipped ASGD unclipped is the claim's Vanilla
+    point). Parts are cached as :func:`run_claim` with ``shard`` caches them (the gather
+    jobs find them); the same tables as running each variant alone, which
+    ``tests/test_runner_reuse.py`` checks."""
     plans = []
     for v in variants:
         run = _run(claim, v.cfg, v.arms, v.progress)
@@ -282,22 +346,23 @@ def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
             claim.design.check(v.cfg)
         Path(v.out).mkdir(parents=True, exist_ok=True)
         settings = _settings(claim, v.cfg, v.variant)
-        plans.append((v, run, *_shard_grid(claim, run, Path(v.out), settings, shard.stage),
-                      settings))
-    slots = _slots([p[3] for p in plans])
-    made: dict[str, _Made] = {}
+        stage, points = _shard_grid(claim, run, Path(v.out), settings, shard.stage)
+        plans.append((v, run, stage, points, settings, _identities(claim, run, points)))
+    slots = _slots([p[3] for p in plans],
+                   [None if p[5] is None else [h for _, h in p[5]] for p in plans])
+    made = _Seen()
     for slot in sorted({k for per in slots for k in per}):
         if not shard.owns(slot):
             continue
         with shared_runs() as memo:
-            for (v, run, stage, points, settings), per in zip(plans, slots, strict=True):
+            for (v, run, stage, points, settings, ids), per in zip(plans, slots, strict=True):
                 for i in per.get(slot, ()):
                     memo.owner = v.variant or claim.id
                     _point(Path(v.out), stage, run, points, i, settings, memo, made,
-                           claim.design.point_reads)
+                           claim.design.point_reads, None if ids is None else ids[i])
     return [ShardResult(stage.name if stage else None,
                         sum(len(ix) for k, ix in per.items() if shard.owns(k)), len(points))
-            for (_, _, stage, points, _), per in zip(plans, slots, strict=True)]
+            for (_, _, stage, points, _, _), per in zip(plans, slots, strict=True)]
 
 
 def _write(out: Path, tables: Tables) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..compute_times import make_compute_times
 from ..problems import make_problem
 from ..stats import paired_speedup
 from ..time_to_target import (
@@ -72,14 +73,35 @@ def _problem(spec: str):
     return make_problem(**json.loads(spec))
 
 
+def _setting(point: dict) -> Setting:
+    return Setting(point["algorithm"], point["eta"], point["c"], point["max_delay"])
+
+
+def _at(s: Setting, n_workers: int) -> dict:
+    """The values the arm's parameters are read from (the run's and its identity's)."""
+    return {**s.params(), "n_workers": n_workers}
+
+
+def run_identity(run: Run, point: dict) -> tuple[str, dict]:
+    """The point's arm label, and its run less that label: the point less its key and arm
+    columns, with the arm's spec (less its label) at the point. :func:`_run` reads the
+    setting only through the rule it builds and the columns it writes, so the unclipped
+    Clipped ASGD point is the Vanilla ASGD point of the same step, ``D`` and seed."""
+    s = _setting(point)
+    n = make_compute_times({**run.cfg["workers"], "D": point["D"]}).n
+    spec = {k: v for k, v in run.arm(s.label).spec(_at(s, n)).items() if k != "label"}
+    return s.label, {**{k: v for k, v in point.items() if k not in ("key", *s.columns())},
+                     "spec": spec}
+
+
 def _run(run: Run, point: dict, _: int) -> Tables:
     """One seed of one configuration (the seed named by phase and index: every
     algorithm sees the same initialisations and, under Algorithm 2, schedules)."""
     cfg = run.cfg
-    s = Setting(point["algorithm"], point["eta"], point["c"], point["max_delay"])
+    s = _setting(point)
 
     def build(n: int):
-        return run.build(s.label, {**s.params(), "n_workers": n}, n).rule
+        return run.build(s.label, _at(s, n), n).rule
 
     ss = named_seed(cfg["seed"], point["phase"], point["seed_index"])
     frame = run_one(_problem(json.dumps(cfg["problem"], sort_keys=True)), cfg, point["D"], s,
@@ -175,7 +197,8 @@ def _run_keys(cfg: dict) -> dict:
 
 
 DESIGN = Design(stages=(Stage("select", _select, _run), Stage("fresh", _fresh, _run)),
-                settings=_run_keys, finish=_finish, tables=TABLES, point_reads=_run_keys)
+                settings=_run_keys, finish=_finish, tables=TABLES, point_reads=_run_keys,
+                run_identity=run_identity)
 
 
 AMENDMENT = (

@@ -137,7 +137,13 @@ class Design:
     written by this run is removed, so no stale table survives a grid change);
     ``point_reads(cfg)`` is all of the section a point's run reads, where that is less
     than the whole (an ablation that drops arms or controls then reuses the points it
-    leaves unchanged; ``None``: the whole section)."""
+    leaves unchanged; ``None``: the whole section). ``run_identity(run, point)`` gives the
+    arm label a point runs and what its run computes less that label (the point less its
+    key and its arm's columns, the arm's spec less its label), for designs whose points
+    run one arm each and read their arm's setting only through the rule it builds and the
+    columns it writes: two points with equal identity, of the claim or an ablation, are one
+    run under two labels (Clipped ASGD with ``c -> infinity`` is the Vanilla ASGD point of
+    the same step and seeds), simulated once and the copy's columns relabelled."""
 
     stages: tuple[Stage, ...]
     settings: Callable[[dict], dict] = _section
@@ -145,6 +151,7 @@ class Design:
     finish: Callable[[Run, Tables], Tables] | None = None
     tables: tuple[str, ...] = ()
     point_reads: Callable[[dict], dict] | None = None
+    run_identity: Callable[[Run, dict], tuple[str, dict]] | None = None
 
 
 MECHANISMS = ("clipping", "algorithm2", "step_rule", "stragglers")

@@ -80,6 +80,12 @@ def _run(run: Run, point: dict, seed: int) -> Tables:
     return {k: f.assign(problem_name=name) for k, f in out.items()}
 
 
+def _identity(run: Run, point: dict) -> tuple[str, dict]:
+    """:func:`clipasgd.claims._speedup.run_identity` on the point's problem."""
+    return _speedup.run_identity(replace(run, cfg=problem_config(run.cfg, point["problem_name"])),
+                                 point)
+
+
 def _select(run: Run, _: Tables) -> list[dict]:
     cfg = run.cfg
     return [p for name in cfg["problems"] for s in _grid(cfg, name)
@@ -112,14 +118,17 @@ def _settings(cfg: dict) -> dict:
 
 DESIGN = Design(stages=(Stage("select", _select, _run), Stage("fresh", _fresh, _run)),
                 settings=_settings, finish=_finish,
-                tables=("select", "fresh", "choice", "curves"))
+                tables=("select", "fresh", "choice", "curves"),
+                point_reads=_settings,  # all a point's run reads (what the ablation keeps)
+                run_identity=_identity)
 
 ABLATION = Ablation("clipping", arms=unclip_claim_arms,
                     config=lambda cfg: {**cfg, "algorithms": ["clipped"],
                                         "clip": cfg["clip"][:1]},  # unclipped: radii alike
                     how="c -> infinity: the claim's Clipped ASGD arm run as vanilla ASGD, "
-                        "tuned on the same bracket on the same seeds (so the runs of the "
-                        "Vanilla arm, simulated again), through the same test")
+                        "tuned on the same bracket on the same seeds (so the Vanilla arm's "
+                        "runs under the Clipped arm's label: reused, not simulated again), "
+                        "through the same test")
 
 
 # ---- the reading ---------------------------------------------------------------------
