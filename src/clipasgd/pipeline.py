@@ -43,7 +43,16 @@ from .provenance import (
     with_inputs,
     write_json,
 )
-from .runner import Shard, Variant, ablated, later_stages, plan, run_claim, run_variants
+from .runner import (
+    Shard,
+    Variant,
+    ablated,
+    check_stage,
+    later_stages,
+    plan,
+    run_claim,
+    run_variants,
+)
 from .spec import SpecError, check_finite, load_yaml, validate
 from .tables import TableMismatch, damaged_tables
 
@@ -288,9 +297,11 @@ def parse_shard(text: str, claim: str | None = None, stage: str | None = None) -
         raise SpecError(f"--shard: expected k/K with integers, got {text!r}") from None
     if not 1 <= k <= count:
         raise SpecError(f"--shard {text}: need 1 <= k <= K")
-    if stage is not None and stage not in later_stages(get_claim(claim)):
-        raise SpecError(f"--stage {stage}: claim {claim!r} has no such later stage; its later "
-                        f"stages: {', '.join(later_stages(get_claim(claim))) or 'none'}")
+    if stage is not None:
+        try:
+            check_stage(get_claim(claim), stage)
+        except ValueError as e:
+            raise SpecError(f"--stage {stage}: {e}") from None
     return Shard(k - 1, count, stage)
 
 

@@ -28,7 +28,7 @@ from .experiment import RunMemo, shared_runs
 from .provenance import config_hash
 from .tables import remove_tables, write_tables
 
-__all__ = ["Shard", "later_stages", "plan", "run_claim", "run_points", "ShardResult",
+__all__ = ["Shard", "later_stages", "check_stage", "plan", "run_claim", "run_points", "ShardResult",
            "replace_arms", "ablated", "Variant", "run_variants"]
 
 
@@ -182,7 +182,7 @@ def _relabel(made: _Made, point: dict) -> Tables:
 def _point(out: Path, stage: Stage, run: Run, points: list[dict], i: int, settings: dict,
            memo: RunMemo, made: _Seen | None = None,
            reads: Callable[[dict], dict] | None = None,
-           identity: tuple[str, str] | None = None) -> Tables:
+           identity: tuple[str, str] | None = None, quiet: bool = False) -> Tables:
     """Point ``i`` of the stage, run (runs already in ``memo`` reused; the whole point
     reused where ``made`` holds the same point, :func:`_same_point`, or the same run under
     another label, ``identity`` = (label, hash), :func:`_same_run`) or read from its
@@ -219,7 +219,8 @@ def _point(out: Path, stage: Stage, run: Run, points: list[dict], i: int, settin
     if made is not None and identity is not None:
         made.by_run.setdefault(identity[1], _Made(memo.owner, prun, settings, done,
                                                   identity[0], point))
-    run.progress(f"{stage.name}: grid point {i + 1}/{len(points)} ({point['key']}) done")
+    if not quiet:
+        run.progress(f"{stage.name}: grid point {i + 1}/{len(points)} ({point['key']}) done")
     return done
 
 
@@ -232,15 +233,17 @@ def _concat(parts: list[Tables]) -> Tables:
 
 
 def run_points(out: Path, stage: Stage, run: Run, points: list[dict], settings: dict,
-               shard: Shard | None = None) -> Tables:
+               shard: Shard | None = None, quiet: bool = False) -> Tables:
     """Run (or reuse from ``out/parts``) the stage's points, all or ``shard``'s share;
-    returns the tables concatenated over the points run. A point's seed is named by the
-    claim's ``seed`` and its key, whatever else is in the grid or which shard runs it."""
+    returns the tables concatenated over the points run (``quiet``: no line per point
+    done). A point's seed is named by the claim's ``seed`` and its key, whatever else is
+    in the grid or which shard runs it."""
     parts = []
     for i in range(len(points)):
         if shard is None or shard.owns(i):
             with shared_runs() as memo:
-                parts.append(_point(out, stage, run, points, i, settings, memo))
+                parts.append(_point(out, stage, run, points, i, settings, memo,
+                                    quiet=quiet))
     return _concat(parts)
 
 
@@ -262,6 +265,14 @@ def later_stages(claim: Claim) -> list[str]:
     return [] if claim.design is None else [s.name for s in claim.design.stages[1:]]
 
 
+def check_stage(claim: Claim, stage: str | None) -> None:
+    """Refuse a ``stage`` that is not one of the claim's later stages (``None``: the first
+    grid, always valid)."""
+    if stage is not None and stage not in later_stages(claim):
+        raise ValueError(f"claim {claim.id!r} has no later stage {stage!r}; its later "
+                         f"stages: {', '.join(later_stages(claim)) or 'none'}")
+
+
 def _shard_grid(claim: Claim, run: Run, out: Path, settings: dict, stage: str | None
                 ) -> tuple[Stage | None, list[dict]]:
     """The stage a shard splits and its points: the first stage with points (``stage``
@@ -269,9 +280,7 @@ def _shard_grid(claim: Claim, run: Run, out: Path, settings: dict, stage: str | 
     (their points read from their cached parts; one not there yet is computed). A named
     stage that is the first with points (the stages before it empty at this scale) is
     the first-grid shards' work: ``(None, [])``."""
-    if stage is not None and stage not in later_stages(claim):
-        raise ValueError(f"claim {claim.id!r} has no later stage {stage!r}; its later "
-                         f"stages: {later_stages(claim) or 'none'}")
+    check_stage(claim, stage)
     tables: Tables = {}
     for s in claim.design.stages:
         points = _unique(s.points(run, tables), s)
@@ -279,21 +288,23 @@ def _shard_grid(claim: Claim, run: Run, out: Path, settings: dict, stage: str | 
             return s, points
         if s.name == stage:
             return (s, points) if tables else (None, [])
-        tables |= run_points(out, s, _earlier(run, out, s, points), points, settings)
+        tables |= run_points(out, s, _earlier(run, out, s, points), points, settings,
+                             quiet=True)
     return None, []
 
 
 def _earlier(run: Run, out: Path, stage: Stage, points: list[dict]) -> Run:
-    """``run`` for reading an earlier stage inside a later stage's shard: its per-point
-    lines silenced (its points are read from their parts), except a recompute, and one
-    line where some points have no part yet (each such shard job computes them)."""
+    """``run`` for reading an earlier stage inside a later stage's shard (its per-point
+    lines silenced by :func:`run_points`' ``quiet``: its points are read from their
+    parts): what it says is prefixed with the stage's name, a recompute included, and one
+    line says where some points have no part yet (each such shard job computes them)."""
     missing = sum(not (Path(out) / "parts" / f"{p['key']}.done.json").is_file()
                   for p in points)
     if missing:
         run.progress(f"{stage.name}: {missing} of {len(points)} points of this earlier stage "
                      "have no cached part: computing them in this job")
-    return replace(run, progress=lambda msg: None if msg.endswith(" done")
-                   else run.progress(f"{stage.name} (earlier stage): {msg}"))
+    return replace(run, progress=lambda msg: run.progress(f"{stage.name} (earlier stage): "
+                                                          f"{msg}"))
 
 
 def _slots(grids: Sequence[list[dict]], runs: Sequence[list[str] | None] | None = None
