@@ -195,3 +195,66 @@ def test_a_stage_shard_names_a_later_stage(claim_cfg, tmp_path) -> None:
     # first-grid shards run it) and its stage shards have nothing to do
     assert run_claim(info, cfg, tmp_path, shard=Shard(0, 2, "fresh")).points == 0
     assert not (tmp_path / "parts").exists()
+
+
+@pytest.mark.parametrize("claim", ["fig2_speedup", "fig3_speedup", "fig4_federated",
+                                   "delay_sweep"])
+@pytest.mark.parametrize("scale", ["smoke", "quick", "paper"])
+def test_a_run_identity_names_the_spec_its_run_builds(claim, scale, claim_cfg, monkeypatch
+                                                      ) -> None:
+    """``run_identity`` mirrors ``_run``: for every first-grid point of the claim and of
+    its ablation (fig4_federated's built by hand: it declares none) the identity's spec is
+    the spec ``_run`` builds its rule from (the simulation itself stubbed out)."""
+    import pandas as pd
+
+    from clipasgd.claims import _speedup
+    from clipasgd.claims.base import Run, unclip_claim_arms
+    from clipasgd.compute_times import make_compute_times
+    from clipasgd.runner import plan
+
+    def stub(problem, cfg, D, s, build, ss):
+        build(make_compute_times({**cfg["workers"], "D": D}).n)
+        return pd.DataFrame()
+
+    monkeypatch.setattr(_speedup, "run_one", stub)
+    monkeypatch.setattr(_speedup, "_problem", lambda spec: None)
+    info = get_claim(claim)
+    cfg = claim_cfg(claim, scale)
+    variants = [(cfg, info.arms)]
+    variants.append(ablated(info, cfg, "clipping") if info.ablations else
+                    (_speedup._without_clipping(cfg), unclip_claim_arms(info.arms)))
+    checked = 0
+    for vcfg, arms in variants:
+        for point in plan(info, vcfg, arms):
+            run = Run(vcfg, arms, lambda _: None, seen=[])
+            label, ident = info.design.run_identity(run, point)
+            info.design.stages[0].run(run, point, 0)
+            (built, at), = run.seen
+            spec = {k: v for k, v in run.arm(built).spec(at).items() if k != "label"}
+            assert (built, spec) == (label, ident["spec"]), point["key"]
+            checked += 1
+    assert checked > 0
+
+
+def test_an_ablation_reuses_the_claims_points_read_from_their_parts(claim_cfg, tmp_path
+                                                                    ) -> None:
+    """A shard job restarted after the claim's points were written (a killed job, a rerun)
+    reuses them from their parts by run identity: the same tables as the ablation alone."""
+    info = get_claim("fig2_speedup")
+    cfg = {**claim_cfg("fig2_speedup", "smoke"), "clip": [1.0, 2.0],
+           "lrs": [0.03125, 0.0625]}
+    acfg, arms = ablated(info, cfg, "clipping")
+    quiet = lambda _: None  # noqa: E731
+    shared, alone = tmp_path / "shared", tmp_path / "alone"
+    run_claim(info, cfg, shared, progress=quiet)  # every claim point on disk first
+    variants = [Variant(cfg, shared, progress=quiet),
+                Variant(acfg, shared / "ablation-clipping", arms, "without-clipping", quiet)]
+    for stage in (None, "fresh"):
+        run_variants(info, variants, Shard(0, 1, stage))
+    run_claim(info, acfg, shared / "ablation-clipping", arms=arms, variant="without-clipping",
+              progress=quiet)
+    run_claim(info, acfg, alone, arms=arms, variant="without-clipping", progress=quiet)
+    assert _tables(shared / "ablation-clipping") == _tables(alone)
+    summary = reuse_summary(shared / "ablation-clipping")
+    assert summary["points_reusing"] == summary["points"] > 0
+    assert set(summary["runs_reused"]) == {"clipped", "delay_adaptive", "ringmaster"}

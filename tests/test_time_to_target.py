@@ -312,3 +312,26 @@ def test_the_clipping_ablation_runs_no_duplicate():
     assert ab["algorithms"] == ["clipped", "delay_adaptive", "ringmaster"]
     assert ab["clip"] == [0.5] and ab["control_D"] == [] and ab["control_seeds"] == 0
     assert delay_sweep.ABLATION.config(cfg)["clip"] == [0.5]
+
+
+def test_a_figure_point_runs_on_the_configured_engine(claim_cfg, monkeypatch):
+    """``engine`` reaches the simulation of a figure point (it was left at the default),
+    the two backends agree to rounding, and the engine is part of what a point reads (so
+    caches and run identities tell them apart)."""
+    from clipasgd import time_to_target
+    from clipasgd.claims.base import Run
+
+    asked, real = [], time_to_target.simulate
+    monkeypatch.setattr(time_to_target, "simulate",
+                        lambda *a, **k: asked.append(k["engine"]) or real(*a, **k))
+    frames = {}
+    for engine in ("compiled", "numpy"):
+        cfg = {**claim_cfg("fig2_speedup", "smoke"), "engine": engine}
+        run = Run(cfg, _speedup.ARMS, lambda _: None)
+        point = _speedup._points("fresh", cfg["D"][0], _speedup._setting(
+            {"algorithm": "clipped", "eta": cfg["lrs"][0], "c": cfg["clip"][0],
+             "max_delay": 0}), 1)[0]
+        frames[engine] = _speedup._run(run, point, 0)["fresh"]
+        assert _speedup.DESIGN.point_reads(cfg)["engine"] == engine
+    assert asked == ["compiled", "numpy"]
+    pd.testing.assert_frame_equal(frames["compiled"], frames["numpy"], rtol=1e-9)

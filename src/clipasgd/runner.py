@@ -11,12 +11,17 @@ run is named by ``variant``, which keys its caches apart from the claim's own.
 :func:`run_variants` runs a shard of the claim and of its ablations together, point by
 point: a run an ablation shares with the claim (an unchanged arm, or the ablated arm
 where it becomes another arm: Clipped ASGD with ``c -> infinity`` is the vanilla arm at
-the same step and seeds) is simulated once and reused (:func:`clipasgd.experiment.
-shared_runs`); each point's stamp records what was reused from which arm.
+the same step and seeds) is simulated once and reused: inside a point by
+:func:`clipasgd.experiment.shared_runs` (designs whose points run every arm), as a whole
+point of the same key with unchanged arms, or as the point of the same run identity under
+another label (``Design.run_identity``: designs whose points run one arm each, the figure
+claims and ``delay_sweep``); each point's stamp records what was reused from which arm.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +30,6 @@ import pandas as pd
 
 from .claims.base import Arm, Claim, Progress, Run, Stage, Tables, cached_point, point_seed
 from .experiment import RunMemo, shared_runs
-from .provenance import config_hash
 from .tables import remove_tables, write_tables
 
 __all__ = ["Shard", "later_stages", "check_stage", "plan", "run_claim", "run_points", "ShardResult",
@@ -335,7 +339,14 @@ def _identities(claim: Claim, run: Run, points: list[dict]) -> list[tuple[str, s
     identity = claim.design.run_identity
     if identity is None:
         return None
-    return [(label, config_hash(ident)) for label, ident in (identity(run, p) for p in points)]
+    return [(label, _identity_hash(ident)) for label, ident in (identity(run, p) for p in points)]
+
+
+def _identity_hash(identity: dict) -> str:
+    """SHA-256 of the identity's JSON with non-finite numbers kept apart (``NaN``,
+    ``Infinity``: :func:`~clipasgd.provenance.config_hash` maps both to ``null``)."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=repr).encode()
+                          ).hexdigest()[:16]
 
 
 def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard

@@ -132,7 +132,8 @@ def settings(cfg: dict, labels: Iterable[str]) -> list[Setting]:
 def run_one(problem: SoftmaxNetwork, cfg: dict, D: float, setting: Setting,
             build: Callable[[int], Transform], seed: np.random.SeedSequence) -> pd.DataFrame:
     """One run of ``setting``, whose rule ``build(n_workers)`` returns: evaluation rows
-    ``iter, time, <metrics>`` up to ``cfg['cap']`` time units."""
+    ``iter, time, <metrics>`` up to ``cfg['cap']`` time units, simulated by the backend
+    ``cfg['engine']``."""
     workers = make_compute_times({**cfg["workers"], "D": D})
     init_ss, sched_ss, noise_ss = seed.spawn(3)
     rate = float(np.sum(1.0 / workers.means))  # events per time unit, all workers busy
@@ -146,7 +147,7 @@ def run_one(problem: SoftmaxNetwork, cfg: dict, D: float, setting: Setting,
                          virtual=False)  # nothing below reads the virtual iterate
     res = simulate(problem, make_noise("minibatch", batch_size=cfg["batch_size"]),
                    build(workers.n), sched, R=1, rng=np.random.default_rng(noise_ss),
-                   horizon=T, x0=x0, options=opts)
+                   horizon=T, x0=x0, options=opts, engine=cfg["engine"])
     frame = res.checkpoints_frame()
     frame = frame[frame["iter"].isin(cps)].copy()
     frame["time"] = sched.time[frame["iter"].to_numpy() - 1]

@@ -49,7 +49,8 @@ from .base import (
     unclip_claim_arms,
 )
 
-RUN_KEYS = ("problem", "batch_size", "workers", "scheduler", "cap", "eval_every", "seed")
+RUN_KEYS = ("problem", "batch_size", "workers", "scheduler", "cap", "eval_every", "seed",
+            "engine")
 TABLES = ("select", "choice", "fresh", "control", "curves")
 ARMS = (  # the baselines are what Clipped ASGD is compared with: not the claim's arm, so
     # the fraction of updates clipped is Clipped ASGD's alone

@@ -113,7 +113,8 @@ def _finish(run: Run, tables: Tables) -> Tables:
 
 def _settings(cfg: dict) -> dict:
     return {"problems": {n: {k: p[k] for k in RUN_KEYS} for n, p in cfg["problems"].items()},
-            "workers": cfg["workers"], "scheduler": cfg["scheduler"], "seed": cfg["seed"]}
+            "workers": cfg["workers"], "scheduler": cfg["scheduler"], "seed": cfg["seed"],
+            "engine": cfg["engine"]}
 
 
 DESIGN = Design(stages=(Stage("select", _select, _run), Stage("fresh", _fresh, _run)),
@@ -127,8 +128,8 @@ ABLATION = Ablation("clipping", arms=unclip_claim_arms,
                                         "clip": cfg["clip"][:1]},  # unclipped: radii alike
                     how="c -> infinity: the claim's Clipped ASGD arm run as vanilla ASGD, "
                         "tuned on the same bracket on the same seeds (so the Vanilla arm's "
-                        "runs under the Clipped arm's label: reused, not simulated again), "
-                        "through the same test")
+                        "runs under the Clipped arm's label: the pipeline's shard jobs reuse "
+                        "them), through the same test")
 
 
 # ---- the reading ---------------------------------------------------------------------
