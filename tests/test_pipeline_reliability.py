@@ -17,7 +17,7 @@ import yaml
 from conftest import CONFIG, ROOT, SCHEMA
 
 from clipasgd import pipeline, runner
-from clipasgd.claims import base
+from clipasgd.claims import base, get_claim
 from clipasgd.pipeline import check_claims, check_config, claim_config, load_config
 from clipasgd.provenance import config_hash
 from clipasgd.runner import run_claim
@@ -295,6 +295,35 @@ def test_progress_line_counts_this_shards_points(capsys, monkeypatch):
     assert progress == [
         "[tau_max:quick shard 2/3] progress: 1/3 points, 0:01:00 elapsed, ~0:02:00 left",
         "[tau_max:quick shard 2/3] progress: 2/3 points, 0:02:00 elapsed, ~0:01:00 left"]
+
+
+def test_progress_line_takes_the_share_the_runner_says(capsys, monkeypatch, claim_cfg,
+                                                      tmp_path):
+    """An ablation's points run beside the claim's points they share, not round-robin:
+    the runner says how many of each grid the job runs and the line counts to that; in a
+    real shard job of fig2_speedup's claim and ablation the last line of each reads n/n."""
+    clock = iter(float(t) for t in range(100, 10_000, 60))
+    monkeypatch.setattr(pipeline.time, "time", lambda: next(clock))
+    line = pipeline.ProgressLine("[x:quick shard 1/2 ablation]", pipeline.parse_shard("1/2"))
+    line("select: 3 of 8 points in this job")
+    line("select: grid point 2/8 (a) done")
+    progress = [e for e in capsys.readouterr().err.splitlines() if pipeline.PROGRESS_MARK in e]
+    assert progress == ["[x:quick shard 1/2 ablation] progress: 1/3 points, 0:01:00 elapsed, "
+                        "~0:02:00 left"]  # round-robin would say 1/4
+    info = get_claim("fig2_speedup")
+    cfg = {**claim_cfg("fig2_speedup", "smoke"), "clip": [1.0, 2.0], "lrs": [0.03125, 0.0625]}
+    acfg, arms = runner.ablated(info, cfg, "clipping")
+    lines = {"claim": pipeline.ProgressLine("[claim]", runner.Shard(0, 2)),
+             "ablation": pipeline.ProgressLine("[ablation]", runner.Shard(0, 2))}
+    runner.run_variants(info, [
+        runner.Variant(cfg, tmp_path, progress=lines["claim"]),
+        runner.Variant(acfg, tmp_path / "ablation-clipping", arms, "without-clipping",
+                       lines["ablation"])], runner.Shard(0, 2))
+    err = capsys.readouterr().err.splitlines()
+    for tag in ("[claim]", "[ablation]"):
+        last = [e for e in err if e.startswith(tag) and pipeline.PROGRESS_MARK in e][-1]
+        done, total = last.split(" progress: ")[1].split(" points")[0].split("/")
+        assert done == total, last
 
 
 # --------------------------------------------- issue 12: estimate, tidy runs, landing

@@ -179,6 +179,7 @@ def _data_dir(scale: str, claim: str) -> Path:
 
 
 _POINT_DONE = re.compile(r"^(?:[\w-]+: )?grid point \d+/(\d+) \(.*\) done$")
+_JOB_SHARE = re.compile(r"^(?:[\w-]+: )?(\d+) of (\d+) points in this job$")  # runner's
 PROGRESS_MARK = " progress: "  # logged_shell copies the lines holding it to the console
 
 
@@ -196,13 +197,21 @@ class ProgressLine:
     def __init__(self, tag: str, part: Shard | None = None) -> None:
         self.tag, self.part, self.start = tag, part, time.time()
         self.done: dict[int, int] = {}
+        self.owned: dict[int, int] = {}
 
     def share(self, size: int) -> int:
-        """Points of a ``size``-point grid this job runs (shards deal them round-robin)."""
+        """Points of a ``size``-point grid this job runs: as the runner said (an ablation's
+        points run beside the claim's points they share), else round-robin."""
+        if size in self.owned:
+            return self.owned[size]
         return size if self.part is None else len(range(self.part.index, size, self.part.count))
 
     def __call__(self, msg: str) -> None:
         print(f"{self.tag} {msg}", file=sys.stderr, flush=True)
+        said = _JOB_SHARE.match(msg)
+        if said:
+            self.owned[int(said.group(2))] = int(said.group(1))
+            return
         hit = _POINT_DONE.match(msg)
         if not hit:
             return

@@ -372,6 +372,10 @@ def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
         plans.append((v, run, stage, points, settings, _identities(claim, run, points)))
     slots = _slots([p[3] for p in plans],
                    [None if p[5] is None else [h for _, h in p[5]] for p in plans])
+    owned = [sum(len(ix) for k, ix in per.items() if shard.owns(k)) for per in slots]
+    for (_, run, stage, points, *_), n in zip(plans, owned, strict=True):
+        if stage is not None:  # what this job runs of each grid (its progress lines)
+            run.progress(f"{stage.name}: {n} of {len(points)} points in this job")
     made = _Seen()
     for slot in sorted({k for per in slots for k in per}):
         if not shard.owns(slot):
@@ -382,9 +386,8 @@ def run_variants(claim: Claim, variants: Sequence[Variant], shard: Shard
                     memo.owner = v.variant or claim.id
                     _point(Path(v.out), stage, run, points, i, settings, memo, made,
                            claim.design.point_reads, None if ids is None else ids[i])
-    return [ShardResult(stage.name if stage else None,
-                        sum(len(ix) for k, ix in per.items() if shard.owns(k)), len(points))
-            for (_, _, stage, points, _, _), per in zip(plans, slots, strict=True)]
+    return [ShardResult(stage.name if stage else None, n, len(points))
+            for (_, _, stage, points, _, _), n in zip(plans, owned, strict=True)]
 
 
 def _write(out: Path, tables: Tables) -> None:
