@@ -126,6 +126,30 @@ def test_fig3_marks_a_diverged_seed_and_keeps_readable_limits(tmp_path):
     _readable(drawn.fig)
 
 
+def test_speedup_table_fits_beside_the_panels(tmp_path):
+    """A paper-scale table (two straggler D, three baselines: ~37 lines) stays inside the
+    figure instead of spilling below it (where a tight save squashes the curves)."""
+    rec = _speedup_record()
+    s = rec["details"]["D=4"]["speedups"]["vanilla"]
+    many = {"speedups": {b: s for b in ("vanilla", "delay_adaptive", "ringmaster")},
+            "control": s, "chosen": [{"select_median_T": None}],
+            "straggler_effect": {"ratio": 1.0, "ci_low": 0.9, "ci_high": 1.1,
+                                 "reading": "no change with the stragglers detected"}}
+    rec["details"].update({"D=4": many, "D=8": many})
+    curves = _speedup_curves()
+    root = _write(tmp_path, rec, {("fig3_speedup", "curves"):
+                                  pd.concat([curves, curves.assign(D=8.0)])})
+    with style():
+        drawn = speedup_figure(root, "quick", "fig3_speedup")
+    fig = drawn.fig
+    text = fig.axes[-1].texts[0]
+    assert text.get_text().count("\n") >= 30
+    fig.draw_without_rendering()  # lays out the constrained layout
+    box = text.get_window_extent()
+    assert box.y0 >= 0 and box.y1 <= fig.bbox.y1  # inside the figure: nothing spills
+    assert fig.axes[0].get_position().height > 0.5  # the curves keep most of the height
+
+
 # ---- theory reference lines -------------------------------------------------------------
 
 def _points(xs, ys) -> list[dict]:

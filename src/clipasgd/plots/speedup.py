@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..report import load_table, load_verdict
-from .style import COLORS, LABELS, Drawn, new_figure, title
+from .style import COLORS, LABELS, Drawn, new_figure, plain_log_ticks, title
 
 __all__ = ["speedup_figure", "speedup_table", "SPEEDUP_FIGURES"]
 
@@ -44,6 +44,7 @@ def speedup_table(record: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+TEXT_LINE_IN = 0.165  # inches per 9 pt line of the table beside the panels
 BLOWUP = 10.0  # a run whose metric climbs past BLOWUP x the worst start has diverged (goal min)
 
 
@@ -130,11 +131,17 @@ def speedup_figure(root: str | Path, scale: str, claim: str) -> Drawn:
     curves = load_table(root, scale, claim, "curves")
     fresh = curves[curves["phase"] == "fresh"]
     Ds = sorted(fresh["D"].unique())
-    fig, axes = new_figure(4.8 * len(Ds) + 5.2, 4.8, ncols=len(Ds) + 1, squeeze=False,
+    text = _speedup_text(record, cfg["level"])
+    # tall enough for the table beside (9 pt lines and the title above): a table
+    # longer than the panels would otherwise spill below them and `bbox_inches="tight"`
+    # would squash the curves into a strip
+    height = max(4.8, TEXT_LINE_IN * (text.count("\n") + 1) + 1.4)
+    fig, axes = new_figure(4.8 * len(Ds) + 5.2, height, ncols=len(Ds) + 1, squeeze=False,
                            gridspec_kw={"width_ratios": [1.0] * len(Ds) + [1.1]})
     for ax, D in zip(axes[0], Ds, strict=False):
         if cfg["goal"] == "min":
             ax.set_yscale("log")
+            plain_log_ticks(ax.yaxis)
         _curves(ax, fresh[fresh["D"] == D], cfg["metric"], cfg["eval_every"], cfg["goal"])
         ax.axhline(cfg["target"], color="k", ls="--", lw=0.8,
                    label=f"target {cfg['target']:g}")
@@ -145,7 +152,7 @@ def speedup_figure(root: str | Path, scale: str, claim: str) -> Drawn:
         ax.legend()
     ax = axes[0][-1]
     ax.axis("off")
-    ax.text(0, 1, _speedup_text(record, cfg["level"]), va="top", ha="left", fontsize=9,
+    ax.text(0, 1, text, va="top", ha="left", fontsize=9,
             family="monospace", transform=ax.transAxes)
     title(fig, record, f"clipped ASGD reaches the target sooner ({scale} scale analogue)")
     chosen = [c for d in per_D(record).values() for c in d.get("chosen", [])]
