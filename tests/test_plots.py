@@ -86,6 +86,7 @@ def _speedup_record(goal: str = "min") -> dict:
     return _record("fig3_speedup", cfg, {"D=4": {"speedups": {"vanilla": s}, "control": s,
                                                   "chosen": [{"select_median_T": None}]},
                                          "D=1": {"mechanism_control": s},
+                                         "straggler_effect": "not measured: one straggler D",
                                          "deciding_comparison": "vanilla at D = 4"},
                    verdict="inconclusive")
 
@@ -123,6 +124,7 @@ def test_fig3_marks_a_diverged_seed_and_keeps_readable_limits(tmp_path):
     text = drawn.fig.axes[-1].texts[0].get_text()  # the table beside, deciding one in words
     assert "Deciding comparison: clipped over vanilla at D = 4" in text
     assert "no stragglers" in text and "self-control" in text
+    assert "Stragglers' effect: not measured: one straggler D" in text
     _readable(drawn.fig)
 
 
@@ -133,8 +135,8 @@ def test_speedup_table_fits_beside_the_panels(tmp_path):
     s = rec["details"]["D=4"]["speedups"]["vanilla"]
     many = {"speedups": {b: s for b in ("vanilla", "delay_adaptive", "ringmaster")},
             "control": s, "chosen": [{"select_median_T": None}],
-            "straggler_effect": {"ratio": 1.0, "ci_low": 0.9, "ci_high": 1.1,
-                                 "reading": "no change with the stragglers detected"}}
+            "straggler_effect": {"ratio": 1.0, "ci_low": 0.9, "ci_high": 1.1, "anchor_D": 4.0,
+                                 "reading": "no change with slower stragglers detected"}}
     rec["details"].update({"D=4": many, "D=8": many})
     curves = _speedup_curves()
     root = _write(tmp_path, rec, {("fig3_speedup", "curves"):
@@ -144,6 +146,7 @@ def test_speedup_table_fits_beside_the_panels(tmp_path):
     fig = drawn.fig
     text = fig.axes[-1].texts[0]
     assert text.get_text().count("\n") >= 30
+    assert "(speedup over vanilla at D=8 / at D=4)" in text.get_text().replace("\n    ", " ")
     fig.draw_without_rendering()  # lays out the constrained layout
     box = text.get_window_extent()
     assert box.y0 >= 0 and box.y1 <= fig.bbox.y1  # inside the figure: nothing spills

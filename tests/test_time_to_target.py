@@ -157,20 +157,46 @@ def test_mechanism_control_without_stragglers(tmp_path):
     assert not v.details["D=1"]["mechanism_control"]["decisive"]
     assert "design_amendment" in v.details and v.details["deciding_comparison"] == (
         "vanilla at D = 4")
-    effect = v.details["D=4"]["straggler_effect"]  # 2x at D = 4, 1x without stragglers
-    assert effect["ratio"] == pytest.approx(2.0) and effect["ci_low"] > 1
-    assert effect["reading"] == "the stragglers add to Clipped ASGD's advantage"
+    # one straggler D: the stragglers' effect is not measured (never divided by D = 1)
+    assert "straggler_effect" not in v.details["D=4"]
+    assert v.details["straggler_effect"].startswith("not measured: one straggler D (4)")
     for s in range(8):  # planted: clipped faster even without stragglers
         spec[1, "fresh", "vanilla", s] = hit(3)
     v = _speedup.verdict(cfg, _write(tmp_path, _curves(spec)))
     assert v.control.verdict == "supported" and v.verdict == "inconclusive"
-    assert v.details["D=4"]["straggler_effect"]["ratio"] == pytest.approx(1.0)
+
+
+def test_slower_stragglers_effect_is_anchored_at_the_first_straggler_D(tmp_path):
+    """Two straggler D: Clipped's speedup at D = 8 over that at D = 4, paired by seed; the
+    no-straggler D = 1 point (here planted with a 4x speedup) never enters it. Known
+    answers: 2x at D = 4 and 2x at D = 8 read 1; 2x then 4x reads 2."""
+    hit = lambda k: [0.1] * k + [0.9] * (6 - k)  # noqa: E731  # first hit at evaluation k
+    spec = {}
+    for s in range(8):
+        for D in (4, 8):
+            spec[D, "fresh", "clipped", s] = spec[D, "control", "clipped", s] = hit(1)
+            spec[D, "fresh", "vanilla", s] = hit(2)
+        spec[1, "fresh", "clipped", s], spec[1, "fresh", "vanilla", s] = hit(1), hit(4)
+    cfg = {**_cfg(), "D": [4, 8], "control_D": [1], "cap": 100.0}
+    times = (5.0, 10.0, 20.0, 30.0, 40.0, 50.0)  # hit(1), hit(2), hit(4): T = 10, 20, 40
+    v = _speedup.verdict(cfg, _write(tmp_path, _curves(spec, times)))
+    assert "straggler_effect" not in v.details["D=4"] and "straggler_effect" not in v.details
+    e = v.details["D=8"]["straggler_effect"]
+    assert e["anchor_D"] == 4.0 and e["ratio"] == pytest.approx(1.0)
+    assert e["reading"] == "no change with slower stragglers detected"
+    for s in range(8):
+        spec[8, "fresh", "vanilla", s] = hit(4)  # 4x at D = 8 against 2x at D = 4
+    e = _speedup.verdict(cfg, _write(tmp_path, _curves(spec, times))).details["D=8"][
+        "straggler_effect"]
+    assert e["ratio"] == pytest.approx(2.0) and e["ci_low"] > 1
+    assert e["reading"] == "slower stragglers add to Clipped ASGD's advantage"
 
 
 def test_straggler_effect_known_answers():
-    """Per seed log speedup at D less that without stragglers: a planted x2 at D with no
-    difference at D = 1 reads 2; the same x2 at both reads 1 (the stragglers add
-    nothing); a seed with a miss is dropped and counted; the interval sees a loss."""
+    """Per seed log speedup at the slower D less that at the first straggler D: a planted
+    x2 at the slower D with no difference at the first reads 2; the same x2 at both reads 1
+    (slower stragglers add nothing); a seed with a miss is dropped and counted; the
+    interval sees a loss."""
     rng = np.random.default_rng(5)
     c = rng.uniform(10, 20, 20)
     T = {("fresh", "clipped"): c, ("fresh", "vanilla"): 2 * c * rng.uniform(0.97, 1.03, 20)}
@@ -182,10 +208,10 @@ def test_straggler_effect_known_answers():
     T[("fresh", "vanilla")][:3] = np.inf
     e = _speedup.straggler_effect(flat, T, 100.0, 0.95)  # roles swapped: a loss
     assert e["dropped_with_a_miss"] == 3 and e["ci_high"] < 1
-    assert e["reading"] == "the stragglers take from Clipped ASGD's advantage"
+    assert e["reading"] == "slower stragglers take from Clipped ASGD's advantage"
     few = {k: v[:2] for k, v in flat.items()}  # 2 pairs: no finite interval end
     e = _speedup.straggler_effect(few, few, 100.0, 0.95)
-    assert e["ci_high"] is None and e["reading"] == "no change with the stragglers detected"
+    assert e["ci_high"] is None and e["reading"] == "no change with slower stragglers detected"
 
 
 def test_data_rule_keys_on_the_problem_section():

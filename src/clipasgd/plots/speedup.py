@@ -114,10 +114,15 @@ def _speedup_text(record: dict, level: float) -> str:
     for key, entry in record["details"].items():
         e = entry.get("straggler_effect") if isinstance(entry, dict) else None
         if e and e.get("ratio") is not None:
+            anchor = e.get("anchor_D")  # older records divided by the no-straggler point
+            over = f"at D={anchor:g}" if anchor is not None else "without stragglers"
             lines.append(textwrap.fill(
-                f"{key}, stragglers' effect (speedup over vanilla at {key} / without "
-                f"stragglers): {e['ratio']:.2f}x [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]"
+                f"{key}, slower stragglers' effect (speedup over vanilla at {key} / {over}"
+                f"): {e['ratio']:.2f}x [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]"
                 f": {e['reading']}", 56, subsequent_indent="    "))
+    if isinstance(record["details"].get("straggler_effect"), str):
+        lines.append(textwrap.fill("Stragglers' effect: " + record["details"]
+                                   ["straggler_effect"], 56, subsequent_indent="    "))
     return (decides + f"Speedup of clipped: paired by seed (same\ninitialisation), median "
             f"per-seed ratio of\ntimes to target, exact {level:.0%} interval\n\n"
             + "\n".join(lines))
