@@ -190,6 +190,13 @@ def test_slower_stragglers_effect_is_anchored_at_the_first_straggler_D(tmp_path)
         "straggler_effect"]
     assert e["ratio"] == pytest.approx(2.0) and e["ci_low"] > 1
     assert e["reading"] == "slower stragglers add to Clipped ASGD's advantage"
+    # an ablation's tables (fig3's: the unclipped arm against the other baselines, no
+    # Vanilla arm) have two straggler D and nothing to divide: no effect, no error
+    abl = {k: v for k, v in spec.items() if k[2] != "vanilla" and k[0] != 1}
+    abl.update({(D, "fresh", "ringmaster", s): hit(2) for D in (4, 8) for s in range(8)})
+    v = _speedup.verdict({**cfg, "algorithms": ["clipped", "ringmaster"], "control_D": []},
+                         _write(tmp_path, _curves(abl, times)))
+    assert "straggler_effect" not in v.details["D=8"] and v.verdict == "supported"
 
 
 def test_straggler_effect_known_answers():

@@ -338,7 +338,8 @@ def verdict(cfg: dict, data: Path) -> Verdict:
             claims.append(per[alg]["verdict"])
             readings.append((f"{alg} at D = {D:g}", per[alg]))
         entry = {"speedups": per}
-        if anchor is not None and D != anchor:
+        if anchor is not None and D != anchor and all(  # the ablation has no Vanilla arm
+                k in T and k in by_D[anchor] for k in (("fresh", "clipped"), ("fresh", "vanilla"))):
             entry["straggler_effect"] = {**straggler_effect(T, by_D[anchor], cap, level),
                                          "anchor_D": anchor}
         if ("control", "clipped") in T:
