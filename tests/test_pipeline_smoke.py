@@ -182,6 +182,8 @@ def test_publish_copies_the_small_outputs_with_the_run_record(smoke_run):
     assert check_published(smoke_run, cfg, "smoke") == []
     path = smoke_run / "published" / "smoke" / "data" / "smoke" / "claims" / "tau_max.json"
     rec = json.loads(path.read_text())
+    meta = json.loads((smoke_run / "data" / "smoke" / "tau_max" / "meta.json").read_text())
+    assert rec["tables_commit"] == meta["git_commit"]  # who simulated what it reads
     path.write_text(json.dumps({**rec, "config_section": {**rec["config_section"], "seed": 1}}))
     assert any("tau_max" in p for p in check_published(smoke_run, cfg, "smoke"))
     dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-F",

@@ -65,3 +65,14 @@ def test_rule_cpu_sums_benchmark_files_per_rule(tmp_path):
     assert rule_cpu(tmp_path, "quick", since=time.time() + 60) == {}  # all older than the run
     assert table.splitlines()[-1] == "| total | 3 | 24 | 21 |"
     assert rule_cpu(tmp_path, "paper") == {}
+
+
+def test_the_readme_names_the_commits_that_simulated_re_read_tables():
+    from clipasgd.publish import tables_line
+
+    rows = [{"claim": "a", "git_commit": "1" * 40, "tables_commit": "1" * 40},
+            {"claim": "b", "git_commit": "1" * 40, "tables_commit": "2" * 40},
+            {"claim": "c", "git_commit": "1" * 40}]  # older records: no field
+    assert tables_line(rows[:1] + rows[2:]) == []
+    assert tables_line(rows) == ["* Tables simulated by another commit than their verdict's "
+                                 "(the verdict re-read from them): `b` 2222222"]

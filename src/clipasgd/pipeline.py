@@ -471,6 +471,9 @@ def run_verdict(cfg: dict, claim: str, scale: str) -> Path:
               "inputs": {str(p.relative_to(ROOT)): _sha256(p) for p in inputs},
               "config_section": ccfg, **{k: val for k, val in provenance(ccfg, ccfg.get("seed"))
                                          .items() if k != "config"}}
+    meta = data / "meta.json"  # the simulation's provenance: a verdict may be re-read later
+    record["tables_commit"] = (json.loads(meta.read_text()).get("git_commit")
+                               if meta.is_file() else None)
     out = ROOT / "data" / scale / "claims" / f"{claim}.json"
     write_json(out, record)
     print(f"[{claim}:{scale}] verdict: {verdict} (test: {v.verdict}, control: "

@@ -140,6 +140,17 @@ def _reason(root: Path, scale: str, claim: str, why: str) -> str:
     return why
 
 
+def tables_line(rows: list[dict]) -> list[str]:
+    """Where a verdict was read from tables simulated by another commit (re-read after a
+    change of its reading only), the commits that simulated them, per claim."""
+    other = {r["claim"]: r["tables_commit"] for r in rows
+             if r.get("tables_commit") and r["tables_commit"] != r["git_commit"]}
+    if not other:
+        return []
+    return ["* Tables simulated by another commit than their verdict's (the verdict re-read "
+            "from them): " + ", ".join(f"`{c}` {h[:7]}" for c, h in sorted(other.items()))]
+
+
 def _readme(scale: str, rows: list[dict], not_run: dict[str, str], run: dict) -> str:
     from .pipeline import _fmt
 
@@ -150,6 +161,7 @@ def _readme(scale: str, rows: list[dict], not_run: dict[str, str], run: dict) ->
              f"claim, verdict, figure); the table: [data/{scale}/summary.md]"
              f"(data/{scale}/summary.md); run record: [RUN.json](RUN.json).", "",
              f"* Code: commit {', '.join(sorted({r['git_commit'] for r in rows}))}",
+             *tables_line(rows),
              f"* Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, "
              f"{m.get('memory', '?')} ({m.get('system', '?')})",
              f"* Run: {run.get('started', '?')} to {run.get('ended', '?')}, "
