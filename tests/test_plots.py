@@ -135,6 +135,8 @@ def test_speedup_table_fits_beside_the_panels(tmp_path):
     s = rec["details"]["D=4"]["speedups"]["vanilla"]
     many = {"speedups": {b: s for b in ("vanilla", "delay_adaptive", "ringmaster")},
             "control": s, "chosen": [{"select_median_T": None}],
+            "at_grid_edge": [{"algorithm": "vanilla", "parameter": "step", "value": 0.125,
+                              "end": "smallest"}],
             "straggler_effect": {"ratio": 1.0, "ci_low": 0.9, "ci_high": 1.1, "anchor_D": 4.0,
                                  "reading": "no change with slower stragglers detected"}}
     rec["details"].update({"D=4": many, "D=8": many})
@@ -146,7 +148,10 @@ def test_speedup_table_fits_beside_the_panels(tmp_path):
     fig = drawn.fig
     text = fig.axes[-1].texts[0]
     assert text.get_text().count("\n") >= 30
-    assert "(speedup over vanilla at D=8 / at D=4)" in text.get_text().replace("\n    ", " ")
+    words = text.get_text().replace("\n    ", " ")
+    assert "(speedup over vanilla at D=8 / at D=4)" in words
+    assert ("Tuned at an end of its grid: D=4: vanilla step 0.125 (smallest of the grid); "
+            "D=8: vanilla step 0.125") in words
     fig.draw_without_rendering()  # lays out the constrained layout
     box = text.get_window_extent()
     assert box.y0 >= 0 and box.y1 <= fig.bbox.y1  # inside the figure: nothing spills

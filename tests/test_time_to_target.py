@@ -368,3 +368,32 @@ def test_a_figure_point_runs_on_the_configured_engine(claim_cfg, monkeypatch):
         assert _speedup.DESIGN.point_reads(cfg)["engine"] == engine
     assert asked == ["compiled", "numpy"]
     pd.testing.assert_frame_equal(frames["compiled"], frames["numpy"], rtol=1e-9)
+
+
+def test_tuned_values_at_an_end_of_their_grid_are_named():
+    """Known answers: a step at either end of the bracket, the largest clip radius and
+    Ringmaster R are named; interior values, unused ones (c None, R 0) and one-value grids
+    are not."""
+    from clipasgd.report import grid_ends, mechanism_brief, mechanism_lines
+    from clipasgd.time_to_target import at_grid_edge, edge_words
+
+    cfg = {"lrs": [0.125, 0.25, 0.5], "clip": [0.5, 1.0, 4.0], "ringmaster_R": [16]}
+    chosen = [{"algorithm": "clipped", "eta": 0.25, "c": 4.0, "max_delay": 0},
+              {"algorithm": "vanilla", "eta": 0.125, "c": None, "max_delay": 0},
+              {"algorithm": "delay_adaptive", "eta": 0.5, "c": None, "max_delay": 0},
+              {"algorithm": "ringmaster", "eta": 0.25, "c": None, "max_delay": 16}]
+    words = [edge_words(e) for e in at_grid_edge(chosen, cfg)]
+    assert words == ["clipped clip radius 4 (largest of the grid)",
+                     "vanilla step 0.125 (smallest of the grid)",
+                     "delay_adaptive step 0.5 (largest of the grid)"]
+    assert edge_words(at_grid_edge(chosen, {**cfg, "ringmaster_R": [8, 16]})[-1]) == (
+        "ringmaster R 16 (largest of the grid)")
+    assert at_grid_edge(chosen[:1], {"lrs": [0.25], "clip": [1.0, 4.0, 8.0]}) == []
+    rec = {"details": {"D=4": {"at_grid_edge": at_grid_edge(chosen, cfg)},
+                       "D=8": {"at_grid_edge": at_grid_edge(chosen[1:2], cfg)}, "x": "y"}}
+    assert grid_ends(rec) == ["clipped clip radius (largest)", "vanilla step (smallest)",
+                              "delay_adaptive step (largest)"]
+    assert ("tuned at a grid end: clipped clip radius (largest), vanilla step (smallest), "
+            "delay_adaptive step (largest)") in mechanism_brief(rec)
+    assert any(line.startswith("Tuned at an end of its grid") and "vanilla step (smallest)"
+               in line for line in mechanism_lines(rec))

@@ -107,11 +107,24 @@ def mechanism_lines(rec: dict) -> list[str]:
                      f"(statistic {stat}; updates clipped {_pct(ab.get('fraction_clipped'))})"
                      + (": the claim holds without it, so it is not support for it."
                         if ab["verdict"] == "supported" else "."))
+    edges = grid_ends(rec)
+    if edges:
+        lines.append(f"Tuned at an end of its grid (the best value may lie beyond it): "
+                     f"{', '.join(edges)}.")
     broken = m.get("conditions_broken") or []
     lines.append("Theorem's step conditions broken: " + (
         "; ".join(f"{b['condition']} by {b['factor']:.3g}x" for b in broken) if broken
         else "none found (or not computed by this claim)") + ".")
     return lines
+
+
+def grid_ends(rec: dict) -> list[str]:
+    """The (algorithm, parameter) pairs tuned at an end of their grid at any ``D`` of a
+    figure claim's verdict (``details[...]["at_grid_edge"]``), in first-seen order."""
+    seen = {f"{e['algorithm']} {e['parameter']} ({e['end']})": None
+            for d in (rec.get("details") or {}).values() if isinstance(d, dict)
+            for e in d.get("at_grid_edge") or []}
+    return list(seen)
 
 
 def mechanism_brief(rec: dict) -> list[str]:
@@ -122,6 +135,9 @@ def mechanism_brief(rec: dict) -> list[str]:
         out.append(f"clipped: {_pct(m['fraction_clipped'])}")
     for mech, ab in (m.get("ablations") or {}).items():
         out.append(f"without {mech}: {ab['verdict'] if ab.get('run') else 'not run'}")
+    edges = grid_ends(rec)
+    if edges:
+        out.append(f"tuned at a grid end: {', '.join(edges)}")
     broken = m.get("conditions_broken") or []
     out.append("broken: " + (", ".join(f"{b['condition']} ({b['factor']:.3g}x)"
                                        for b in broken) if broken else "none found"))

@@ -174,6 +174,34 @@ def choose(select_times: pd.DataFrame, goal: str, cap: float) -> pd.DataFrame:
     return best.sort_values(["D", "algorithm"]).reset_index(drop=True)
 
 
+GRIDS = (("eta", "lrs", "step"), ("c", "clip", "clip radius"),
+         ("max_delay", "ringmaster_R", "R"))
+
+
+def at_grid_edge(chosen: list[dict], cfg: dict) -> list[dict]:
+    """The tuned values that sit at an end of their grid (of two or more values): the best
+    value may lie beyond it, and a baseline tuned there may be handicapped (or, at the
+    largest clip radius or Ringmaster R, barely clip or discard). Records from
+    :func:`choose`; a value the algorithm does not use (``c``, ``max_delay`` 0) is skipped."""
+    out = []
+    for row in chosen:
+        for key, grid_key, name in GRIDS:
+            grid, value = sorted(cfg.get(grid_key) or []), row.get(key)
+            if len(grid) < 2 or value is None or not value or not np.isfinite(value):
+                continue
+            end = "smallest" if value <= grid[0] else "largest" if value >= grid[-1] else None
+            if end:
+                out.append({"algorithm": row["algorithm"], "parameter": name,
+                            "value": float(value), "end": end})
+    return out
+
+
+def edge_words(edge: dict) -> str:
+    """One :func:`at_grid_edge` entry in words."""
+    return (f"{edge['algorithm']} {edge['parameter']} {edge['value']:g} ({edge['end']} of "
+            "the grid)")
+
+
 def tune(select: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     """:func:`choose` on the selection runs' times to ``cfg``'s target (per ``D`` and
     algorithm)."""

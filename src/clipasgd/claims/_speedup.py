@@ -27,6 +27,7 @@ from ..problems import make_problem
 from ..stats import paired_speedup
 from ..time_to_target import (
     Setting,
+    at_grid_edge,
     run_one,
     run_times,
     settings,
@@ -329,7 +330,8 @@ def verdict(cfg: dict, data: Path) -> Verdict:
             ctrl = _reading((T["fresh", "clipped"], T["fresh", "vanilla"]), cap, level)
             ctrl["reading"] = _control_words(ctrl)
             controls.append("supported" if ctrl["decisive"] else "refuted")
-            details[f"D={D:g}"] = {"mechanism_control": ctrl, "chosen": chosen}
+            details[f"D={D:g}"] = {"mechanism_control": ctrl, "chosen": chosen,
+                                   "at_grid_edge": at_grid_edge(chosen, cfg)}
             continue
         per = {}
         for alg in cfg["algorithms"][1:]:
@@ -351,6 +353,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
                                "no difference (control refuted)")
             entry["control"] = ctrl
         entry["chosen"] = chosen
+        entry["at_grid_edge"] = at_grid_edge(chosen, cfg)
         details[f"D={D:g}"] = entry
     control = Control(
         description="Clipped ASGD against itself on a second set of fresh seeds (the "

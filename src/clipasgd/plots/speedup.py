@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..report import load_table, load_verdict
+from ..time_to_target import edge_words
 from .style import COLORS, LABELS, Drawn, new_figure, plain_log_ticks, title
 
 __all__ = ["speedup_figure", "speedup_table", "SPEEDUP_FIGURES"]
@@ -120,6 +121,11 @@ def _speedup_text(record: dict, level: float) -> str:
                 f"{key}, slower stragglers' effect (speedup over vanilla at {key} / {over}"
                 f"): {e['ratio']:.2f}x [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]"
                 f": {e['reading']}", 56, subsequent_indent="    "))
+    edges = [f"D={key.split('=')[1]}: " + "; ".join(map(edge_words, d["at_grid_edge"]))
+             for key, d in per_D(record).items() if d.get("at_grid_edge")]
+    if edges:  # the best value may lie beyond the grid
+        lines.append(textwrap.fill("Tuned at an end of its grid: " + "; ".join(edges), 56,
+                                   subsequent_indent="    "))
     if isinstance(record["details"].get("straggler_effect"), str):
         lines.append(textwrap.fill("Stragglers' effect: " + record["details"]
                                    ["straggler_effect"], 56, subsequent_indent="    "))
