@@ -397,3 +397,5 @@ def test_tuned_values_at_an_end_of_their_grid_are_named():
             "delay_adaptive step (largest)") in mechanism_brief(rec)
     assert any(line.startswith("Tuned at an end of its grid") and "vanilla step (smallest)"
                in line for line in mechanism_lines(rec))
+    nested = {"details": {"problems": {"fig3": {"at_grid_edge": at_grid_edge(chosen[1:2], cfg)}}}}
+    assert grid_ends(nested) == ["vanilla step (smallest)"]  # delay_sweep: per problem

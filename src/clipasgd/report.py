@@ -119,12 +119,18 @@ def mechanism_lines(rec: dict) -> list[str]:
 
 
 def grid_ends(rec: dict) -> list[str]:
-    """The (algorithm, parameter) pairs tuned at an end of their grid at any ``D`` of a
-    figure claim's verdict (``details[...]["at_grid_edge"]``), in first-seen order."""
-    seen = {f"{e['algorithm']} {e['parameter']} ({e['end']})": None
-            for d in (rec.get("details") or {}).values() if isinstance(d, dict)
-            for e in d.get("at_grid_edge") or []}
-    return list(seen)
+    """The (algorithm, parameter) pairs tuned at an end of their grid anywhere in a
+    verdict's details (an ``at_grid_edge`` list at any depth: per ``D`` of a figure claim,
+    per problem of ``delay_sweep``), in first-seen order."""
+    def found(d: dict):
+        for key, v in d.items():
+            if key == "at_grid_edge" and isinstance(v, list):
+                yield from v
+            elif isinstance(v, dict):
+                yield from found(v)
+
+    return list(dict.fromkeys(f"{e['algorithm']} {e['parameter']} ({e['end']})"
+                              for e in found(rec.get("details") or {})))
 
 
 def mechanism_brief(rec: dict) -> list[str]:

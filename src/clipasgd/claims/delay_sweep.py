@@ -31,7 +31,7 @@ import pandas as pd
 from .. import stats
 from ..readings import Reading
 from ..stats import quantile_ci
-from ..time_to_target import Setting, run_times, settings, tune
+from ..time_to_target import Setting, at_grid_edge, run_times, settings, tune
 from . import _speedup
 from .base import (
     Ablation,
@@ -219,6 +219,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
         chosen = tabs["choice"][tabs["choice"]["problem_name"] == name]
         r["chosen"] = chosen.drop(columns="problem_name").replace({np.nan: None}).to_dict(
             "records")
+        r["at_grid_edge"] = at_grid_edge(r["chosen"], pc)
         details["problems"][name] = r
         claims.append(r["verdict"])
         controls.append(r["power_control"]["verdict"])
