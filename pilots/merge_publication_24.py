@@ -1,5 +1,5 @@
 """Rebuild the paper-scale publication after the fourth design amendment of the figure
-claims (the slower stragglers' effect, 3194740): fig2_speedup (/work/fresh5, simulated at
+claims (the slower stragglers' effect) and the grid-end report: fig2_speedup (/work/fresh5, simulated at
 ab7340e), fig3_speedup (/work/fresh12, 84e66f6) and fig4_federated (/work/fresh9, 45e2652)
 have their verdicts re-read from their paper tables by this commit's code (`pipeline verdict
 CLAIM --scale paper`, nothing simulated again: every other field of the three records equal,

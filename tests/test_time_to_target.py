@@ -99,7 +99,7 @@ def test_choose_smallest_median_time_then_best_final():
 
 def _cfg() -> dict:
     return {"metric": "acc", "target": 0.8, "goal": "max", "cap": 50.0, "level": 0.95,
-            "seed": 1, "algorithms": ["clipped", "vanilla"],
+            "seed": 1, "algorithms": ["clipped", "vanilla"], "D": [4],
             "paper": [{"D": 4, "vanilla": 1.2}]}
 
 
@@ -183,6 +183,10 @@ def test_slower_stragglers_effect_is_anchored_at_the_first_straggler_D(tmp_path)
     assert "straggler_effect" not in v.details["D=4"] and "straggler_effect" not in v.details
     e = v.details["D=8"]["straggler_effect"]
     assert e["anchor_D"] == 4.0 and e["ratio"] == pytest.approx(1.0)
+    assert e["status"].startswith("exploratory")  # defined after the paper runs
+    # the straggler D come from the design: tables with a D it does not name are refused
+    with pytest.raises(ValueError, match=r"tables hold D = \[1.0, 4.0, 8.0\]"):
+        _speedup.verdict({**cfg, "control_D": []}, _write(tmp_path, _curves(spec, times)))
     assert e["reading"] == "no change with slower stragglers detected"
     for s in range(8):
         spec[8, "fresh", "vanilla", s] = hit(4)  # 4x at D = 8 against 2x at D = 4
@@ -391,11 +395,24 @@ def test_tuned_values_at_an_end_of_their_grid_are_named():
     assert at_grid_edge(chosen[:1], {"lrs": [0.25], "clip": [1.0, 4.0, 8.0]}) == []
     rec = {"details": {"D=4": {"at_grid_edge": at_grid_edge(chosen, cfg)},
                        "D=8": {"at_grid_edge": at_grid_edge(chosen[1:2], cfg)}, "x": "y"}}
-    assert grid_ends(rec) == ["clipped clip radius (largest)", "vanilla step (smallest)",
-                              "delay_adaptive step (largest)"]
-    assert ("tuned at a grid end: clipped clip radius (largest), vanilla step (smallest), "
-            "delay_adaptive step (largest)") in mechanism_brief(rec)
-    assert any(line.startswith("Tuned at an end of its grid") and "vanilla step (smallest)"
+    assert grid_ends(rec) == ["clipped clip radius (largest: D=4)",
+                              "vanilla step (smallest: D=4, D=8)",
+                              "delay_adaptive step (largest: D=4)"]
+    assert ("tuned at a grid end: clipped clip radius (largest: D=4), vanilla step "
+            "(smallest: D=4, D=8), delay_adaptive step (largest: D=4)") in mechanism_brief(rec)
+    assert any(line.startswith("Tuned at an end of its grid") and "vanilla step (smallest: "
                in line for line in mechanism_lines(rec))
     nested = {"details": {"problems": {"fig3": {"at_grid_edge": at_grid_edge(chosen[1:2], cfg)}}}}
-    assert grid_ends(nested) == ["vanilla step (smallest)"]  # delay_sweep: per problem
+    assert grid_ends(nested) == ["vanilla step (smallest: fig3)"]  # delay_sweep: per problem
+    # an end that won only a tie on time with an interior value says so
+    med = pd.DataFrame([{"algorithm": "clipped", "eta": 0.25, "c": 4.0, "max_delay": 0, "T": 9.0},
+                        {"algorithm": "clipped", "eta": 0.25, "c": 1.0, "max_delay": 0, "T": 9.0},
+                        {"algorithm": "vanilla", "eta": 0.125, "c": -1, "max_delay": 0, "T": 5.0},
+                        {"algorithm": "vanilla", "eta": 0.25, "c": -1, "max_delay": 0, "T": 7.0}])
+    rows = [{**chosen[0], "select_median_T": 9.0}, {**chosen[1], "select_median_T": 5.0}]
+    edges = at_grid_edge(rows, cfg, med)
+    assert [e["tied"] for e in edges] == [True, False]
+    assert edge_words(edges[0]) == ("clipped clip radius 4 (largest of the grid; tied on time "
+                                    "with an interior value)")
+    assert grid_ends({"details": {"D=4": {"at_grid_edge": edges}}})[0] == (
+        "clipped clip radius (largest, won a tie: D=4)")

@@ -121,16 +121,21 @@ def mechanism_lines(rec: dict) -> list[str]:
 def grid_ends(rec: dict) -> list[str]:
     """The (algorithm, parameter) pairs tuned at an end of their grid anywhere in a
     verdict's details (an ``at_grid_edge`` list at any depth: per ``D`` of a figure claim,
-    per problem of ``delay_sweep``), in first-seen order."""
-    def found(d: dict):
+    per problem of ``delay_sweep``), each with where (``D=4``, ``fig3``), first-seen order;
+    an end that won a tie on time with an interior value says so."""
+    def found(d: dict, where: str):
         for key, v in d.items():
             if key == "at_grid_edge" and isinstance(v, list):
-                yield from v
+                yield from ((where, e) for e in v)
             elif isinstance(v, dict):
-                yield from found(v)
+                yield from found(v, key)
 
-    return list(dict.fromkeys(f"{e['algorithm']} {e['parameter']} ({e['end']})"
-                              for e in found(rec.get("details") or {})))
+    places: dict[str, list[str]] = {}
+    for where, e in found(rec.get("details") or {}, ""):
+        what = f"{e['algorithm']} {e['parameter']} ({e['end']}" + (
+            ", won a tie" if e.get("tied") else "")
+        places.setdefault(what, []).append(where)
+    return [f"{what}: {', '.join(dict.fromkeys(ws))})" for what, ws in places.items()]
 
 
 def mechanism_brief(rec: dict) -> list[str]:

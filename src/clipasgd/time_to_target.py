@@ -158,13 +158,19 @@ def run_one(problem: SoftmaxNetwork, cfg: dict, D: float, setting: Setting,
     return frame[[*frame_cols, *extra]].assign(**setting.columns(), D=D)
 
 
-def choose(select_times: pd.DataFrame, goal: str, cap: float) -> pd.DataFrame:
-    """Per ``D`` and algorithm, the configuration with the smallest median time to
-    target (censored at ``cap``), ties broken by the better median final metric."""
+def selection_medians(select_times: pd.DataFrame, cap: float) -> pd.DataFrame:
+    """Per ``D`` and configuration the median time to target over the selection seeds
+    (censored at ``cap``) and the median final metric; ``c`` is -1 where unused."""
     t = select_times.assign(T=np.minimum(select_times["T"], cap))
     # group keys without NaN (c is NaN for algorithms that do not clip)
     t = t.assign(c=t["c"].fillna(-1.0))
-    med = t.groupby(["D", *ARM_COLUMNS], as_index=False)[["T", "final"]].median()
+    return t.groupby(["D", *ARM_COLUMNS], as_index=False)[["T", "final"]].median()
+
+
+def choose(select_times: pd.DataFrame, goal: str, cap: float) -> pd.DataFrame:
+    """Per ``D`` and algorithm, the configuration with the smallest median time to
+    target (censored at ``cap``), ties broken by the better median final metric."""
+    med = selection_medians(select_times, cap)
     med["rank_final"] = -med["final"] if goal == "max" else med["final"]
     med["rank_final"] = med["rank_final"].fillna(np.inf)
     best = med.sort_values(["T", "rank_final", "eta"]).groupby(["D", "algorithm"]).head(1)
@@ -178,11 +184,15 @@ GRIDS = (("eta", "lrs", "step"), ("c", "clip", "clip radius"),
          ("max_delay", "ringmaster_R", "R"))
 
 
-def at_grid_edge(chosen: list[dict], cfg: dict) -> list[dict]:
+def at_grid_edge(chosen: list[dict], cfg: dict,
+                 medians: pd.DataFrame | None = None) -> list[dict]:
     """The tuned values that sit at an end of their grid (of two or more values): the best
     value may lie beyond it, and a baseline tuned there may be handicapped (or, at the
     largest clip radius or Ringmaster R, barely clip or discard). Records from
-    :func:`choose`; a value the algorithm does not use (``c``, ``max_delay`` 0) is skipped."""
+    :func:`choose`; a value the algorithm does not use (``c``, ``max_delay`` 0) is skipped.
+    With the selection ``medians`` of the same ``D`` (:func:`selection_medians`), each
+    entry says whether a configuration with an interior value had the same median time
+    (``tied``: the end won on the final metric or the smaller step, not on time)."""
     out = []
     for row in chosen:
         for key, grid_key, name in GRIDS:
@@ -190,16 +200,23 @@ def at_grid_edge(chosen: list[dict], cfg: dict) -> list[dict]:
             if len(grid) < 2 or value is None or not value or not np.isfinite(value):
                 continue
             end = "smallest" if value <= grid[0] else "largest" if value >= grid[-1] else None
-            if end:
-                out.append({"algorithm": row["algorithm"], "parameter": name,
-                            "value": float(value), "end": end})
+            if not end:
+                continue
+            edge = {"algorithm": row["algorithm"], "parameter": name, "value": float(value),
+                    "end": end}
+            if medians is not None:
+                own = medians[medians["algorithm"] == row["algorithm"]]
+                inside = own[(own[key] > grid[0]) & (own[key] < grid[-1])]
+                edge["tied"] = bool(np.isclose(inside["T"], row["select_median_T"]).any())
+            out.append(edge)
     return out
 
 
 def edge_words(edge: dict) -> str:
     """One :func:`at_grid_edge` entry in words."""
     return (f"{edge['algorithm']} {edge['parameter']} {edge['value']:g} ({edge['end']} of "
-            "the grid)")
+            "the grid" + ("; tied on time with an interior value" if edge.get("tied") else "")
+            + ")")
 
 
 def tune(select: pd.DataFrame, cfg: dict) -> pd.DataFrame:

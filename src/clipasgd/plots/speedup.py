@@ -120,7 +120,8 @@ def _speedup_text(record: dict, level: float) -> str:
             lines.append(textwrap.fill(
                 f"{key}, slower stragglers' effect (speedup over vanilla at {key} / {over}"
                 f"): {e['ratio']:.2f}x [{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]"
-                f": {e['reading']}", 56, subsequent_indent="    "))
+                f": {e['reading']}" + (f" ({e['status']})" if e.get("status") else ""), 56,
+                subsequent_indent="    "))
     edges = [f"D={key.split('=')[1]}: " + "; ".join(map(edge_words, d["at_grid_edge"]))
              for key, d in per_D(record).items() if d.get("at_grid_edge")]
     if edges:  # the best value may lie beyond the grid
