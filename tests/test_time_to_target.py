@@ -166,6 +166,27 @@ def test_mechanism_control_without_stragglers(tmp_path):
     assert v.control.verdict == "supported" and v.verdict == "inconclusive"
 
 
+def test_a_control_passed_only_by_an_open_interval_says_so(tmp_path):
+    """Vanilla missing the target on most seeds at D = 1 leaves the control's interval
+    open above: it still contains 1 (pre-registered: the control holds), and the reading
+    says it had no power in that direction; a closed interval does not."""
+    hit = lambda k: [0.1] * k + [0.9] * (4 - k)  # noqa: E731
+    spec = {}
+    for s in range(12):
+        spec[4, "fresh", "clipped", s] = spec[4, "control", "clipped", s] = hit(1)
+        spec[4, "fresh", "vanilla", s] = hit(1)
+        spec[1, "fresh", "clipped", s] = hit(2)
+        # 2 misses; the others faster, as fast or slower than Clipped
+        spec[1, "fresh", "vanilla", s] = [0.1] * 4 if s < 2 else hit([1, 2, 3][s % 3])
+    v = _speedup.verdict({**_cfg(), "control_D": [1]}, _write(tmp_path, _curves(spec)))
+    ctrl = v.details["D=1"]["mechanism_control"]
+    assert not ctrl["decisive"] and ctrl["ci_low"] < 1 and ctrl["ci_high"] is None
+    assert ctrl["reading"] == ("no difference detected without stragglers (control refuted); "
+                               "its interval is open above (0 vs 2 runs missed the target): "
+                               "no power in that direction")
+    assert v.details["D=4"]["control"]["reading"] == "no difference detected (control refuted)"
+
+
 def test_slower_stragglers_effect_is_anchored_at_the_first_straggler_D(tmp_path):
     """Two straggler D: Clipped's speedup at D = 8 over that at D = 4, paired by seed; the
     no-straggler D = 1 point (here planted with a 4x speedup) never enters it. Known

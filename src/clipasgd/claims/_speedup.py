@@ -264,11 +264,24 @@ def _paper(cfg: dict, D: float, algorithm: str) -> float | None:
     return None
 
 
+def _no_difference(ctrl: dict, where: str = "") -> str:
+    """A control that found no difference, in words; where its interval is open (misses
+    at the cap make the ratio a bound) it says so: it could not have seen a difference in
+    that direction, so passing it there is no evidence."""
+    words = f"no difference detected{where} (control refuted)"
+    open_ends = [side for side, end in (("below", ctrl["ci_low"]), ("above", ctrl["ci_high"]))
+                 if end is None or not np.isfinite(end)]
+    if open_ends:
+        words += (f"; its interval is open {' and '.join(open_ends)} ({ctrl['censored_a']} vs "
+                  f"{ctrl['censored_b']} runs missed the target): no power in that direction")
+    return words
+
+
 def _control_words(ctrl: dict) -> str:
     """The mechanism control in words: a decisive difference without stragglers, either
     way, means the comparison at the straggler ``D`` measures more than the stragglers."""
     if not ctrl["decisive"]:
-        return "no difference without stragglers (control refuted)"
+        return _no_difference(ctrl, " without stragglers")
     if ctrl["ratio"] > 1:
         return "a speedup without stragglers: the advantage is not the stragglers'"
     return ("a slowdown without stragglers (Clipped ASGD slower than Vanilla ASGD, each "
@@ -369,8 +382,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
             ctrl = _reading((T["fresh", "clipped"], T["control", "clipped"]), cap, level)
             controls.append("supported" if ctrl["decisive"] else "refuted")
             ctrl["reading"] = ("a difference between identical algorithms: the interval is "
-                               "overconfident" if ctrl["decisive"] else
-                               "no difference (control refuted)")
+                               "overconfident" if ctrl["decisive"] else _no_difference(ctrl))
             entry["control"] = ctrl
         entry["chosen"] = chosen
         entry["at_grid_edge"] = at_grid_edge(chosen, cfg, medians(D))
