@@ -29,7 +29,7 @@ for src, claims in [("/work/pub22", others)] + [(r, [c]) for c, r in REREAD.item
         (PUB / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(Path(src) / f, PUB / f)
 run = json.loads(Path("/work/pilot21/combined-run-23.json").read_text())
-run["how"] += (" Then (2026-12-07, commit 7a04322, the figure claims' fourth design "
+run["how"] += (" Then (2026-12-07, commit eaa7538, the figure claims' fourth design "
                "amendment and the grid-end report): the verdicts of fig2_speedup, fig3_speedup and fig4_federated "
                "re-read from their paper tables and their notebooks re-executed, nothing "
                "simulated again (a few CPU-seconds, not in cpu_s).")
