@@ -79,6 +79,8 @@ def test_calibrated_under_no_difference_and_powered_at_1_2x(n):
 def test_the_mechanism_control_names_its_direction() -> None:
     from clipasgd.claims._speedup import _control_words
 
-    assert "refuted" in _control_words({"decisive": False, "ratio": 0.7})
-    assert _control_words({"decisive": True, "ratio": 1.4}).startswith("a speedup")
-    assert _control_words({"decisive": True, "ratio": 0.66}).startswith("a slowdown")
+    closed = {"ci_low": 0.5, "ci_high": 1.1, "censored_a": 0, "censored_b": 0}
+    assert "refuted" in _control_words({"decisive": False, "ratio": 0.7, **closed})
+    assert "open" not in _control_words({"decisive": False, "ratio": 0.7, **closed})
+    assert _control_words({"decisive": True, "ratio": 1.4, **closed}).startswith("a speedup")
+    assert _control_words({"decisive": True, "ratio": 0.66, **closed}).startswith("a slowdown")
