@@ -76,3 +76,40 @@ def test_the_readme_names_the_commits_that_simulated_re_read_tables():
     assert tables_line(rows[:1] + rows[2:]) == []
     assert tables_line(rows) == ["* Tables simulated by another commit than their verdict's "
                                  "(the verdict re-read from them): `b` 2222222"]
+
+
+def test_the_published_landing_page_links_its_committed_figures(tmp_path):
+    """The publication's page links the PNGs it publishes (tens of kB, not megabytes of
+    base64 in git); apart from the images' src it is the page the pipeline writes, and
+    check_published names an embedded page and a link to a figure that is not there."""
+    import re
+    import shutil
+
+    from clipasgd.landing import render_landing
+    from clipasgd.publish import write_published_landing
+
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    pub = tmp_path / "published" / "paper"
+    shutil.copytree(ROOT / "published" / "paper", pub)
+    page = write_published_landing(pub, "paper").read_text()
+    links = re.findall(r'<img [^>]*src="([^"]+)"', page)
+    assert links and all(src.startswith("../../figures/paper/") for src in links)
+    assert len(page) < 200_000 and check_published(tmp_path, cfg, "paper") == []
+    run = json.loads((pub / "RUN.json").read_text())
+    rows = [json.loads((pub / "data" / "paper" / "claims" / f"{c}.json").read_text())
+            for c in run["claims"]]
+    embedded = render_landing(pub, "paper", rows, run["not_run"])
+    assert embedded.count("data:image/png;base64,") == len(links)
+
+    def no_src(s):
+        return re.sub(r'src="[^"]*"', 'src=""', s)
+
+    assert no_src(embedded) == no_src(page)
+    (pub / "data" / "paper" / "index.html").write_text(embedded)
+    assert check_published(tmp_path, cfg, "paper") == [
+        "the landing page embeds its figures: republish (it links them)"]
+    (pub / "data" / "paper" / "index.html").write_text(page)
+    (pub / "figures" / "paper" / "virtual.png").unlink()
+    assert check_published(tmp_path, cfg, "paper") == [
+        "missing figures/paper/virtual.png",
+        "the landing page links ../../figures/paper/virtual.png, which is not published"]

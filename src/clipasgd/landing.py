@@ -1,7 +1,8 @@
 """The page a reader opens first: ``data/<scale>/index.html``, one self-contained file.
 
 Every claim with its verdict, its negative control, statistic and interval, its figures
-(embedded as base64 PNG, so the file can be mailed or opened offline), the "what would have
+(embedded as base64 PNG, so the file can be mailed or opened offline; a publication, whose
+PNGs are committed beside it, links them instead: ``embed=False``), the "what would have
 made this fail" text when the verdict file has one, and a link to its executed notebook;
 on top, a table of what the paper says beside what the suite found.
 """
@@ -56,13 +57,16 @@ def _control(rec: dict) -> str:
     return f"{_badge(v, control=True)} ({note})"
 
 
-def _figure(root: Path, scale: str, name: str) -> str:
+def _figure(root: Path, scale: str, name: str, embed: bool = True) -> str:
+    """The figure's PNG as an ``<img>``: inline (base64) or, ``embed=False``, a link relative
+    to ``data/<scale>/index.html``."""
     png = figure_paths(root, scale, name)[1]
     if not png.is_file():
         return (f'<p class="missing">Figure <code>{escape(str(png.relative_to(root)))}</code> '
                 "is not drawn yet: run the claim's notebook.</p>")
-    data = base64.b64encode(png.read_bytes()).decode("ascii")
-    return f'<img alt="figure {escape(name)}" src="data:image/png;base64,{data}">'
+    src = (f"data:image/png;base64,{base64.b64encode(png.read_bytes()).decode('ascii')}"
+           if embed else f"../../figures/{escape(scale)}/{escape(png.name)}")
+    return f'<img alt="figure {escape(name)}" src="{src}">'
 
 
 def _paper_table(records: list[dict]) -> str:
@@ -81,7 +85,7 @@ def _paper_table(records: list[dict]) -> str:
             f"clipped, ablation, step conditions broken)</th></tr>{rows}</table>")
 
 
-def _section(root: Path, scale: str, rec: dict) -> str:
+def _section(root: Path, scale: str, rec: dict, embed: bool = True) -> str:
     claim = rec["claim"]
     link = f"../../notebooks/executed/{scale}/{claim}.html"
     stat = f"statistic {fmt(rec.get('statistic'))}"
@@ -103,7 +107,8 @@ def _section(root: Path, scale: str, rec: dict) -> str:
     if rec.get("falsifier"):
         parts.append(f'<div class="falsifier"><b>What would have made this fail.</b> '
                      f"{escape(rec['falsifier'])}</div>")
-    parts += [_figure(root, scale, name) for name in CLAIM_FIGURES.get(claim, [claim])]
+    parts += [_figure(root, scale, name, embed)
+              for name in CLAIM_FIGURES.get(claim, [claim])]
     parts.append(f'<p><a href="{escape(link)}">Executed notebook</a> (every number, the '
                  f"captions) &middot; verdict file <code>data/{escape(scale)}/claims/"
                  f"{escape(claim)}.json</code></p></section>")
@@ -119,9 +124,10 @@ def _not_run(not_run: dict[str, str]) -> str:
 
 
 def render_landing(root: Path, scale: str, records: list[dict],
-                   not_run: dict[str, str] | None = None) -> str:
+                   not_run: dict[str, str] | None = None, embed: bool = True) -> str:
     """The page's HTML for the given verdict records (figures read from ``root``) and the
-    claims ``not_run`` at this scale."""
+    claims ``not_run`` at this scale; ``embed=False`` links the PNGs instead of inlining them
+    (for a publication, which commits them under ``figures/<scale>/``)."""
     commits = sorted({r.get("git_commit", "unknown") for r in records})
     head = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>clipasgd: claim verdicts ({escape(scale)})</title><style>{CSS}</style>"
@@ -142,14 +148,15 @@ def render_landing(root: Path, scale: str, records: list[dict],
         intro += f'<p class="missing"><b>{escape(SCALE_WARNINGS[scale])}</b></p>'
     claims = [r for r in records if r.get("kind", "claim") == "claim"]
     checks = [r for r in records if r.get("kind", "claim") != "claim"]
-    body = "\n".join(_section(root, scale, r) for r in claims)
+    body = "\n".join(_section(root, scale, r, embed) for r in claims)
     page = (f"{head}{intro}<h2>The paper beside the suite</h2>{_paper_table(claims)}"
             f"{_not_run(not_run) if not_run else ''}{body}")
     if checks:
         page += ("<h2>Simulator checks (not evidence about the paper)</h2><p>These hold by "
                  "construction when the simulator is right (a triangle inequality, a "
                  "bookkeeping identity): they test the code, not the theorems.</p>"
-                 f"{_paper_table(checks)}" + "\n".join(_section(root, scale, r) for r in checks))
+                 f"{_paper_table(checks)}"
+                 + "\n".join(_section(root, scale, r, embed) for r in checks))
     return page + "</body></html>\n"
 
 

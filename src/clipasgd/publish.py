@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -28,7 +29,8 @@ from .provenance import atomic_write_text, config_hash, write_json
 RESULTS = "published"
 
 __all__ = ["RESULTS", "check_published", "current_claims", "machine", "publish",
-           "published_files", "render_rule_cpu", "rule_cpu", "timed_run"]
+           "published_files", "render_rule_cpu", "rule_cpu", "timed_run",
+           "write_published_landing"]
 
 
 def machine() -> dict:
@@ -187,6 +189,32 @@ def _readme(scale: str, rows: list[dict], not_run: dict[str, str], run: dict) ->
     return "\n".join(lines) + "\n"
 
 
+def write_published_landing(pub: Path, scale: str) -> Path:
+    """Rewrite ``<pub>/data/<scale>/index.html`` from the published verdict files and
+    RUN.json, linking the committed PNGs (``figures/<scale>/``) instead of embedding them:
+    the same page, a few tens of kB in place of megabytes of base64 in git."""
+    from .landing import render_landing
+
+    pub = Path(pub)
+    run = json.loads((pub / "RUN.json").read_text())
+    rows = [json.loads((pub / "data" / scale / "claims" / f"{c}.json").read_text())
+            for c in run["claims"]]
+    return atomic_write_text(pub / "data" / scale / "index.html",
+                             render_landing(pub, scale, rows, run["not_run"], embed=False))
+
+
+def _page_problems(pub: Path, scale: str) -> list[str]:
+    """An embedded image, or a figure link that does not resolve inside ``pub``."""
+    page_dir = pub / "data" / scale
+    page = (page_dir / "index.html").read_text()
+    links = re.findall(r'<img [^>]*src="([^"]+)"', page)
+    problems = [f"the landing page links {src}, which is not published" for src in links
+                if not src.startswith("data:") and not (page_dir / src).resolve().is_file()]
+    if any(src.startswith("data:") for src in links):
+        problems.append("the landing page embeds its figures: republish (it links them)")
+    return problems
+
+
 def publish(root: Path, cfg: dict, scale: str, run: dict) -> Path:
     """Summarise the claims with a current verdict at ``scale`` (the others listed as not
     run), then copy the small files under ``published/<scale>/`` with ``RUN.json`` (the run
@@ -219,6 +247,7 @@ def publish(root: Path, cfg: dict, scale: str, run: dict) -> Path:
                                   "git_commits": commits, "run": run,
                                   "published": datetime.now(UTC).isoformat(timespec="seconds")})
     atomic_write_text(tmp / "README.md", _readme(scale, rows, not_run, run))
+    write_published_landing(tmp, scale)
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     return dest
@@ -228,7 +257,8 @@ def check_published(root: Path, cfg: dict, scale: str) -> list[str]:
     """What is wrong with ``published/<scale>/`` against ``cfg`` (empty when nothing): every
     published verdict carries the hash of its own config section, that hash is the current
     config's (else the publication is stale: republish), its commit is recorded, every
-    file is there and the landing page names every claim, run or not."""
+    file is there, the landing page names every claim, run or not, and links (not embeds)
+    figures that are published."""
     from .pipeline import claim_config
 
     pub = Path(root) / RESULTS / scale
@@ -249,7 +279,7 @@ def check_published(root: Path, cfg: dict, scale: str) -> list[str]:
                  if not (pub / f).is_file()]
     page = (pub / "data" / scale / "index.html").read_text()
     problems += [f"the landing page does not name {c}" for c in CLAIM_IDS if c not in page]
-    return problems
+    return problems + _page_problems(pub, scale)
 
 
 def main(argv: list[str] | None = None) -> int:
