@@ -16,6 +16,7 @@ the same fresh seeds; the speedup of Clipped over Vanilla there must contain 1.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -316,7 +317,7 @@ def straggler_effect(T: dict, T0: dict, cap: float, level: float) -> dict:
                         "no change with slower stragglers detected")}
 
 
-def _selection_medians(data: Path, cfg: dict):
+def _selection_medians(data: Path, cfg: dict) -> Callable[[float], pd.DataFrame | None]:
     """Per ``D``: the selection runs' median times per configuration (for the grid-end
     ties), or None where the folder has no selection table."""
     if not (Path(data) / "select.csv").is_file():
