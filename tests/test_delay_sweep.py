@@ -73,3 +73,30 @@ def test_run_rows_count_calls_to_target_and_misses_above_the_cap():
     assert rows.loc[0, "calls"] == 20 and rows.loc[0, "T"] == 2.0
     assert np.isinf(rows.loc[1, "calls"]) and rows.loc[1, "calls_cap"] == 30
     assert (rows["tau_max"] == 23).all()
+
+
+def test_grid_end_ties_read_the_problems_own_selection_at_select_D(tmp_path):
+    """delay_sweep's grid ends say whether the end won only a tie on time: medians from the
+    selection runs of that problem at ``select_D``, never another problem's or D's."""
+    from clipasgd.claims.delay_sweep import _tuning_medians
+    from clipasgd.time_to_target import at_grid_edge
+
+    pc = {"metric": "acc", "target": 0.5, "goal": "max", "cap": 100.0, "select_D": 4,
+          "lrs": [0.125, 0.25, 0.5], "clip": [1.0]}
+    rows = []
+    for name, D, eta, hit in [("a", 4, 0.125, 3.0), ("a", 4, 0.25, 3.0), ("a", 4, 0.5, 9.0),
+                              ("a", 8, 0.25, 1.0), ("b", 4, 0.25, 1.0)]:
+        for seed in range(2):
+            rows += [{"problem_name": name, "D": D, "algorithm": "vanilla", "eta": eta,
+                      "c": np.nan, "max_delay": 0, "seed": seed, "time": t,
+                      "acc": float(t >= hit)} for t in (1.0, 3.0, 9.0)]
+    pd.DataFrame(rows).to_csv(tmp_path / "select.csv", index=False)
+    med = _tuning_medians(tmp_path, pc, "a")
+    assert sorted(med["eta"]) == [0.125, 0.25, 0.5] and set(med["D"]) == {4}
+    assert med.set_index("eta")["T"].to_dict() == {0.125: 3.0, 0.25: 3.0, 0.5: 9.0}
+    chosen = [{"algorithm": "vanilla", "eta": 0.125, "c": None, "max_delay": 0,
+               "select_median_T": 3.0}]
+    assert at_grid_edge(chosen, pc, med)[0]["tied"] is True
+    assert at_grid_edge(chosen, pc, _tuning_medians(tmp_path, pc, "b"))[0]["tied"] is False
+    (tmp_path / "select.csv").unlink()
+    assert _tuning_medians(tmp_path, pc, "a") is None

@@ -219,6 +219,13 @@ def edge_words(edge: dict) -> str:
             + ")")
 
 
+def tuning_medians(select: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """:func:`selection_medians` of the selection runs ``select`` (their curves) at ``cfg``'s
+    metric, target, goal and cap: what :func:`tune` chose from, for the grid-end ties."""
+    times = run_times(select, cfg["metric"], cfg["target"], cfg["goal"], ["D", *ARM_COLUMNS])
+    return selection_medians(times, cfg["cap"])
+
+
 def tune(select: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     """:func:`choose` on the selection runs' times to ``cfg``'s target (per ``D`` and
     algorithm)."""

@@ -27,15 +27,14 @@ from ..compute_times import make_compute_times
 from ..problems import make_problem
 from ..stats import paired_speedup
 from ..time_to_target import (
-    ARM_COLUMNS,
     Setting,
     at_grid_edge,
     run_one,
     run_times,
-    selection_medians,
     settings,
     speedup_verdict,
     tune,
+    tuning_medians,
 )
 from .base import (
     Ablation,
@@ -322,9 +321,7 @@ def _selection_medians(data: Path, cfg: dict) -> Callable[[float], pd.DataFrame 
     ties), or None where the folder has no selection table."""
     if not (Path(data) / "select.csv").is_file():
         return lambda D: None
-    t = run_times(read_tables(data, ("select",))["select"], cfg["metric"], cfg["target"],
-                  cfg["goal"], ["D", *ARM_COLUMNS])
-    med = selection_medians(t, cfg["cap"])
+    med = tuning_medians(read_tables(data, ("select",))["select"], cfg)
     return lambda D: med[med["D"] == D]
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 from .. import stats
 from ..readings import Reading
 from ..stats import quantile_ci
-from ..time_to_target import Setting, at_grid_edge, run_times, settings, tune
+from ..time_to_target import Setting, at_grid_edge, run_times, settings, tune, tuning_medians
 from . import _speedup
 from .base import (
     Ablation,
@@ -206,6 +206,16 @@ def read_problem(curves: pd.DataFrame, pc: dict) -> dict:
     return out
 
 
+def _tuning_medians(data: Path, pc: dict, name: str) -> pd.DataFrame | None:
+    """Problem ``name``'s selection medians at ``select_D`` (for the grid-end ties), or
+    None where the folder has no selection table."""
+    if not (Path(data) / "select.csv").is_file():
+        return None
+    sel = read_tables(data, ("select",))["select"]
+    med = tuning_medians(sel[sel["problem_name"] == name], pc)
+    return med[med["D"] == pc["select_D"]]
+
+
 def verdict(cfg: dict, data: Path) -> Verdict:
     tabs = read_tables(data, ("curves", "choice"))
     details: dict = {"decisive_at": "pre-registered: paper scale (20 fresh seeds per D and "
@@ -219,7 +229,7 @@ def verdict(cfg: dict, data: Path) -> Verdict:
         chosen = tabs["choice"][tabs["choice"]["problem_name"] == name]
         r["chosen"] = chosen.drop(columns="problem_name").replace({np.nan: None}).to_dict(
             "records")
-        r["at_grid_edge"] = at_grid_edge(r["chosen"], pc)
+        r["at_grid_edge"] = at_grid_edge(r["chosen"], pc, _tuning_medians(data, pc, name))
         details["problems"][name] = r
         claims.append(r["verdict"])
         controls.append(r["power_control"]["verdict"])
