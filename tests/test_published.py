@@ -95,6 +95,9 @@ def test_the_published_landing_page_links_its_committed_figures(tmp_path):
     links = re.findall(r'<img [^>]*src="([^"]+)"', page)
     assert links and all(src.startswith("../../figures/paper/") for src in links)
     assert len(page) < 200_000 and check_published(tmp_path, cfg, "paper") == []
+    committed = (ROOT / "published" / "paper" / "data" / "paper" / "index.html").read_text()
+    assert page == committed, ("published/paper's landing page is not this code's: rewrite "
+                               "it with python -m clipasgd.publish --relink paper")
     run = json.loads((pub / "RUN.json").read_text())
     rows = [json.loads((pub / "data" / "paper" / "claims" / f"{c}.json").read_text())
             for c in run["claims"]]
@@ -107,9 +110,46 @@ def test_the_published_landing_page_links_its_committed_figures(tmp_path):
     assert no_src(embedded) == no_src(page)
     (pub / "data" / "paper" / "index.html").write_text(embedded)
     assert check_published(tmp_path, cfg, "paper") == [
-        "the landing page embeds its figures: republish (it links them)"]
+        "the landing page embeds its figures: rewrite it with python -m clipasgd.publish "
+        "--relink paper"]
     (pub / "data" / "paper" / "index.html").write_text(page)
     (pub / "figures" / "paper" / "virtual.png").unlink()
     assert check_published(tmp_path, cfg, "paper") == [
         "missing figures/paper/virtual.png",
-        "the landing page links ../../figures/paper/virtual.png, which is not published"]
+        "the landing page links ../../figures/paper/virtual.png, which is not a published "
+        "file"]
+    # links out of the publication do not count, even to a file that exists
+    (pub / "figures" / "paper").mkdir(exist_ok=True)
+    outside = tmp_path / "elsewhere.png"
+    outside.write_bytes(b"png")
+    for src in (str(outside), "../../../../elsewhere.png", "file:///etc/hostname"):
+        (pub / "data" / "paper" / "index.html").write_text(
+            page.replace("../../figures/paper/virtual.png", src))
+        assert f"the landing page links {src}, which is not a published file" in \
+            check_published(tmp_path, cfg, "paper")
+    (pub / "data" / "paper" / "index.html").unlink()
+    assert check_published(tmp_path, cfg, "paper") == [
+        "missing data/paper/index.html", "missing figures/paper/virtual.png"]
+
+
+def test_relink_rewrites_the_page_and_refuses_a_missing_publication(tmp_path, monkeypatch,
+                                                                     capsys):
+    """``python -m clipasgd.publish --relink SCALE``: the cheap mend check_published names
+    (no pipeline run, no data); a scale with nothing published is an error naming it."""
+    import shutil
+
+    import pytest
+
+    from clipasgd.publish import main
+
+    pub = tmp_path / "published" / "paper"
+    shutil.copytree(ROOT / "published" / "paper", pub)
+    page = pub / "data" / "paper" / "index.html"
+    page.write_text("stale")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--relink", "paper"]) == 0
+    assert page.read_text() == (ROOT / "published" / "paper" / "data" / "paper"
+                                / "index.html").read_text()
+    with pytest.raises(SystemExit):
+        main(["--relink", "quick"])
+    assert "holds no publication" in capsys.readouterr().err

@@ -203,15 +203,29 @@ def write_published_landing(pub: Path, scale: str) -> Path:
                              render_landing(pub, scale, rows, run["not_run"], embed=False))
 
 
+RELINK = "python -m clipasgd.publish --relink {scale}"
+
+
+def _published(pub: Path, page_dir: Path, src: str) -> bool:
+    """Whether ``src`` (an ``<img>`` link of the page in ``page_dir``) is a relative link
+    to a file inside the publication ``pub``."""
+    if src.startswith("/") or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", src):
+        return False
+    target = (page_dir / src).resolve()
+    return target.is_relative_to(pub.resolve()) and target.is_file()
+
+
 def _page_problems(pub: Path, scale: str) -> list[str]:
-    """An embedded image, or a figure link that does not resolve inside ``pub``."""
+    """An embedded image, or a figure link that does not resolve to a file inside ``pub``."""
     page_dir = pub / "data" / scale
-    page = (page_dir / "index.html").read_text()
-    links = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    problems = [f"the landing page links {src}, which is not published" for src in links
-                if not src.startswith("data:") and not (page_dir / src).resolve().is_file()]
+    if not (page_dir / "index.html").is_file():
+        return []  # named among the missing files
+    links = re.findall(r'<img [^>]*src="([^"]+)"', (page_dir / "index.html").read_text())
+    problems = [f"the landing page links {src}, which is not a published file" for src in links
+                if not src.startswith("data:") and not _published(pub, page_dir, src)]
     if any(src.startswith("data:") for src in links):
-        problems.append("the landing page embeds its figures: republish (it links them)")
+        problems.append("the landing page embeds its figures: rewrite it with "
+                        + RELINK.format(scale=scale))
     return problems
 
 
@@ -277,8 +291,10 @@ def check_published(root: Path, cfg: dict, scale: str) -> list[str]:
         problems.append("RUN.json does not account for every claim")
     problems += [f"missing {f}" for f in published_files(scale, run["claims"])
                  if not (pub / f).is_file()]
-    page = (pub / "data" / scale / "index.html").read_text()
-    problems += [f"the landing page does not name {c}" for c in CLAIM_IDS if c not in page]
+    page_file = pub / "data" / scale / "index.html"
+    page = page_file.read_text() if page_file.is_file() else ""
+    problems += [f"the landing page does not name {c}" for c in CLAIM_IDS
+                 if page and c not in page]
     return problems + _page_problems(pub, scale)
 
 
@@ -287,10 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record", type=Path, help="where the run record goes")
     ap.add_argument("--cpu-per-rule", metavar="SCALE",
                     help="print CPU seconds per Snakemake rule at SCALE (benchmark files)")
+    ap.add_argument("--relink", metavar="SCALE",
+                    help="rewrite published/SCALE's landing page from its verdict files and "
+                         "RUN.json (after a change of the page's code; nothing recomputed)")
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
     args = ap.parse_args(argv)
-    if args.cpu_per_rule and (args.record or args.command):
-        ap.error("--cpu-per-rule prints a table; it runs no command (drop --record and --)")
+    if (args.cpu_per_rule or args.relink) and (args.record or args.command):
+        ap.error("--cpu-per-rule and --relink run no command (drop --record and --)")
+    if args.relink:
+        pub = Path.cwd() / RESULTS / args.relink
+        if not (pub / "RUN.json").is_file():
+            ap.error(f"--relink: {pub} holds no publication (no RUN.json)")
+        print(write_published_landing(pub, args.relink))
+        return 0
     if args.cpu_per_rule:
         per_rule = rule_cpu(Path.cwd(), args.cpu_per_rule)
         print(render_rule_cpu(per_rule) if per_rule else

@@ -317,7 +317,10 @@ def _code_text(path: Path) -> str:
 # Modules that only present results (figures, pages, the CLI): no simulation or verdict
 # imports them (tests/test_pipeline_reliability.py checks), so they stay out of the
 # fingerprint that keys the caches; the notebook rule tracks them on its own.
-PRESENTATION = ("plots", "report.py", "landing.py", "cli.py", "bench.py", "assess.py")
+# modules that compute no result (figures, pages, the CLI, benchmarks, the publication):
+# left out of the code fingerprint, so changing them reruns no simulation
+PRESENTATION = ("plots", "report.py", "landing.py", "cli.py", "bench.py", "assess.py",
+                "publish.py")
 
 
 def _is_presentation(rel: Path) -> bool:
