@@ -219,18 +219,21 @@ def edge_words(edge: dict) -> str:
             + ")")
 
 
+def _selection_times(select: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """The selection runs' (their curves') times to ``cfg``'s target, per ``D`` and arm."""
+    return run_times(select, cfg["metric"], cfg["target"], cfg["goal"], ["D", *ARM_COLUMNS])
+
+
 def tuning_medians(select: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     """:func:`selection_medians` of the selection runs ``select`` (their curves) at ``cfg``'s
     metric, target, goal and cap: what :func:`tune` chose from, for the grid-end ties."""
-    times = run_times(select, cfg["metric"], cfg["target"], cfg["goal"], ["D", *ARM_COLUMNS])
-    return selection_medians(times, cfg["cap"])
+    return selection_medians(_selection_times(select, cfg), cfg["cap"])
 
 
 def tune(select: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     """:func:`choose` on the selection runs' times to ``cfg``'s target (per ``D`` and
     algorithm)."""
-    times = run_times(select, cfg["metric"], cfg["target"], cfg["goal"], ["D", *ARM_COLUMNS])
-    return choose(times, cfg["goal"], cfg["cap"])
+    return choose(_selection_times(select, cfg), cfg["goal"], cfg["cap"])
 
 
 def speedup_verdict(times_clipped: np.ndarray, times_other: np.ndarray, cap: float,

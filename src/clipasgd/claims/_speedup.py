@@ -316,12 +316,21 @@ def straggler_effect(T: dict, T0: dict, cap: float, level: float) -> dict:
                         "no change with slower stragglers detected")}
 
 
+def saved_select(data: Path) -> pd.DataFrame | None:
+    """The selection runs' table of a claim's folder, or None where it has none (the grid
+    ends are then reported without ties)."""
+    if not (Path(data) / "select.csv").is_file():
+        return None
+    return read_tables(data, ("select",))["select"]
+
+
 def _selection_medians(data: Path, cfg: dict) -> Callable[[float], pd.DataFrame | None]:
     """Per ``D``: the selection runs' median times per configuration (for the grid-end
     ties), or None where the folder has no selection table."""
-    if not (Path(data) / "select.csv").is_file():
+    select = saved_select(data)
+    if select is None:
         return lambda D: None
-    med = tuning_medians(read_tables(data, ("select",))["select"], cfg)
+    med = tuning_medians(select, cfg)
     return lambda D: med[med["D"] == D]
 
 

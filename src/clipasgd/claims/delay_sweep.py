@@ -209,9 +209,9 @@ def read_problem(curves: pd.DataFrame, pc: dict) -> dict:
 def _tuning_medians(data: Path, pc: dict, name: str) -> pd.DataFrame | None:
     """Problem ``name``'s selection medians at ``select_D`` (for the grid-end ties), or
     None where the folder has no selection table."""
-    if not (Path(data) / "select.csv").is_file():
+    sel = _speedup.saved_select(data)
+    if sel is None:
         return None
-    sel = read_tables(data, ("select",))["select"]
     med = tuning_medians(sel[sel["problem_name"] == name], pc)
     return med[med["D"] == pc["select_D"]]
 
