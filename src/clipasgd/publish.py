@@ -5,7 +5,9 @@ them. Raw tables and cached parts stay out.
 
 ``python -m clipasgd.publish --record FILE -- COMMAND...`` runs COMMAND (the pipeline) and
 writes its wall time and the CPU time of it and every process it waited for into FILE;
-``python -m clipasgd.pipeline publish --scale S --run-record FILE`` then publishes.
+``python -m clipasgd.pipeline publish --scale S --run-record FILE`` then publishes;
+``python -m clipasgd.publish --relink S`` rewrites a publication's landing page after a change
+of the page's code (nothing recomputed); ``--cpu-per-rule S`` prints CPU seconds per rule.
 """
 
 from __future__ import annotations
