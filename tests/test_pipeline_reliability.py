@@ -395,9 +395,10 @@ def test_estimate_adds_ablations_and_reads_a_pilot_at_the_target_scale(tmp_path)
     assert f"{(40.0 * len(first_p) + 100.0) / 3600:.2f}" in row()
 
 
-def test_estimate_counts_later_stages_when_first_points_cost_nothing(tmp_path):
+def test_estimate_counts_later_stages_when_first_points_cost_nothing(tmp_path, monkeypatch):
     """Later stages count even where the first grid's stamps read 0 s; a pilot alone (no
-    other scale measured) gives the first grid at its mean."""
+    other scale measured) gives the first grid at its mean, labelled "grid only" where the
+    claim has later stages or ablations it cannot see (a lower bound)."""
     cfg = load_config(CONFIG, SCHEMA)
     quick, paper = (claim_config(cfg, "tau_max", s) for s in ("quick", "paper"))
     q = tmp_path / "data" / "quick" / "tau_max" / "parts"
@@ -409,8 +410,17 @@ def test_estimate_counts_later_stages_when_first_points_cost_nothing(tmp_path):
     first_p = [p["key"] for p in pipeline.plan_points(paper, "tau_max")]
     for key in first_p[:4]:
         _stamp(alone / "data" / "paper" / "tau_max" / "parts", key, 10.0)
-    assert pipeline._predict(cfg, "tau_max", "paper", alone) == (len(first_p), "4 paper",
-                                                                 10.0 * len(first_p))
+    assert pipeline._predict(cfg, "tau_max", "paper", alone) == (
+        len(first_p), "4 paper, grid only", 10.0 * len(first_p))  # its ablation not measured
+    delay = claim_config(cfg, "delay_sweep", "paper")  # later stages (fresh seeds) too
+    monkeypatch.setattr(pipeline, "_missing_data", lambda ccfg: None)  # data need no fetch
+    first_d = [p["key"] for p in pipeline.plan_points(delay, "delay_sweep")]
+    for key in first_d[:3]:
+        _stamp(alone / "data" / "paper" / "delay_sweep" / "parts", key, 30.0)
+    got = pipeline._predict(cfg, "delay_sweep", "paper", alone)
+    assert got == (len(first_d), "3 paper, grid only", 30.0 * len(first_d))
+    assert "grid only': a pilot with no other scale measured" in pipeline.estimate(
+        cfg, "paper", alone)
 
 
 def test_estimate_says_n_a_when_data_are_not_fetched(tmp_path, monkeypatch):

@@ -715,7 +715,9 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
         total = (len(first) * mean + later * grow) * work * (1 + ablations)
         return len(first), where, max(so_far, total)
     if pilot_mean is not None:  # nothing else measured: the pilot's mean, no later stage
-        return len(first), f"{len(pilot)} {scale}", max(so_far, len(first) * pilot_mean)
+        partial = _stages(ccfg, ccfg) is not None or bool(needed_ablations(claim))
+        where = f"{len(pilot)} {scale}" + (", grid only" if partial else "")
+        return len(first), where, max(so_far, len(first) * pilot_mean)
     return f"{len(first)} points, never run at any scale (run a smaller scale first)"
 
 
@@ -770,7 +772,9 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
     lines.append("Points = the first (sharded) grid; later stages, nested grids and "
                  "ablations are scaled from their measured seconds ('5 paper+quick': the work per "
                  "point from 5 points already run at paper, a pilot shard, used where they "
-                 "cost about the same; the shares of later stages and ablations from quick). "
+                 "cost about the same; the shares of later stages and ablations from quick; "
+                 "'5 paper, grid only': a pilot with no other scale measured, its later "
+                 "stages and ablations left out, a lower bound: run quick first). "
                  "Otherwise work per point scales with "
                  f"{', '.join(WORK_KEYS)} (divided by {', '.join(PER_KEYS)}) wherever the "
                  "section sets them: an upper bound for the real-data claims. Wall time is about "

@@ -1,0 +1,75 @@
+"""Add delay_sweep's paper run to the paper-scale publication (issue 24, item 4).
+
+The thirteen claims published before come from the repository's ``published/paper`` as they
+are; delay_sweep's verdict file, notebook HTML and figures from RUN (the clone that ran
+``make publish SCALE=paper ONLY=delay_sweep CORES=2``). The run record is the published one
+(8 segments) with RUN's ``logs/paper/run.json`` as a 9th segment, its CPU per rule from
+RUN's benchmark files. PUB is a fresh clone of the commit that publishes (set up with
+``make setup``); the script copies the files into it, publishes there and checks the result:
+
+    PUB/.venv/bin/python pilots/merge_publication_26.py --run /work/fresh30 --pub /work/pub26 \
+        --repo /work/main --note "..."
+
+then copy PUB/published/paper over the repository's ``published/paper``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+CLAIM = "delay_sweep"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", type=Path, required=True, help="the clone that ran delay_sweep")
+    ap.add_argument("--pub", type=Path, required=True, help="a fresh clone to publish from")
+    ap.add_argument("--repo", type=Path, required=True, help="holds published/paper now")
+    ap.add_argument("--note", required=True, help="how the 9th segment ran (load, commit)")
+    args = ap.parse_args()
+    sys.path.insert(0, str(args.pub / "src"))
+    from clipasgd.publish import published_files, rule_cpu
+
+    old = json.loads((args.repo / "published/paper/RUN.json").read_text())
+    if CLAIM in old["claims"] or CLAIM not in old["not_run"]:
+        raise SystemExit(f"{CLAIM} is already published")
+    record = args.run / "logs/paper/run.json"
+    seg = json.loads(record.read_text())
+    if seg["returncode"] != 0:
+        raise SystemExit(f"{record}: the run failed (returncode {seg['returncode']})")
+    for f in published_files("paper", old["claims"])[3:]:
+        (args.pub / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(args.repo / "published/paper" / f, args.pub / f)
+    for f in published_files("paper", [CLAIM])[3:]:
+        (args.pub / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(args.run / f, args.pub / f)
+
+    run = dict(old["run"])
+    seg = {k: seg[k] for k in ("wall_s", "cpu_s", "returncode", "started", "ended", "command")}
+    seg.update(claims=[CLAIM], per_rule=rule_cpu(args.run, "paper"))
+    run["segments"] = [*run["segments"], seg]
+    run["wall_s"] += seg["wall_s"]
+    run["cpu_s"] += seg["cpu_s"]
+    run["ended"] = seg["ended"]
+    run["command"] = [*run["command"][:-1], "(9 segments: see segments; the later ones by "
+                      "`make publish SCALE=paper ONLY=...`)"]
+    run["how"] += f" (9) {CLAIM}: {args.note}"
+    combined = args.pub / "logs/paper/combined-run.json"
+    combined.parent.mkdir(parents=True, exist_ok=True)
+    combined.write_text(json.dumps(run, indent=1))
+    subprocess.run([sys.executable, "-m", "clipasgd.pipeline", "publish", "--scale", "paper",
+                    "--run-record", str(combined)], cwd=args.pub, check=True)
+    from clipasgd.pipeline import load_config
+    from clipasgd.publish import check_published
+
+    problems = check_published(args.pub, load_config(args.pub / "config/config.yaml"), "paper")
+    print("\n".join(problems) or "check_published: nothing wrong")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
