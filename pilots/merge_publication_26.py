@@ -2,13 +2,15 @@
 
 The thirteen claims published before come from the repository's ``published/paper`` as they
 are; delay_sweep's verdict file, notebook HTML and figures from RUN (the clone that ran
-``make publish SCALE=paper ONLY=delay_sweep CORES=2``). The run record is the published one
+``make publish SCALE=paper ONLY=delay_sweep CORES=2``; with ``--redraw`` its notebook is
+re-executed in PUB, so its figure is drawn by the publishing commit's plotting code, the
+legend below the panels). The run record is the published one
 (8 segments) with RUN's ``logs/paper/run.json`` as a 9th segment, its CPU per rule from
 RUN's benchmark files. PUB is a fresh clone of the commit that publishes (set up with
 ``make setup``); the script copies the files into it, publishes there and checks the result:
 
     PUB/.venv/bin/python pilots/merge_publication_26.py --run /work/fresh30 --pub /work/pub26 \
-        --repo /work/main --note "..."
+        --repo /work/main --redraw --note "..."
 
 then copy PUB/published/paper over the repository's ``published/paper``.
 """
@@ -24,12 +26,29 @@ from pathlib import Path
 CLAIM = "delay_sweep"
 
 
+def redraw(pub: Path) -> None:
+    """The notebook rule's commands (rules/claims.smk), run in PUB for delay_sweep at paper."""
+    nb, out = f"notebooks/executed/paper/{CLAIM}.ipynb", "notebooks/executed/paper"
+    subprocess.run([sys.executable, "-m", "papermill", f"notebooks/{CLAIM}.ipynb", nb,
+                    "-k", "python3", "-p", "scale", "paper", "--cwd", ".", "-p", "root", "."],
+                   cwd=pub, check=True)
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html",
+                    "--log-level", "WARN", "--TagRemovePreprocessor.enabled=True",
+                    "--TagRemovePreprocessor.remove_input_tags=hide-input",
+                    "--TagRemovePreprocessor.remove_cell_tags=parameters",
+                    "--TagRemovePreprocessor.remove_cell_tags=injected-parameters",
+                    nb, "--output-dir", out], cwd=pub, check=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, required=True, help="the clone that ran delay_sweep")
     ap.add_argument("--pub", type=Path, required=True, help="a fresh clone to publish from")
     ap.add_argument("--repo", type=Path, required=True, help="holds published/paper now")
     ap.add_argument("--note", required=True, help="how the 9th segment ran (load, commit)")
+    ap.add_argument("--redraw", action="store_true",
+                    help="re-execute delay_sweep's notebook in PUB (its figure and HTML drawn "
+                         "by PUB's presentation code from the run's verdict file)")
     args = ap.parse_args()
     sys.path.insert(0, str(args.pub / "src"))
     from clipasgd.publish import published_files, rule_cpu
@@ -47,6 +66,8 @@ def main() -> int:
     for f in published_files("paper", [CLAIM])[3:]:
         (args.pub / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(args.run / f, args.pub / f)
+    if args.redraw:  # the notebook reads only the verdict file: PUB's plotting code draws it
+        redraw(args.pub)
 
     run = dict(old["run"])
     seg = {k: seg[k] for k in ("wall_s", "cpu_s", "returncode", "started", "ended", "command")}

@@ -263,3 +263,41 @@ def test_virtual_labels_the_bound_in_both_panels(tmp_path):
     for ax in drawn.fig.axes[:2]:
         assert any("bound" in lab for lab in _labels(ax))
     _readable(drawn.fig)
+
+
+def _delay_record() -> dict:
+    """A planted delay_sweep verdict: one problem, D = 1 the no-straggler reference with the
+    most calls (its markers sit at the top left, where a default legend goes)."""
+    def row(D, alg, tau, calls):
+        return {"D": D, "algorithm": alg, "tau_max": tau,
+                "T": {"median": calls / 16, "ci": [calls / 20, calls / 12], "censored": 0,
+                      "n": 10},
+                "calls": {"median": calls, "ci": [calls * 0.8, calls * 1.2], "censored": 0,
+                          "n": 10}}
+    table = [row(1.0, "clipped", 15.0, 480.0), row(1.0, "vanilla", 15.0, 470.0),
+             row(2.0, "clipped", 23.0, 260.0), row(2.0, "vanilla", 23.0, 270.0),
+             row(4.0, "clipped", 39.0, 200.0), row(4.0, "vanilla", 39.0, 190.0)]
+    test = {"verdict": "supported", "rho": 1.0, "rho_ci": [0.7, 1.3]}
+    problem = {"table": table, "tests": {"clipped": test, "vanilla": test},
+               "power_control": {"verdict": "refuted"}}
+    cfg = {"reference_D": [1], "fresh_seeds": 10, "level": 0.95, "select_D": 2,
+           "ratio_margin": 1.5}
+    return _record("delay_sweep", cfg, {"problems": {"fig2": problem}})
+
+
+def test_delay_sweep_keeps_its_legend_off_the_reference_and_ticks_the_measured_delays(
+        tmp_path):
+    from clipasgd.plots.delay_sweep import delay_sweep
+
+    root = _write(tmp_path, _delay_record())
+    with style():
+        drawn = delay_sweep(root, "quick")
+    ax = drawn.fig.axes[0]
+    drawn.fig.canvas.draw()
+    legend, box = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.y1 <= box.y0  # below the axes: no marker can hide behind it
+    refs = [ln for ln in ax.get_lines() if ln.get_marker() == "s" and len(ln.get_xdata())]
+    assert sorted((ln.get_xdata()[0], ln.get_ydata()[0]) for ln in refs) == [
+        (15.0, 470.0), (15.0, 480.0)]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["15", "23", "39"]
+    _readable(drawn.fig)

@@ -61,12 +61,16 @@ def _panel(ax, name: str, p: dict, reference: list) -> None:
         ax.plot([], [], "s", mfc="none", mec="0.3", ms=8,
                 label=f"D = {', '.join(f'{d:g}' for d in reference)} (no stragglers): "
                       "reference, not read")
-    ax.set_xscale("log")
+    ax.set_xscale("log")  # ticks at the measured tau_max (log minor labels overlapped)
+    taus = sorted({r["tau_max"] for r in p["table"] if r["tau_max"] is not None})
+    ax.set_xticks(taus, [f"{t:g}" for t in taus])
+    ax.minorticks_off()
     ax.set(xlabel=r"measured maximum delay $\tau_{\max}$",
            ylabel="median oracle calls to target",
            title=f"{PROBLEMS.get(name, name)}\npower control (planted rise): "
                  f"{p['power_control']['verdict']}")
-    ax.legend(fontsize=8)
+    # below the axes: at the top left it hid the D = 1 reference markers (the largest calls)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16))
 
 
 def delay_sweep(root: str | Path, scale: str) -> Drawn:
@@ -74,7 +78,7 @@ def delay_sweep(root: str | Path, scale: str) -> Drawn:
     cfg = record["config_section"]
     probs = record["details"]["problems"]
     reference = [float(d) for d in cfg.get("reference_D", [])]
-    fig, axes = new_figure(5.2 * len(probs), 4.6, ncols=len(probs), squeeze=False)
+    fig, axes = new_figure(5.6 * len(probs), 5.6, ncols=len(probs), squeeze=False)
     for ax, (name, p) in zip(axes[0], probs.items(), strict=True):
         _panel(ax, name, p, reference)
     title(fig, record, f"oracle calls to target as the delay grows ({scale} scale)")
