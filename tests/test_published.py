@@ -5,13 +5,25 @@ today, its commit is recorded, every file is there and every claim is accounted 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 
+import pytest
 from conftest import ROOT
 
-from clipasgd.pipeline import load_config
+from clipasgd.landing import render_landing
+from clipasgd.pipeline import claim_config, load_config
 from clipasgd.provenance import config_hash
-from clipasgd.publish import check_published, current_claims
+from clipasgd.publish import (
+    check_published,
+    current_claims,
+    main,
+    render_rule_cpu,
+    rule_cpu,
+    tables_line,
+    write_published_landing,
+)
 
 
 def test_the_published_paper_results_match_the_config():
@@ -23,7 +35,6 @@ def test_a_verdict_from_another_config_is_not_current(tmp_path):
     cfg = load_config(ROOT / "config" / "config.yaml")
     claims = tmp_path / "data" / "quick" / "claims"
     claims.mkdir(parents=True)
-    from clipasgd.pipeline import claim_config
 
     good = claim_config(cfg, "tau_max", "quick")
     (claims / "tau_max.json").write_text(json.dumps({"config_hash": config_hash(good)}))
@@ -40,7 +51,6 @@ def test_rule_cpu_sums_benchmark_files_per_rule(tmp_path):
     """Jobs, wall and CPU per rule from Snakemake's benchmark TSVs, the scale-free fetch_data
     folder included; a CPU never sampled (NA) counts in jobs and wall, not CPU; files older
     than the run are left out."""
-    from clipasgd.publish import render_rule_cpu, rule_cpu
 
     head = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
     bench = tmp_path / "logs" / "quick" / "bench"
@@ -68,7 +78,6 @@ def test_rule_cpu_sums_benchmark_files_per_rule(tmp_path):
 
 
 def test_the_readme_names_the_commits_that_simulated_re_read_tables():
-    from clipasgd.publish import tables_line
 
     rows = [{"claim": "a", "git_commit": "1" * 40, "tables_commit": "1" * 40},
             {"claim": "b", "git_commit": "1" * 40, "tables_commit": "2" * 40},
@@ -82,11 +91,7 @@ def test_the_published_landing_page_links_its_committed_figures(tmp_path):
     """The publication's page links the PNGs it publishes (tens of kB, not megabytes of
     base64 in git); apart from the images' src it is the page the pipeline writes, and
     check_published names an embedded page and a link to a figure that is not there."""
-    import re
-    import shutil
 
-    from clipasgd.landing import render_landing
-    from clipasgd.publish import write_published_landing
 
     cfg = load_config(ROOT / "config" / "config.yaml")
     pub = tmp_path / "published" / "paper"
@@ -136,11 +141,8 @@ def test_relink_rewrites_the_page_and_refuses_a_missing_publication(tmp_path, mo
                                                                      capsys):
     """``python -m clipasgd.publish --relink SCALE``: the cheap mend check_published names
     (no pipeline run, no data); a scale with nothing published is an error naming it."""
-    import shutil
 
-    import pytest
 
-    from clipasgd.publish import main
 
     pub = tmp_path / "published" / "paper"
     shutil.copytree(ROOT / "published" / "paper", pub)

@@ -608,11 +608,16 @@ def _work(target: dict, measured: dict) -> float:
     return work
 
 
+def _stage_size(ccfg: dict) -> float:
+    """Size of a claim's later stages: the sum of its :data:`STAGE_KEYS` (0 where none)."""
+    return sum(float(ccfg.get(k, 0)) for k in STAGE_KEYS)
+
+
 def _stages(target: dict, measured: dict) -> float | None:
-    """Size of the later stages at ``target`` relative to ``measured`` (the sum of
-    :data:`STAGE_KEYS`), or None where a claim has no such keys."""
-    sizes = [sum(float(c.get(k, 0)) for k in STAGE_KEYS) for c in (target, measured)]
-    return sizes[0] / sizes[1] if sizes[1] > 0 else None
+    """Size of the later stages at ``target`` relative to ``measured``, or None where a
+    claim has no later stage."""
+    size = _stage_size(measured)
+    return _stage_size(target) / size if size > 0 else None
 
 
 def _stamps(root: Path, scale: str, claim: str, folder: str = "parts") -> dict[str, float]:
@@ -715,7 +720,7 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
         total = (len(first) * mean + later * grow) * work * (1 + ablations)
         return len(first), where, max(so_far, total)
     if pilot_mean is not None:  # nothing else measured: the pilot's mean, no later stage
-        partial = _stages(ccfg, ccfg) is not None or bool(needed_ablations(claim))
+        partial = _stage_size(ccfg) > 0 or bool(needed_ablations(claim))
         where = f"{len(pilot)} {scale}" + (", grid only" if partial else "")
         return len(first), where, max(so_far, len(first) * pilot_mean)
     return f"{len(first)} points, never run at any scale (run a smaller scale first)"

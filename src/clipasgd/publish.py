@@ -217,12 +217,11 @@ def _published(pub: Path, page_dir: Path, src: str) -> bool:
     return target.is_relative_to(pub.resolve()) and target.is_file()
 
 
-def _page_problems(pub: Path, scale: str) -> list[str]:
-    """An embedded image, or a figure link that does not resolve to a file inside ``pub``."""
+def _page_problems(pub: Path, scale: str, page: str) -> list[str]:
+    """An embedded image, or a figure link in the landing page's text ``page`` that does not
+    resolve to a file inside ``pub``."""
     page_dir = pub / "data" / scale
-    if not (page_dir / "index.html").is_file():
-        return []  # named among the missing files
-    links = re.findall(r'<img [^>]*src="([^"]+)"', (page_dir / "index.html").read_text())
+    links = re.findall(r'<img [^>]*src="([^"]+)"', page)
     problems = [f"the landing page links {src}, which is not a published file" for src in links
                 if not src.startswith("data:") and not _published(pub, page_dir, src)]
     if any(src.startswith("data:") for src in links):
@@ -297,7 +296,7 @@ def check_published(root: Path, cfg: dict, scale: str) -> list[str]:
     page = page_file.read_text() if page_file.is_file() else ""
     problems += [f"the landing page does not name {c}" for c in CLAIM_IDS
                  if page and c not in page]
-    return problems + _page_problems(pub, scale)
+    return problems + _page_problems(pub, scale, page)
 
 
 def main(argv: list[str] | None = None) -> int:

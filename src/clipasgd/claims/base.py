@@ -314,11 +314,10 @@ def _code_text(path: Path) -> str:
     return ast.dump(tree, include_attributes=False)
 
 
-# Modules that only present results (figures, pages, the CLI): no simulation or verdict
-# imports them (tests/test_pipeline_reliability.py checks), so they stay out of the
-# fingerprint that keys the caches; the notebook rule tracks them on its own.
-# modules that compute no result (figures, pages, the CLI, benchmarks, the publication):
-# left out of the code fingerprint, so changing them reruns no simulation
+# Modules that compute no result (figures, pages, the CLI, benchmarks, the publication): no
+# simulation or verdict imports them (tests/test_pipeline_reliability.py checks), so they
+# stay out of the fingerprint that keys the caches and changing them reruns no simulation;
+# the notebook rule tracks them on its own.
 PRESENTATION = ("plots", "report.py", "landing.py", "cli.py", "bench.py", "assess.py",
                 "publish.py")
 
