@@ -4,10 +4,13 @@ The thirteen claims published before come from the repository's ``published/pape
 are; delay_sweep's verdict file, notebook HTML and figures from RUN (the clone that ran
 ``make publish SCALE=paper ONLY=delay_sweep CORES=2``; with ``--redraw`` its notebook is
 re-executed in PUB, so its figure is drawn by the publishing commit's plotting code, the
-legend below the panels). The run record is the published one
-(8 segments) with RUN's ``logs/paper/run.json`` as a 9th segment, its CPU per rule from
-RUN's benchmark files. PUB is a fresh clone of the commit that publishes (set up with
-``make setup``); the script copies the files into it, publishes there and checks the result:
+legend below the panels). The run record is the published one (8 segments) with RUN's
+``logs/paper/run.json`` as the last segment, its CPU per rule from RUN's benchmark files. A
+piece of the run stopped before it (``--interrupted START END``: its session's end killed it,
+and the resumed run reused every finished point) is a segment of its own, its wall from the
+two times, its CPU not recorded (the points' stamps hold theirs). PUB is a fresh clone of the
+commit that publishes (set up with ``make setup``); the script copies the files into it,
+publishes there and checks the result:
 
     PUB/.venv/bin/python pilots/merge_publication_26.py --run /work/fresh30 --pub /work/pub26 \
         --repo /work/main --redraw --note "..."
@@ -21,6 +24,7 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 CLAIM = "delay_sweep"
@@ -49,6 +53,9 @@ def main() -> int:
     ap.add_argument("--redraw", action="store_true",
                     help="re-execute delay_sweep's notebook in PUB (its figure and HTML drawn "
                          "by PUB's presentation code from the run's verdict file)")
+    ap.add_argument("--interrupted", nargs=2, action="append", default=[],
+                    metavar=("START", "END"), help="a piece of the run killed before the "
+                    "recorded one (ISO times, UTC); repeat for each")
     args = ap.parse_args()
     sys.path.insert(0, str(args.pub / "src"))
     from clipasgd.publish import published_files, rule_cpu
@@ -70,14 +77,22 @@ def main() -> int:
         redraw(args.pub)
 
     run = dict(old["run"])
+    for start, end in args.interrupted:
+        wall = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+        run["segments"] = [*run["segments"], {
+            "cores": 2, "wall_s": wall, "cpu_s": None, "returncode": None, "started": start,
+            "ended": end, "claims": [CLAIM], "note": "killed at its session's end; resumed by "
+            "the next segment from the cached points (the killed jobs' points in progress were "
+            "lost), so its CPU is not recorded here: the points' stamps hold it"}]
+        run["wall_s"] += wall
     seg = {k: seg[k] for k in ("wall_s", "cpu_s", "returncode", "started", "ended", "command")}
     seg.update(claims=[CLAIM], per_rule=rule_cpu(args.run, "paper"))
     run["segments"] = [*run["segments"], seg]
     run["wall_s"] += seg["wall_s"]
     run["cpu_s"] += seg["cpu_s"]
     run["ended"] = seg["ended"]
-    run["command"] = [*run["command"][:-1], "(9 segments: see segments; the later ones by "
-                      "`make publish SCALE=paper ONLY=...`)"]
+    run["command"] = [*run["command"][:-1], f"({len(run['segments'])} segments: see segments; "
+                      "the later ones by `make publish SCALE=paper ONLY=...`)"]
     run["how"] += f" (9) {CLAIM}: {args.note}"
     combined = args.pub / "logs/paper/combined-run.json"
     combined.parent.mkdir(parents=True, exist_ok=True)
