@@ -93,7 +93,9 @@ def main() -> int:
     run["ended"] = seg["ended"]
     run["command"] = [*run["command"][:-1], f"({len(run['segments'])} segments: see segments; "
                       "the later ones by `make publish SCALE=paper ONLY=...`)"]
-    run["how"] += f" (9) {CLAIM}: {args.note}"
+    run["how"] = run["how"].replace(  # the first run's words, written when it had three
+        "Three segments, resumed each time", "The first four segments, resumed each time").replace(
+        "cpu_s sums the other two", "cpu_s leaves it out") + f" (9) {CLAIM}: {args.note}"
     combined = args.pub / "logs/paper/combined-run.json"
     combined.parent.mkdir(parents=True, exist_ok=True)
     combined.write_text(json.dumps(run, indent=1))
