@@ -58,6 +58,7 @@ def main() -> int:
                     "recorded one (ISO times, UTC); repeat for each")
     args = ap.parse_args()
     sys.path.insert(0, str(args.pub / "src"))
+    from clipasgd.pipeline import _measured
     from clipasgd.publish import published_files, rule_cpu
 
     old = json.loads((args.repo / "published/paper/RUN.json").read_text())
@@ -86,7 +87,9 @@ def main() -> int:
             "lost), so its CPU is not recorded here: the points' stamps hold it"}]
         run["wall_s"] += wall
     seg = {k: seg[k] for k in ("wall_s", "cpu_s", "returncode", "started", "ended", "command")}
-    seg.update(claims=[CLAIM], per_rule=rule_cpu(args.run, "paper"))
+    seg.update(claims=[CLAIM], per_rule=rule_cpu(args.run, "paper"),
+               # every piece's points, the killed ones' included: what `estimate` compares
+               stamp_cpu_s=round(_measured(args.run, "paper", CLAIM), 2))
     run["segments"] = [*run["segments"], seg]
     run["wall_s"] += seg["wall_s"]
     run["cpu_s"] += seg["cpu_s"]
