@@ -78,6 +78,7 @@ def main() -> int:
         redraw(args.pub)
 
     run = dict(old["run"])
+    first, last = len(run["segments"]) + 1, len(run["segments"]) + 1 + len(args.interrupted)
     for start, end in args.interrupted:
         wall = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
         run["segments"] = [*run["segments"], {
@@ -96,9 +97,10 @@ def main() -> int:
     run["ended"] = seg["ended"]
     run["command"] = [*run["command"][:-1], f"({len(run['segments'])} segments: see segments; "
                       "the later ones by `make publish SCALE=paper ONLY=...`)"]
+    pieces = f"{first}" if last == first else f"{first}-{last}"
     run["how"] = run["how"].replace(  # the first run's words, written when it had three
         "Three segments, resumed each time", "The first four segments, resumed each time").replace(
-        "cpu_s sums the other two", "cpu_s leaves it out") + f" (9) {CLAIM}: {args.note}"
+        "cpu_s sums the other two", "cpu_s leaves it out") + f" ({pieces}) {CLAIM}: {args.note}"
     combined = args.pub / "logs/paper/combined-run.json"
     combined.parent.mkdir(parents=True, exist_ok=True)
     combined.write_text(json.dumps(run, indent=1))
