@@ -49,7 +49,7 @@ def main() -> int:
     ap.add_argument("--run", type=Path, required=True, help="the clone that ran delay_sweep")
     ap.add_argument("--pub", type=Path, required=True, help="a fresh clone to publish from")
     ap.add_argument("--repo", type=Path, required=True, help="holds published/paper now")
-    ap.add_argument("--note", required=True, help="how the 9th segment ran (load, commit)")
+    ap.add_argument("--note", required=True, help="how the run went (commit, load, pieces)")
     ap.add_argument("--redraw", action="store_true",
                     help="re-execute delay_sweep's notebook in PUB (its figure and HTML drawn "
                          "by PUB's presentation code from the run's verdict file)")

@@ -51,7 +51,6 @@ def test_rule_cpu_sums_benchmark_files_per_rule(tmp_path):
     """Jobs, wall and CPU per rule from Snakemake's benchmark TSVs, the scale-free fetch_data
     folder included; a CPU never sampled (NA) counts in jobs and wall, not CPU; files older
     than the run are left out."""
-
     head = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
     bench = tmp_path / "logs" / "quick" / "bench"
     for rule, name, wall, cpu in (("simulate_shard", "a_1-of-2", 10.0, "9.5"),
@@ -91,8 +90,6 @@ def test_the_published_landing_page_links_its_committed_figures(tmp_path):
     """The publication's page links the PNGs it publishes (tens of kB, not megabytes of
     base64 in git); apart from the images' src it is the page the pipeline writes, and
     check_published names an embedded page and a link to a figure that is not there."""
-
-
     cfg = load_config(ROOT / "config" / "config.yaml")
     pub = tmp_path / "published" / "paper"
     shutil.copytree(ROOT / "published" / "paper", pub)
@@ -141,9 +138,6 @@ def test_relink_rewrites_the_page_and_refuses_a_missing_publication(tmp_path, mo
                                                                      capsys):
     """``python -m clipasgd.publish --relink SCALE``: the cheap mend check_published names
     (no pipeline run, no data); a scale with nothing published is an error naming it."""
-
-
-
     pub = tmp_path / "published" / "paper"
     shutil.copytree(ROOT / "published" / "paper", pub)
     page = pub / "data" / "paper" / "index.html"
