@@ -28,6 +28,7 @@ from .noise import Gaussian, Noise, NoNoise, Pareto, StudentT, SubWeibull
 from .problems import HeterogeneousQuadratic, Logistic, NonConvex, Quadratic
 from .problems.base import Problem
 from .updates import Transform, chain, clip, delay_adaptive, drop_stale, scale
+from .warmup import warming
 
 __all__ = ["LoweredProblem", "LoweredNoise", "LoweredRule", "KernelPlan", "Lowered", "lower",
            "run"]
@@ -177,7 +178,8 @@ def run(lowered: Lowered, plan: Any, rng: np.random.Generator, x_start: np.ndarr
         stop_when_hit: bool) -> tuple:
     """Run the numba kernel on the engine's CSR ``plan``; returns ``(metrics (7, K, R), hit
     (E, R), diverged_at (R,), virtual_max (R,), clip counts (R,), jobs sent)``."""
-    from .kernel import run_loop  # numba loads on first use only
+    with warming():  # numba loads on first use only
+        from .kernel import run_loop
 
     return run_loop(rng, lowered.problem, lowered.noise, lowered.rule, kernel_plan(plan),
                     np.ascontiguousarray(x_start, dtype=float), int(R), int(T), int(C),

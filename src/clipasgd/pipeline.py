@@ -620,23 +620,36 @@ def _stages(target: dict, measured: dict) -> float | None:
     return _stage_size(target) / size if size > 0 else None
 
 
-def _stamps(root: Path, scale: str, claim: str, folder: str = "parts") -> dict[str, float]:
+def _stamps(root: Path, scale: str, claim: str, folder: str = "parts",
+            own: bool | None = False) -> dict[str, float]:
     """CPU seconds (wall where a stamp predates them) per grid point key in the part stamps
-    of ``data/<scale>/<claim>/<folder>`` (every stage's points: each is cached there)."""
+    of ``data/<scale>/<claim>/<folder>`` (every stage's points: each is cached there);
+    ``own``: less the process's warm-up paid inside the point (``warmup_cpu_seconds``,
+    :mod:`clipasgd.warmup`; none in stamps older than that field), ``own=None``: that
+    warm-up alone."""
     out = {}
     for stamp in (root / "data" / scale / claim).glob(f"{folder}/*.done.json"):
         done, _ = read_stamp(stamp, ())
         value = done.get("cpu_seconds", done.get("seconds")) if done else None
         if value is not None:
-            out[stamp.name.removesuffix(".done.json")] = float(value)
+            warm = float(done.get("warmup_cpu_seconds", 0.0))
+            out[stamp.name.removesuffix(".done.json")] = (
+                warm if own is None else float(value) - warm * own)
     return out
 
 
-def _ablation_seconds(root: Path, scale: str, claim: str) -> float:
-    """CPU seconds in the part stamps of a claim's ablations (``ablation-*/parts``)."""
+def _ablation_seconds(root: Path, scale: str, claim: str, own: bool | None = False) -> float:
+    """CPU seconds in the part stamps of a claim's ablations (``ablation-*/parts``; ``own``
+    as in :func:`_stamps`)."""
     folders = (root / "data" / scale / claim).glob("ablation-*/parts")
-    return sum(sum(_stamps(root, scale, claim, f"{f.parent.name}/parts").values())
+    return sum(sum(_stamps(root, scale, claim, f"{f.parent.name}/parts", own).values())
                for f in folders)
+
+
+def _warmup(root: Path, scale: str, claim: str) -> float:
+    """The warm-up CPU seconds stamped for a claim at ``scale``, its ablations' included."""
+    return (sum(_stamps(root, scale, claim, own=None).values())
+            + _ablation_seconds(root, scale, claim, own=None))
 
 
 def _measured(root: Path, scale: str, claim: str) -> float:
@@ -687,7 +700,10 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
     largest other scale with stamps is the reference: its first-grid points at their mean
     and its later points (later stages, grids built from the first one's tables; grown with
     the stage sizes, else with the first grid's size), both scaled by :func:`_work`, then
-    its ablations at their share of the claim's CPU there. A pilot (first-grid points
+    its ablations at their share of the claim's CPU there. Each point counts its own
+    CPU, less the process's warm-up paid inside it (:mod:`clipasgd.warmup`: a shard's
+    first point carries it, a third of a quick figure grid), and the reference's warm-up
+    is added once per shard job (not scaled by the work). A pilot (first-grid points
     already stamped at ``scale``: one shard run first) replaces :func:`_work` by its mean
     over the reference's where :func:`_pilot_mean` accepts it. Never less than stamped."""
     ccfg = claim_config(cfg, claim, scale)
@@ -698,10 +714,10 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
     so_far = _measured(root, scale, claim)
     if _finished(root, scale, claim, ccfg):
         return len(first), scale, so_far
-    pilot = [v for k, v in _stamps(root, scale, claim).items() if k in first]
+    pilot = [v for k, v in _stamps(root, scale, claim, own=True).items() if k in first]
     pilot_mean = _pilot_mean(pilot)
     for at in [s for s in reversed(cfg["scales"]) if s != scale]:
-        secs = _stamps(root, at, claim)
+        secs = _stamps(root, at, claim, own=True)
         if not secs:
             continue
         mcfg = claim_config(cfg, claim, at)
@@ -716,8 +732,9 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
             work, where = pilot_mean / mean, f"{len(pilot)} {scale}+{at}"
         elif pilot:
             where = f"{at} (pilot unused)"
-        ablations = _ablation_seconds(root, at, claim) / spent if spent > 0 else 0.0
-        total = (len(first) * mean + later * grow) * work * (1 + ablations)
+        ablations = _ablation_seconds(root, at, claim, True) / spent if spent > 0 else 0.0
+        warm = _warmup(root, at, claim) * shard_count(cfg, scale) / shard_count(cfg, at)
+        total = (len(first) * mean + later * grow) * work * (1 + ablations) + warm
         return len(first), where, max(so_far, total)
     if pilot_mean is not None:  # nothing else measured: the pilot's mean, no later stage
         partial = _stage_size(ccfg) > 0 or bool(needed_ablations(claim))
@@ -782,7 +799,9 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
                  "stages and ablations left out, a lower bound: run quick first). "
                  "Otherwise work per point scales with "
                  f"{', '.join(WORK_KEYS)} (divided by {', '.join(PER_KEYS)}) wherever the "
-                 "section sets them: an upper bound for the real-data claims. Wall time is about "
+                 "section sets them: an upper bound for the real-data claims. A point's CPU is "
+                 "taken less the warm-up its process paid inside it (loading numba, a data set, "
+                 "evaluation features), which is added once per shard job. Wall time is about "
                  "core-hours / cores while shards outnumber cores.")
     write_json(root / "data" / scale / ESTIMATE_FILE,
                {"scale": scale, "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

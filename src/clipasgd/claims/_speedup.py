@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from ..time_to_target import (
     tune,
     tuning_medians,
 )
+from ..warmup import warm_cache
 from .base import (
     Ablation,
     Arm,
@@ -72,7 +72,7 @@ def _points(phase: str, D: float, s: Setting, n_seeds: int) -> list[dict]:
              "D": D, **s.columns()} for i in range(n_seeds)]
 
 
-@lru_cache(maxsize=4)
+@warm_cache(maxsize=4)
 def _problem(spec: str):
     return make_problem(**json.loads(spec))
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import warmup
 from ..algorithms import Algorithm, make_algorithm
 from ..engine import DEFAULT_ENGINE
 from ..problems import make_problem
@@ -381,7 +382,9 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
     (possibly interrupted) run finished it with the same settings and the same package
     code: resumption without stale results. The stamp (written last) records each
     table's SHA-256 and row count, and ``note()`` (called after the run) if given; a part
-    that fails that check is recomputed, with a message."""
+    that fails that check is recomputed, with a message. ``cpu_seconds`` includes the
+    process's warm-up paid inside this point, also recorded alone
+    (``warmup_cpu_seconds``, :mod:`clipasgd.warmup`)."""
     parts = Path(out) / "parts"
     stamp_path = parts / f"{key}.done.json"
     digest = config_hash(with_inputs({"point": point, "code": code_fingerprint()}))
@@ -395,7 +398,7 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
                 return tables
             (progress or _stderr)(f"grid point {key}: part files in {parts} do not match "
                                   "their stamp (damaged or edited): recomputing")
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu, warm = time.perf_counter(), time.process_time(), warmup.spent()
     tables = run()
     files = {}
     for name, frame in tables.items():
@@ -405,6 +408,7 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
     write_json(stamp_path, {"hash": digest, "tables": sorted(tables), "files": files,
                             "seconds": round(time.perf_counter() - start, 3),
                             "cpu_seconds": round(time.process_time() - cpu, 3),
+                            "warmup_cpu_seconds": round(warmup.spent() - warm, 3),
                             **(note() if note is not None else {})})
     return tables
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from clipasgd import datasets
 from clipasgd.problems.logistic import SPLITS, split_indices
 from clipasgd.problems.network import Shards, SoftmaxNetwork
 from clipasgd.problems.quadratic import check_float, check_int
+from clipasgd.warmup import warm_cache
 
 SOURCES = ("auto", "synthetic")
 
@@ -49,7 +49,7 @@ def pixel_moments(x: np.ndarray, chunk: int = 4096) -> tuple[float, float]:
     return float(Fraction(s1, 255 * n)), float(np.sqrt(float(var)))
 
 
-@lru_cache(maxsize=2)
+@warm_cache(maxsize=2)
 def prepared(source: str, data_dir: str) -> Prepared:
     """The data set of ``source`` with its standardisation, built once per process."""
     data = (datasets.synthetic_fashion() if source == "synthetic" else

@@ -25,6 +25,7 @@ import numpy as np
 
 from clipasgd.problems.base import IntOrArray, Problem
 from clipasgd.problems.quadratic import check_int, part_index
+from clipasgd.warmup import warming
 
 CHUNK = 2048  # samples per block in full passes (bounds memory)
 DTYPES = ("float64", "float32")
@@ -189,7 +190,8 @@ class SoftmaxNetwork(Problem):
         key = idx.tobytes()
         cached = getattr(self, "_eval_cache", None)
         if cached is None or cached[0] != key:
-            feats = [self._features(np.empty((1, 0), dtype=self._ft), b) for b in blocks]
+            with warming():  # once per process and evaluation set
+                feats = [self._features(np.empty((1, 0), dtype=self._ft), b) for b in blocks]
             for f in feats:
                 f.flags.writeable = False
             cached = self._eval_cache = (key, feats)

@@ -15,20 +15,19 @@ cuts a random permutation of all training samples.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from clipasgd import datasets
 from clipasgd.problems.logistic import split_indices
 from clipasgd.problems.network import Shards, SoftmaxNetwork
 from clipasgd.problems.quadratic import check_float, check_int
+from clipasgd.warmup import warm_cache
 
 SOURCES = ("auto", "synthetic")
 SPLITS = ("iid", "role")
 
 
-@lru_cache(maxsize=2)
+@warm_cache(maxsize=2)
 def _roles(source: str, data_dir: str) -> dict[str, str]:
     texts = (datasets.synthetic_shakespeare() if source == "synthetic"
              else datasets.load_shakespeare(datasets.require("shakespeare", data_dir)))

@@ -1,0 +1,59 @@
+"""CPU a process spends once, on its first use of something: loading the numba kernel,
+reading a data set, an evaluation set's input features.
+
+A shard job pays it inside whichever grid point comes first, so that point's stamp reads
+1-2 CPU-s more than its own work (at quick scale about a third of a figure claim's first
+grid). :func:`clipasgd.claims.base.cached_point` records the part spent here in each
+stamp (``warmup_cpu_seconds``), and the estimate scales a point's own work, not the
+warm-up, to a larger scale.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
+
+__all__ = ["spent", "warm_cache", "warming"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_state = {"depth": 0, "cpu": 0.0}
+
+
+def spent() -> float:
+    """CPU seconds this process has spent warming up so far."""
+    return _state["cpu"]
+
+
+@contextmanager
+def warming() -> Iterator[None]:
+    """Count the CPU of the block as warm-up (a block inside another counts once)."""
+    outer = _state["depth"] == 0
+    _state["depth"] += 1
+    start = time.process_time()
+    try:
+        yield
+    finally:
+        _state["depth"] -= 1
+        if outer:
+            _state["cpu"] += time.process_time() - start
+
+
+def warm_cache(maxsize: int) -> Callable[[F], F]:
+    """``functools.lru_cache(maxsize)`` whose misses (the first call with an argument)
+    count as warm-up."""
+    def wrap(fn: F) -> F:
+        cached = lru_cache(maxsize=maxsize)(fn)
+
+        @wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with warming():
+                return cached(*args, **kwargs)
+
+        call.cache_info = cached.cache_info  # type: ignore[attr-defined]
+        call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        return call  # type: ignore[return-value]
+    return wrap

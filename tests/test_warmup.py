@@ -1,0 +1,109 @@
+"""A process's warm-up (numba, data sets, evaluation features) is recorded apart from a grid
+point's own work, and the estimate scales only the latter."""
+
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from clipasgd import pipeline, warmup
+from clipasgd.claims import base
+from clipasgd.pipeline import claim_config, load_config
+
+CONFIG, SCHEMA = "config/config.yaml", "config/config.schema.json"
+
+
+def _burn(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_warming_counts_a_nested_block_once():
+    before = warmup.spent()
+    with warmup.warming():
+        _burn(0.05)
+        with warmup.warming():
+            _burn(0.05)
+    assert 0.1 <= warmup.spent() - before < 0.2
+
+
+def test_warm_cache_counts_its_first_call_and_caches():
+    calls = []
+
+    @warmup.warm_cache(maxsize=2)
+    def load(name: str) -> str:
+        calls.append(name)
+        _burn(0.1)
+        return name.upper()
+
+    before = warmup.spent()
+    assert load("a") == "A" and load("a") == "A"
+    assert calls == ["a"] and load.cache_info().hits == 1
+    assert 0.1 <= warmup.spent() - before < 0.15  # the hit costs microseconds
+
+
+def test_cached_point_stamps_the_warmup_paid_inside_the_point(tmp_path):
+    """The first point pays the warm-up (in its cpu_seconds too), the second does not."""
+    @warmup.warm_cache(maxsize=1)
+    def data() -> int:
+        _burn(0.2)
+        return 1
+
+    def run() -> dict:
+        _burn(0.05)
+        return {"t": pd.DataFrame({"x": [data()]})}
+
+    for key in ("p0", "p1"):
+        base.cached_point(tmp_path, key, {"key": key}, run)
+    first, second = (json.loads((tmp_path / "parts" / f"{k}.done.json").read_text())
+                     for k in ("p0", "p1"))
+    assert 0.2 <= first["warmup_cpu_seconds"] <= first["cpu_seconds"]
+    assert first["cpu_seconds"] - first["warmup_cpu_seconds"] == pytest.approx(0.05, abs=0.04)
+    assert second["warmup_cpu_seconds"] < 0.01 <= second["cpu_seconds"]
+
+
+def _stamp(parts, key, cpu, warm=None):
+    parts.mkdir(parents=True, exist_ok=True)
+    extra = {} if warm is None else {"warmup_cpu_seconds": warm}
+    (parts / f"{key}.done.json").write_text(json.dumps({"cpu_seconds": cpu, **extra}))
+
+
+def test_estimate_scales_a_points_own_work_and_adds_warmup_per_shard(tmp_path):
+    """Known answer: the first point of each of quick's shards carries 1 s of warm-up on
+    top of 2 s of work. Paper costs the work scaled, plus 1 s per paper shard job; the
+    same stamps without the field read the warm-up as work (the old model)."""
+    cfg = load_config(CONFIG, SCHEMA)
+    quick, paper = (claim_config(cfg, "tau_max", s) for s in ("quick", "paper"))
+    first = [p["key"] for p in pipeline.plan_points(quick, "tau_max")]
+    n_paper = len(pipeline.plan_points(paper, "tau_max"))
+    shards = {s: pipeline.shard_count(cfg, s) for s in ("quick", "paper")}
+    assert len(first) >= shards["quick"]  # every quick shard owns a point
+    parts = tmp_path / "data" / "quick" / "tau_max" / "parts"
+    firsts = {key for i, key in enumerate(first) if i < shards["quick"]}
+    for key in first:
+        _stamp(parts, key, 3.0 if key in firsts else 2.0, 1.0 if key in firsts else 0.0)
+    work = pipeline._work(paper, quick)
+    expect = n_paper * 2.0 * work + shards["quick"] * 1.0 * shards["paper"] / shards["quick"]
+    assert pipeline._predict(cfg, "tau_max", "paper", tmp_path)[2] == pytest.approx(expect)
+    for key in first:  # stamps from before the field: the warm-up reads as work
+        _stamp(parts, key, 3.0 if key in firsts else 2.0)
+    mean = (2.0 * len(first) + len(firsts)) / len(first)
+    assert pipeline._predict(cfg, "tau_max", "paper", tmp_path)[2] == pytest.approx(
+        n_paper * mean * work)
+
+
+def test_a_pilot_is_read_less_its_warmup(tmp_path):
+    """A pilot's mean per point is its own work: 40 s each, one of them with 30 s of
+    warm-up on top, against quick's 10 s points."""
+    cfg = load_config(CONFIG, SCHEMA)
+    quick, paper = (claim_config(cfg, "tau_max", s) for s in ("quick", "paper"))
+    for key in (p["key"] for p in pipeline.plan_points(quick, "tau_max")):
+        _stamp(tmp_path / "data" / "quick" / "tau_max" / "parts", key, 10.0, 0.0)
+    first_p = [p["key"] for p in pipeline.plan_points(paper, "tau_max")]
+    for i, key in enumerate(first_p[:3]):
+        _stamp(tmp_path / "data" / "paper" / "tau_max" / "parts", key,
+               70.0 if i == 0 else 40.0, 30.0 if i == 0 else 0.0)
+    n, where, secs = pipeline._predict(cfg, "tau_max", "paper", tmp_path)
+    assert where == "3 paper+quick" and secs == pytest.approx(len(first_p) * 40.0)
