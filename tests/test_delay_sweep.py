@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clipasgd.claims.delay_sweep import growth, run_rows
+from clipasgd.claims.delay_sweep import PAPER_FRESH_SEEDS, growth, run_rows
+from clipasgd.pipeline import claim_config, load_config
 
 CFG = {"ratio_margin": 1.5, "slope_margin": 0.2, "alpha": 0.05, "reference_D": [1]}
 GRID = (1.0, 2.0, 4.0, 8.0, 16.0)
@@ -100,3 +101,11 @@ def test_grid_end_ties_read_the_problems_own_selection_at_select_D(tmp_path):
     assert at_grid_edge(chosen, pc, _tuning_medians(tmp_path, pc, "b"))[0]["tied"] is False
     (tmp_path / "select.csv").unlink()
     assert _tuning_medians(tmp_path, pc, "a") is None
+
+
+def test_the_decisive_seed_count_named_in_verdicts_is_the_configs_paper_scale():
+    """The verdict says "pre-registered: paper scale (N fresh seeds ...)" and calls a run
+    with fewer seeds' intervals wider: N must be the paper scale's config value."""
+    cfg = load_config("config/config.yaml", "config/config.schema.json")
+    assert claim_config(cfg, "delay_sweep", "paper")["fresh_seeds"] == PAPER_FRESH_SEEDS
+    assert claim_config(cfg, "delay_sweep", "quick")["fresh_seeds"] < PAPER_FRESH_SEEDS
