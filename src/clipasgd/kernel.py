@@ -28,8 +28,11 @@ from .lowering import (
     SUBWEIBULL,
 )
 from .results import METRIC_COLUMNS
+from .warmup import watch_numba
 
 __all__ = ["run_loop"]
+
+watch_numba()  # the kernel's first calls load its machine code: a process's warm-up
 
 N_METRICS = len(METRIC_COLUMNS)  # rec[0..6]: gn, avg, gmin, subopt, clip, vdist, vmax
 

@@ -19,8 +19,11 @@ import numpy as np
 from numba import njit
 
 from .compute_times import ComputeTimes, TraceTimes
+from .warmup import watch_numba
 
 __all__ = ["Draws", "run_algorithm1", "run_algorithm2", "DONE", "REFILL"]
+
+watch_numba()  # the kernels' first calls load their machine code: a process's warm-up
 
 DONE, REFILL = -1, -2  # kernel status; a status >= 0 names a worker whose trace ran out
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .compute_times import ComputeTimes, TraceTimes
+from .warmup import warming
 
 __all__ = ["Schedule", "algorithm1", "algorithm2", "algorithm1_reference",
            "algorithm2_reference", "synchronous", "from_delays", "mva_time_per_call",
@@ -93,7 +94,8 @@ def algorithm1(times: Times, T: int, rng: np.random.Generator | None = None) -> 
 
     Ties in finish time go to the lower worker index.
     """
-    from .schedule_kernels import Draws, run_algorithm1  # numba loads on first use only
+    with warming():  # numba loads on first use only
+        from .schedule_kernels import Draws, run_algorithm1
 
     T = _check_events(T)
     draws = Draws(times, rng if rng is not None else np.random.default_rng(0))
@@ -109,7 +111,8 @@ def algorithm2(times: Times, T: int, rng: np.random.Generator | None = None,
     (job ``j`` to worker ``j mod n``). A job's compute time is drawn when its
     worker starts it.
     """
-    from .schedule_kernels import Draws, run_algorithm2
+    with warming():
+        from .schedule_kernels import Draws, run_algorithm2
 
     T = _check_events(T)
     rng = rng if rng is not None else np.random.default_rng(0)
