@@ -142,3 +142,31 @@ def test_a_fresh_process_counts_numbas_loading_as_warmup():
     (first, warm1), (second, warm2) = json.loads(done.stdout.splitlines()[-1])
     assert warm2 < 1e-3  # the cached import statement: microseconds
     assert warm1 >= 0.8 * (first - second) > 0
+
+
+def test_a_pilot_over_several_problems_is_read_per_problem(tmp_path, monkeypatch):
+    """Known answer: quick's fig2 points cost 1 s and fig3's 3 s; at paper every point
+    costs 10x, and the pilot holds 5 fig2 points and 3 fig3 points (not the grid's mix).
+    Read per problem, the work is 10x; pooled, it would read 17.5 / 2 = 8.75x."""
+    cfg = load_config(CONFIG, SCHEMA)
+    monkeypatch.setattr(pipeline, "_missing_data", lambda ccfg: None)  # no data fetch
+    quick, paper = (pipeline.plan_points(claim_config(cfg, "delay_sweep", s), "delay_sweep")
+                    for s in ("quick", "paper"))
+    cost = {"fig2": 1.0, "fig3": 3.0}
+    for p in quick:
+        _stamp(tmp_path / "data/quick/delay_sweep/parts", p["key"], cost[p["problem_name"]], 0)
+    assert {p["problem_name"] for p in quick} == set(cost)
+    assert sum(p["problem_name"] == "fig2" for p in quick) * 2 == len(quick)  # half each
+    pilot = [p for p in paper if p["problem_name"] == "fig2"][:5] + [
+        p for p in paper if p["problem_name"] == "fig3"][:3]
+    for p in pilot:
+        _stamp(tmp_path / "data/paper/delay_sweep/parts", p["key"],
+               10 * cost[p["problem_name"]], 0)
+    n, where, secs = pipeline._predict(cfg, "delay_sweep", "paper", tmp_path)
+    assert where == "8 paper+quick"
+    assert secs == pytest.approx(len(paper) * 2.0 * 10)
+    pooled = (5 * 10 + 3 * 30) / 8 / 2.0
+    assert pooled == pytest.approx(8.75) and secs != pytest.approx(len(paper) * 2.0 * pooled)
+    for p in pilot[5:]:  # a problem missing from the pilot: the pilot is not used
+        (tmp_path / "data/paper/delay_sweep/parts" / f"{p['key']}.done.json").unlink()
+    assert pipeline._predict(cfg, "delay_sweep", "paper", tmp_path)[1] == "quick (pilot unused)"

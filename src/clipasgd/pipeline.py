@@ -691,6 +691,35 @@ def _pilot_mean(pilot: list[float]) -> float | None:
     return mean if mean > 0 and sd <= PILOT_MAX_CV * mean else None
 
 
+STRATUM = "problem_name"  # a grid over several problems: a pilot is read per problem
+
+
+def _strata(points: list[dict]) -> dict[str, str]:
+    """Each grid point's stratum by key: its problem where the grid spans several."""
+    return {p["key"]: str(p.get(STRATUM, "")) for p in points}
+
+
+def _pilot_ratio(pilot: dict[str, float], head: dict[str, float], strata: dict[str, str]
+                 ) -> float | None:
+    """The pilot's mean per point over the reference's first-grid mean, per stratum,
+    weighted by the stratum's share of the reference's CPU; None unless :func:`_pilot_mean`
+    accepts the pilot of every stratum. A pilot is the slice one shard ran first, and its
+    mix of problems need not be the grid's (delay_sweep's first 29 paper points: 21 of
+    fig2's and 8 of fig3's, which cost 2.2x as much; pooled, the pilot read the grid
+    cheap)."""
+    total = sum(head.values())
+    if total <= 0:
+        return None
+    ratio = 0.0
+    for s in sorted({strata.get(k, "") for k in head}):
+        ref = [v for k, v in head.items() if strata.get(k, "") == s]
+        mean = _pilot_mean([v for k, v in pilot.items() if strata.get(k, "") == s])
+        if mean is None or sum(ref) <= 0:
+            return None
+        ratio += sum(ref) / total * mean / (sum(ref) / len(ref))
+    return ratio
+
+
 def _predict(cfg: dict, claim: str, scale: str, root: Path
              ) -> tuple[int, str, float] | str:
     """``(first-grid points, where measured, predicted CPU seconds)`` of a claim, or the
@@ -705,31 +734,34 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
     first point carries it, a third of a quick figure grid), and the reference's warm-up
     is added once per shard job (not scaled by the work). A pilot (first-grid points
     already stamped at ``scale``: one shard run first) replaces :func:`_work` by its mean
-    over the reference's where :func:`_pilot_mean` accepts it. Never less than stamped."""
+    over the reference's (per problem, :func:`_pilot_ratio`) where :func:`_pilot_mean`
+    accepts it. Never less than stamped."""
     ccfg = claim_config(cfg, claim, scale)
     why = _missing_data(ccfg)
     if why:
         return why
-    first = {p["key"] for p in plan_points(ccfg, claim)}
+    first = _strata(plan_points(ccfg, claim))
     so_far = _measured(root, scale, claim)
     if _finished(root, scale, claim, ccfg):
         return len(first), scale, so_far
-    pilot = [v for k, v in _stamps(root, scale, claim, own=True).items() if k in first]
-    pilot_mean = _pilot_mean(pilot)
+    pilot = {k: v for k, v in _stamps(root, scale, claim, own=True).items() if k in first}
+    pilot_mean = _pilot_mean(list(pilot.values()))
     for at in [s for s in reversed(cfg["scales"]) if s != scale]:
         secs = _stamps(root, at, claim, own=True)
         if not secs:
             continue
         mcfg = claim_config(cfg, claim, at)
-        mine = {p["key"] for p in plan_points(mcfg, claim)}
-        head = [v for k, v in secs.items() if k in mine]
+        mine = _strata(plan_points(mcfg, claim))
+        head = {k: v for k, v in secs.items() if k in mine}
         later = sum(v for k, v in secs.items() if k not in mine) if head else 0.0
-        head = head or list(secs.values())  # stamps of an older grid: all count as first
+        strata = {**first, **mine} if head else {}  # an older grid's stamps: all are first
+        head = head or secs
         grow = _stages(ccfg, mcfg) or (len(first) / len(mine) if mine else 1.0)
-        mean, spent = sum(head) / len(head), sum(secs.values())
+        mean, spent = sum(head.values()) / len(head), sum(secs.values())
         work, where = _work(ccfg, mcfg), at
-        if pilot_mean is not None and mean > 0:
-            work, where = pilot_mean / mean, f"{len(pilot)} {scale}+{at}"
+        ratio = _pilot_ratio(pilot, head, strata)
+        if ratio is not None:
+            work, where = ratio, f"{len(pilot)} {scale}+{at}"
         elif pilot:
             where = f"{at} (pilot unused)"
         ablations = _ablation_seconds(root, at, claim, True) / spent if spent > 0 else 0.0
