@@ -11,7 +11,9 @@ Run from a clone that has run quick scale at 2527dd2 or later (its stamps carry
 * delay_sweep also with its 29-point pilot: the first 29 first-grid points the paper run
   in ``--paper-run`` stamped (by modification time), as recorded in session 26's
   ``estimate_delay_sweep_paper_pilot_s26.txt``, its mean read pooled (before) and per
-  problem (``pipeline._pilot_ratio``).
+  problem (``pipeline._pilot_means``); "pooled" reads every point as one problem, in the
+  quick-alone prediction too. The pilot's paper stamps (d74df03) carry no warm-up field:
+  only quick's warm-up is taken apart.
 
 delay_sweep's paper run was measured on this host; the other claims' on the earlier,
 faster one, against predictions from that host's quick stamps (README, "Checked against
@@ -67,6 +69,7 @@ def main() -> None:
     quick = {c: pipeline._measured(args.quick, "quick", c) for c in registry.SIMULATED}
     print(f"{'claim':<20} {'quick CPU-s':>11} {'warm-up':>8} {'old pred':>9} {'new pred':>9}"
           f" {'old/new':>7} {'measured/new':>12}")
+    there = {"old": 0.0, "new": 0.0, "measured": 0.0, "in_old": 0, "in_new": 0}
     for claim in registry.SIMULATED:
         got = {k: pipeline._predict(cfg, claim, "paper", r) for k, r in roots.items()}
         if any(isinstance(v, str) for v in got.values()):
@@ -79,10 +82,20 @@ def main() -> None:
         elif claim in EARLIER:
             m, p = EARLIER[claim]
             ratio, how = m / p * old / new, f"{m / p:.2f} there x {old / new:.2f}"
+            there["measured"] += m
+            there["old"] += p
+            there["new"] += p * new / old
+            there["in_old"] += abs(m / p - 1) <= 0.25
+            there["in_new"] += abs(ratio - 1) <= 0.25
         else:
             ratio, how = float("nan"), "not measured"
         print(f"{claim:<20} {quick[claim]:>11.1f} {warm[claim]:>8.1f} {old:>9.0f} {new:>9.0f}"
               f" {old / new:>7.2f} {ratio:>12.2f}  ({how})")
+    print(f"the {len(EARLIER)} claims measured on the earlier host: measured / predicted "
+          f"{there['measured']:.0f} / {there['old']:.0f} = "
+          f"{there['measured'] / there['old']:.2f} before, {there['measured']:.0f} / "
+          f"{there['new']:.0f} = {there['measured'] / there['new']:.2f} now (derived); "
+          f"within 25%: {there['in_old']} before, {there['in_new']} now")
     # delay_sweep with its pilot: the first points the paper run stamped
     parts = args.paper_run / "data/paper/delay_sweep/parts"
     first = {p["key"] for p in pipeline.plan_points(
@@ -97,14 +110,16 @@ def main() -> None:
         dst.mkdir(parents=True, exist_ok=True)
         for s in stamps:
             shutil.copy(s, dst / s.name)
-        for read in ("pooled", "per problem"):  # the pilot's mean over all its points
-            pipeline._strata = (per_problem if read == "per problem" else
-                                lambda points: {p["key"]: "" for p in points})
-            n, where, secs = pipeline._predict(cfg, "delay_sweep", "paper", root)
-            print(f"delay_sweep with the pilot ({where}), {name} model, pilot {read}: "
+        for read in ("pooled", "per problem"):  # pooled: one stratum for every point
+            try:
+                pipeline._strata = (per_problem if read == "per problem" else
+                                    lambda points: {p["key"]: "" for p in points})
+                n, where, secs = pipeline._predict(cfg, "delay_sweep", "paper", root)
+            finally:
+                pipeline._strata = per_problem
+            print(f"delay_sweep with the pilot ({where}), {name} model, {read}: "
                   f"{secs / 3600:.2f} core-hours; measured {measured / 3600:.2f}: "
                   f"measured / predicted {measured / secs:.2f}")
-    pipeline._strata = per_problem
     shutil.rmtree(tmp)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clipasgd.claims.delay_sweep import PAPER_FRESH_SEEDS, growth, run_rows
+from clipasgd.claims.delay_sweep import PAPER_FRESH_SEEDS, decisive_at, growth, run_rows
 from clipasgd.pipeline import claim_config, load_config
 
 CFG = {"ratio_margin": 1.5, "slope_margin": 0.2, "alpha": 0.05, "reference_D": [1]}
@@ -109,3 +109,5 @@ def test_the_decisive_seed_count_named_in_verdicts_is_the_configs_paper_scale():
     cfg = load_config("config/config.yaml", "config/config.schema.json")
     assert claim_config(cfg, "delay_sweep", "paper")["fresh_seeds"] == PAPER_FRESH_SEEDS
     assert claim_config(cfg, "delay_sweep", "quick")["fresh_seeds"] < PAPER_FRESH_SEEDS
+    assert decisive_at(PAPER_FRESH_SEEDS).endswith(f"this run: {PAPER_FRESH_SEEDS} fresh seeds")
+    assert decisive_at(10).endswith("this run: 10 fresh seeds (wider intervals)")

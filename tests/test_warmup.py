@@ -1,6 +1,7 @@
 """A process's warm-up (numba, data sets, evaluation features) is recorded apart from a grid
 point's own work, and the estimate scales only the latter."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -10,8 +11,9 @@ import pandas as pd
 import pytest
 
 from clipasgd import pipeline, warmup
-from clipasgd.claims import base
+from clipasgd.claims import _speedup, base
 from clipasgd.pipeline import claim_config, load_config
+from clipasgd.problems import make_problem, network
 
 CONFIG, SCHEMA = "config/config.yaml", "config/config.schema.json"
 
@@ -145,28 +147,69 @@ def test_a_fresh_process_counts_numbas_loading_as_warmup():
 
 
 def test_a_pilot_over_several_problems_is_read_per_problem(tmp_path, monkeypatch):
-    """Known answer: quick's fig2 points cost 1 s and fig3's 3 s; at paper every point
-    costs 10x, and the pilot holds 5 fig2 points and 3 fig3 points (not the grid's mix).
-    Read per problem, the work is 10x; pooled, it would read 17.5 / 2 = 8.75x."""
+    """Known answer: quick's fig2 points cost 1 s and fig3's 3 s (half the grid each); at
+    paper fig2's cost 10x, fig3's 20x, and the pilot holds 5 fig2 and 3 fig3 points (not
+    the grid's mix, which is not quick's either). The first grid costs each problem's
+    paper points at the pilot's mean for it; the later points (a fresh-stage point) scale
+    by 17.5x, the ratios weighted by the problems' shares of quick's CPU (12 and 36 s); an
+    ablation's own CPU is its share of the claim's, its warm-up added per shard job."""
     cfg = load_config(CONFIG, SCHEMA)
     monkeypatch.setattr(pipeline, "_missing_data", lambda ccfg: None)  # no data fetch
-    quick, paper = (pipeline.plan_points(claim_config(cfg, "delay_sweep", s), "delay_sweep")
-                    for s in ("quick", "paper"))
-    cost = {"fig2": 1.0, "fig3": 3.0}
+    qcfg, pcfg = (claim_config(cfg, "delay_sweep", s) for s in ("quick", "paper"))
+    quick, paper = (pipeline.plan_points(c, "delay_sweep") for c in (qcfg, pcfg))
+    cost, ratio = {"fig2": 1.0, "fig3": 3.0}, {"fig2": 10.0, "fig3": 20.0}
+    q = tmp_path / "data/quick/delay_sweep"
     for p in quick:
-        _stamp(tmp_path / "data/quick/delay_sweep/parts", p["key"], cost[p["problem_name"]], 0)
-    assert {p["problem_name"] for p in quick} == set(cost)
-    assert sum(p["problem_name"] == "fig2" for p in quick) * 2 == len(quick)  # half each
+        _stamp(q / "parts", p["key"], cost[p["problem_name"]], 0)
+    assert sum(p["problem_name"] == "fig2" for p in quick) * 2 == len(quick) == 24
+    _stamp(q / "parts", "fresh-point", 24.0, 0)
+    _stamp(q / "ablation-clipping/parts", "a0", 12.0, 2.0)
+    n2 = sum(p["problem_name"] == "fig2" for p in paper)
+    assert n2 != len(paper) - n2  # the paper grid's mix is not quick's
+    grow, work = pipeline._stages(pcfg, qcfg), pipeline._work(pcfg, qcfg)
+    shards = pipeline.shard_count(cfg, "paper") / pipeline.shard_count(cfg, "quick")
+    alone = ((n2 * 1.0 + (len(paper) - n2) * 3.0) * work + 24.0 * grow * work) * (
+        1 + 10.0 / 72.0) + 2.0 * shards  # from quick alone: each problem at its own mean
+    assert pipeline._predict(cfg, "delay_sweep", "paper", tmp_path)[2] == pytest.approx(alone)
     pilot = [p for p in paper if p["problem_name"] == "fig2"][:5] + [
         p for p in paper if p["problem_name"] == "fig3"][:3]
     for p in pilot:
-        _stamp(tmp_path / "data/paper/delay_sweep/parts", p["key"],
-               10 * cost[p["problem_name"]], 0)
+        name = p["problem_name"]
+        _stamp(tmp_path / "data/paper/delay_sweep/parts", p["key"], cost[name] * ratio[name], 0)
+    grid = n2 * 10.0 + (len(paper) - n2) * 60.0
+    later = 24.0 * grow * (12 * 10.0 + 36 * 20.0) / 48
+    expect = (grid + later) * (1 + 10.0 / 72.0) + 2.0 * shards
     n, where, secs = pipeline._predict(cfg, "delay_sweep", "paper", tmp_path)
-    assert where == "8 paper+quick"
-    assert secs == pytest.approx(len(paper) * 2.0 * 10)
-    pooled = (5 * 10 + 3 * 30) / 8 / 2.0
-    assert pooled == pytest.approx(8.75) and secs != pytest.approx(len(paper) * 2.0 * pooled)
+    assert where == "8 paper+quick" and secs == pytest.approx(expect)
+    pooled = (5 * 10.0 + 3 * 60.0) / 8  # the pilot's mean over both problems
+    assert abs(secs - len(paper) * pooled * (1 + 10.0 / 72.0)) > 0.05 * secs
     for p in pilot[5:]:  # a problem missing from the pilot: the pilot is not used
         (tmp_path / "data/paper/delay_sweep/parts" / f"{p['key']}.done.json").unlink()
     assert pipeline._predict(cfg, "delay_sweep", "paper", tmp_path)[1] == "quick (pilot unused)"
+
+
+def test_evaluation_features_and_the_figure_problems_are_counted_as_warmup(monkeypatch):
+    """The paths that fill per-process caches run inside ``warming``: an evaluation set's
+    input features (once per instance), and building a figure claim's problem (data
+    loaded) through ``warm_cache``."""
+    entered = []
+
+    @contextlib.contextmanager
+    def spy():
+        entered.append(1)
+        yield
+
+    monkeypatch.setattr(network, "warming", spy)
+    p = make_problem("fashion_mlp", source="synthetic", hidden=4, n_eval=60)
+    x = p.x0()[None, :]
+    p.evaluate(x)
+    assert len(entered) == 1
+    p.evaluate(x)  # features cached on the instance: no warm-up
+    assert len(entered) == 1
+    monkeypatch.setattr(warmup, "warming", spy)
+    spec = json.dumps({"name": "fashion_mlp", "source": "synthetic", "hidden": 5,
+                       "n_eval": 40}, sort_keys=True)
+    assert _speedup._problem(spec).hidden == 5
+    assert len(entered) == 3  # the problem's warm_cache, and its data set's inside it
+    _speedup._problem(spec)  # a hit: warming entered once, for microseconds
+    assert len(entered) == 4

@@ -28,6 +28,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 from . import claims as registry
 from .algorithms import name_of
@@ -620,36 +621,39 @@ def _stages(target: dict, measured: dict) -> float | None:
     return _stage_size(target) / size if size > 0 else None
 
 
-def _stamps(root: Path, scale: str, claim: str, folder: str = "parts",
-            own: bool | None = False) -> dict[str, float]:
+Part = Literal["all", "own", "warmup"]  # of a point's CPU: all, less warm-up, warm-up
+
+
+def _stamps(root: Path, scale: str, claim: str, folder: str = "parts", part: Part = "all"
+            ) -> dict[str, float]:
     """CPU seconds (wall where a stamp predates them) per grid point key in the part stamps
-    of ``data/<scale>/<claim>/<folder>`` (every stage's points: each is cached there);
-    ``own``: less the process's warm-up paid inside the point (``warmup_cpu_seconds``,
-    :mod:`clipasgd.warmup`; none in stamps older than that field), ``own=None``: that
-    warm-up alone."""
+    of ``data/<scale>/<claim>/<folder>`` (every stage's points: each is cached there):
+    ``part="own"`` less the process's warm-up paid inside the point
+    (``warmup_cpu_seconds``, :mod:`clipasgd.warmup`; none in stamps older than that
+    field), ``part="warmup"`` that warm-up alone."""
     out = {}
     for stamp in (root / "data" / scale / claim).glob(f"{folder}/*.done.json"):
         done, _ = read_stamp(stamp, ())
         value = done.get("cpu_seconds", done.get("seconds")) if done else None
         if value is not None:
             warm = float(done.get("warmup_cpu_seconds", 0.0))
-            out[stamp.name.removesuffix(".done.json")] = (
-                warm if own is None else float(value) - warm * own)
+            out[stamp.name.removesuffix(".done.json")] = {
+                "all": float(value), "own": float(value) - warm, "warmup": warm}[part]
     return out
 
 
-def _ablation_seconds(root: Path, scale: str, claim: str, own: bool | None = False) -> float:
-    """CPU seconds in the part stamps of a claim's ablations (``ablation-*/parts``; ``own``
+def _ablation_seconds(root: Path, scale: str, claim: str, part: Part = "all") -> float:
+    """CPU seconds in the part stamps of a claim's ablations (``ablation-*/parts``; ``part``
     as in :func:`_stamps`)."""
     folders = (root / "data" / scale / claim).glob("ablation-*/parts")
-    return sum(sum(_stamps(root, scale, claim, f"{f.parent.name}/parts", own).values())
+    return sum(sum(_stamps(root, scale, claim, f"{f.parent.name}/parts", part).values())
                for f in folders)
 
 
 def _warmup(root: Path, scale: str, claim: str) -> float:
     """The warm-up CPU seconds stamped for a claim at ``scale``, its ablations' included."""
-    return (sum(_stamps(root, scale, claim, own=None).values())
-            + _ablation_seconds(root, scale, claim, own=None))
+    return (sum(_stamps(root, scale, claim, part="warmup").values())
+            + _ablation_seconds(root, scale, claim, part="warmup"))
 
 
 def _measured(root: Path, scale: str, claim: str) -> float:
@@ -699,25 +703,28 @@ def _strata(points: list[dict]) -> dict[str, str]:
     return {p["key"]: str(p.get(STRATUM, "")) for p in points}
 
 
-def _pilot_ratio(pilot: dict[str, float], head: dict[str, float], strata: dict[str, str]
-                 ) -> float | None:
-    """The pilot's mean per point over the reference's first-grid mean, per stratum,
-    weighted by the stratum's share of the reference's CPU; None unless :func:`_pilot_mean`
-    accepts the pilot of every stratum. A pilot is the slice one shard ran first, and its
-    mix of problems need not be the grid's (delay_sweep's first 29 paper points: 21 of
-    fig2's and 8 of fig3's, which cost 2.2x as much; pooled, the pilot read the grid
-    cheap)."""
-    total = sum(head.values())
-    if total <= 0:
-        return None
-    ratio = 0.0
-    for s in sorted({strata.get(k, "") for k in head}):
-        ref = [v for k, v in head.items() if strata.get(k, "") == s]
-        mean = _pilot_mean([v for k, v in pilot.items() if strata.get(k, "") == s])
-        if mean is None or sum(ref) <= 0:
-            return None
-        ratio += sum(ref) / total * mean / (sum(ref) / len(ref))
-    return ratio
+def _by_stratum(costs: dict[str, float], strata: dict[str, str]) -> dict[str, list[float]]:
+    """Costs grouped by the stratum of their key (one group where ``strata`` is empty)."""
+    out: dict[str, list[float]] = {}
+    for key, value in costs.items():
+        out.setdefault(strata.get(key, ""), []).append(value)
+    return out
+
+
+def _pilot_means(pilot: dict[str, float], strata: dict[str, str], needed: set[str]
+                 ) -> dict[str, float] | None:
+    """The pilot's mean per point in each stratum of ``needed``, or None unless
+    :func:`_pilot_mean` accepts the pilot of every one. A pilot is the slice one shard ran
+    first, and its mix of problems need not be the grid's (delay_sweep's first 29 paper
+    points: 21 of fig2's and 8 of fig3's, which cost 2.2x as much; pooled, they read the
+    grid cheap)."""
+    groups = _by_stratum(pilot, strata)
+    means = {s: _pilot_mean(groups.get(s, [])) for s in needed}
+    return None if any(m is None for m in means.values()) else means  # type: ignore[misc]
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def _predict(cfg: dict, claim: str, scale: str, root: Path
@@ -726,16 +733,18 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
     reason it cannot be predicted.
 
     A claim gathered at ``scale`` with this config costs what its stamps say. Otherwise the
-    largest other scale with stamps is the reference: its first-grid points at their mean
+    largest other scale with stamps is the reference: the first grid's points at the
+    reference's mean for their problem (where the grid spans several, ``problem_name``)
     and its later points (later stages, grids built from the first one's tables; grown with
     the stage sizes, else with the first grid's size), both scaled by :func:`_work`, then
-    its ablations at their share of the claim's CPU there. Each point counts its own
-    CPU, less the process's warm-up paid inside it (:mod:`clipasgd.warmup`: a shard's
-    first point carries it, a third of a quick figure grid), and the reference's warm-up
-    is added once per shard job (not scaled by the work). A pilot (first-grid points
-    already stamped at ``scale``: one shard run first) replaces :func:`_work` by its mean
-    over the reference's (per problem, :func:`_pilot_ratio`) where :func:`_pilot_mean`
-    accepts it. Never less than stamped."""
+    its ablations at their share of the claim's CPU there. Each point counts its own CPU,
+    less the process's warm-up paid inside it (:mod:`clipasgd.warmup`: a shard's first
+    point carries it, a sixth to a third of a quick figure claim's first grid), and the
+    reference's warm-up is added once per shard job (not scaled by the work). A pilot
+    (first-grid points already stamped at ``scale``: one shard run first), where
+    :func:`_pilot_means` accepts it in every problem, prices the first grid at its means
+    and scales the later points by its means over the reference's, weighted by each
+    problem's share of the reference's CPU. Never less than stamped."""
     ccfg = claim_config(cfg, claim, scale)
     why = _missing_data(ccfg)
     if why:
@@ -744,34 +753,44 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
     so_far = _measured(root, scale, claim)
     if _finished(root, scale, claim, ccfg):
         return len(first), scale, so_far
-    pilot = {k: v for k, v in _stamps(root, scale, claim, own=True).items() if k in first}
-    pilot_mean = _pilot_mean(list(pilot.values()))
+    pilot = {k: v for k, v in _stamps(root, scale, claim, part="own").items() if k in first}
     for at in [s for s in reversed(cfg["scales"]) if s != scale]:
-        secs = _stamps(root, at, claim, own=True)
+        secs = _stamps(root, at, claim, part="own")
         if not secs:
             continue
         mcfg = claim_config(cfg, claim, at)
         mine = _strata(plan_points(mcfg, claim))
         head = {k: v for k, v in secs.items() if k in mine}
         later = sum(v for k, v in secs.items() if k not in mine) if head else 0.0
-        strata = {**first, **mine} if head else {}  # an older grid's stamps: all are first
-        head = head or secs
+        same = bool(head) and set(first.values()) == set(mine.values())
+        strata, ref = (first, _by_stratum(head, mine)) if same else (  # else pooled: an
+            dict.fromkeys(first, ""), {"": list((head or secs).values())})  # older grid
+        n = {s: list(strata.values()).count(s) for s in ref}
         grow = _stages(ccfg, mcfg) or (len(first) / len(mine) if mine else 1.0)
-        mean, spent = sum(head.values()) / len(head), sum(secs.values())
         work, where = _work(ccfg, mcfg), at
-        ratio = _pilot_ratio(pilot, head, strata)
-        if ratio is not None:
-            work, where = ratio, f"{len(pilot)} {scale}+{at}"
+        grid = sum(n[s] * _mean(ref[s]) for s in ref) * work
+        means = _pilot_means(pilot, strata, set(ref))
+        if means is not None:
+            grid, where = sum(n[s] * means[s] for s in ref), f"{len(pilot)} {scale}+{at}"
+            costly = [s for s in ref if sum(ref[s]) > 0]
+            if costly:
+                work = sum(sum(ref[s]) * means[s] / _mean(ref[s]) for s in costly) / sum(
+                    sum(ref[s]) for s in costly)
         elif pilot:
             where = f"{at} (pilot unused)"
-        ablations = _ablation_seconds(root, at, claim, True) / spent if spent > 0 else 0.0
+        spent = sum(secs.values())
+        ablations = _ablation_seconds(root, at, claim, "own") / spent if spent > 0 else 0.0
         warm = _warmup(root, at, claim) * shard_count(cfg, scale) / shard_count(cfg, at)
-        total = (len(first) * mean + later * grow) * work * (1 + ablations) + warm
+        total = (grid + later * grow * work) * (1 + ablations) + warm
         return len(first), where, max(so_far, total)
-    if pilot_mean is not None:  # nothing else measured: the pilot's mean, no later stage
+    means = _pilot_means(pilot, first, set(first.values()))
+    pooled = _pilot_mean(list(pilot.values()))
+    if means is not None or pooled is not None:  # nothing else measured: no later stage
+        grid = (sum(means[s] for s in first.values()) if means is not None
+                else len(first) * pooled)
         partial = _stage_size(ccfg) > 0 or bool(needed_ablations(claim))
         where = f"{len(pilot)} {scale}" + (", grid only" if partial else "")
-        return len(first), where, max(so_far, len(first) * pilot_mean)
+        return len(first), where, max(so_far, grid)
     return f"{len(first)} points, never run at any scale (run a smaller scale first)"
 
 

@@ -2,10 +2,11 @@
 reading a data set, an evaluation set's input features.
 
 A shard job pays it inside whichever grid point comes first, so that point's stamp reads
-1-2 CPU-s more than its own work (at quick scale about a third of a figure claim's first
-grid). :func:`clipasgd.claims.base.cached_point` records the part spent here in each
-stamp (``warmup_cpu_seconds``), and the estimate scales a point's own work, not the
-warm-up, to a larger scale.
+0.4-2 CPU-s more than its own work (at quick scale a sixth to a third of a figure claim's
+first grid: 15% of fig2_speedup's, 37% of delay_sweep's).
+:func:`clipasgd.claims.base.cached_point` records the part spent here in each stamp
+(``warmup_cpu_seconds``), and the estimate scales a point's own work, not the warm-up, to
+a larger scale.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def watch_numba() -> None:
 
 
 def warm_cache(maxsize: int) -> Callable[[F], F]:
-    """``functools.lru_cache(maxsize)`` whose misses (the first call with an argument)
-    count as warm-up."""
+    """``functools.lru_cache(maxsize)`` whose calls count as warm-up: a miss (the first
+    call with an argument) is the work, a hit costs about a microsecond."""
     def wrap(fn: F) -> F:
         cached = lru_cache(maxsize=maxsize)(fn)
 

@@ -217,12 +217,16 @@ def _tuning_medians(data: Path, pc: dict, name: str) -> pd.DataFrame | None:
     return med[med["D"] == pc["select_D"]]
 
 
+def decisive_at(fresh_seeds: int) -> str:
+    """Which run decides the claim, and how this one (``fresh_seeds``) compares."""
+    return (f"pre-registered: paper scale ({PAPER_FRESH_SEEDS} fresh seeds per D and "
+            f"algorithm); this run: {fresh_seeds} fresh seeds"
+            + (" (wider intervals)" if fresh_seeds < PAPER_FRESH_SEEDS else ""))
+
+
 def verdict(cfg: dict, data: Path) -> Verdict:
     tabs = read_tables(data, ("curves", "choice"))
-    n = cfg["fresh_seeds"]
-    details: dict = {"decisive_at": f"pre-registered: paper scale ({PAPER_FRESH_SEEDS} fresh "
-                                    f"seeds per D and algorithm); this run: {n} fresh seeds"
-                                    + (" (wider intervals)" if n < PAPER_FRESH_SEEDS else ""),
+    details: dict = {"decisive_at": decisive_at(cfg["fresh_seeds"]),
                      "reference_D": cfg.get("reference_D", []), "problems": {}}
     claims, controls = [], []
     for name in cfg["problems"]:

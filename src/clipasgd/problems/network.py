@@ -190,7 +190,7 @@ class SoftmaxNetwork(Problem):
         key = idx.tobytes()
         cached = getattr(self, "_eval_cache", None)
         if cached is None or cached[0] != key:
-            with warming():  # once per process and evaluation set
+            with warming():  # once per instance and evaluation set
                 feats = [self._features(np.empty((1, 0), dtype=self._ft), b) for b in blocks]
             for f in feats:
                 f.flags.writeable = False
