@@ -213,3 +213,17 @@ def test_evaluation_features_and_the_figure_problems_are_counted_as_warmup(monke
     assert len(entered) == 3  # the problem's warm_cache, and its data set's inside it
     _speedup._problem(spec)  # a hit: warming entered once, for microseconds
     assert len(entered) == 4
+
+
+def test_a_problem_never_stamped_at_the_reference_reads_pooled(tmp_path, monkeypatch):
+    """A quick run stopped before any fig3 point: every paper point, fig3's included, is
+    priced at the stamped mean (pooled), not left out."""
+    cfg = load_config(CONFIG, SCHEMA)
+    monkeypatch.setattr(pipeline, "_missing_data", lambda ccfg: None)
+    qcfg, pcfg = (claim_config(cfg, "delay_sweep", s) for s in ("quick", "paper"))
+    for p in pipeline.plan_points(qcfg, "delay_sweep"):
+        if p["problem_name"] == "fig2":
+            _stamp(tmp_path / "data/quick/delay_sweep/parts", p["key"], 2.0, 0)
+    n = len(pipeline.plan_points(pcfg, "delay_sweep"))
+    assert pipeline._predict(cfg, "delay_sweep", "paper", tmp_path)[2] == pytest.approx(
+        n * 2.0 * pipeline._work(pcfg, qcfg))

@@ -762,10 +762,10 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
         mine = _strata(plan_points(mcfg, claim))
         head = {k: v for k, v in secs.items() if k in mine}
         later = sum(v for k, v in secs.items() if k not in mine) if head else 0.0
-        same = bool(head) and set(first.values()) == set(mine.values())
-        strata, ref = (first, _by_stratum(head, mine)) if same else (  # else pooled: an
-            dict.fromkeys(first, ""), {"": list((head or secs).values())})  # older grid
-        n = {s: list(strata.values()).count(s) for s in ref}
+        strata, ref = first, _by_stratum(head, mine)
+        if not head or set(ref) != set(first.values()):  # an older grid, or problems not
+            strata, ref = dict.fromkeys(first, ""), {"": list((head or secs).values())}
+        n = {s: list(strata.values()).count(s) for s in ref}  # stamped in each: pooled
         grow = _stages(ccfg, mcfg) or (len(first) / len(mine) if mine else 1.0)
         work, where = _work(ccfg, mcfg), at
         grid = sum(n[s] * _mean(ref[s]) for s in ref) * work
