@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -45,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_network import print_network, run_network_bench  # noqa: E402
 from hit_limit import LAWS, hit_loop  # noqa: E402
 
+from clipasgd.cli import BLAS_THREAD_VARS, one_blas_thread  # noqa: E402
 from clipasgd.compute_times import ComputeTimes, ringmaster_peer, stragglers  # noqa: E402
 from clipasgd.engine import EngineOptions, simulate  # noqa: E402
 from clipasgd.noise import SubWeibull  # noqa: E402
@@ -169,13 +171,17 @@ def schedule_rates(events: int, repeats: int) -> dict:
 
 def run_bench(quick: bool = False, repeats: int | None = None) -> dict:
     """The standard grid, five repeats (``quick``: a tenth of the events, three repeats, no
-    R = 1e4 row)."""
+    R = 1e4 row), with one BLAS thread as pipeline jobs run (a user's own
+    ``*_NUM_THREADS`` setting wins; ``blas`` in the result says which)."""
     reps = repeats or (3 if quick else 5)
-    rows = [bench_row(label, d, R, n, T // 10 if quick else T, reps)
-            for label, d, R, n, T in GRID if not (quick and (d, R) in QUICK_SKIP)]
-    sched = schedule_rates(100_000 if quick else 1_000_000, reps)
-    return {"engine": rows, "schedule_events_per_s_n10000": sched,
-            "network": run_network_bench(quick, reps), "repeats": reps}
+    own = {v: os.environ[v] for v in BLAS_THREAD_VARS if v in os.environ}
+    with one_blas_thread():
+        rows = [bench_row(label, d, R, n, T // 10 if quick else T, reps)
+                for label, d, R, n, T in GRID if not (quick and (d, R) in QUICK_SKIP)]
+        sched = schedule_rates(100_000 if quick else 1_000_000, reps)
+        network = run_network_bench(quick, reps)
+    return {"engine": rows, "schedule_events_per_s_n10000": sched, "network": network,
+            "repeats": reps, "blas": own or "one thread (as pipeline jobs)"}
 
 
 def print_table(result: dict) -> None:
@@ -199,6 +205,7 @@ def print_table(result: dict) -> None:
         print(f"{name} at n=10000: compiled {s['compiled']:.3g} events/s, python "
               f"{s['python']:.3g} events/s, speed-up {s['speedup']:.1f}x")
     print_network(result["network"])
+    print(f"BLAS threads: {result['blas']}")
 
 
 if __name__ == "__main__":
