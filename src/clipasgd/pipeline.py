@@ -27,6 +27,7 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -763,18 +764,19 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
         head = {k: v for k, v in secs.items() if k in mine}
         later = sum(v for k, v in secs.items() if k not in mine) if head else 0.0
         strata, ref = first, _by_stratum(head, mine)
-        if not head or set(ref) != set(first.values()):  # an older grid, or problems not
+        if not head or set(ref) != set(first.values()):  # an older grid, or a problem
+            # with no stamped point here: every point in one pool
             strata, ref = dict.fromkeys(first, ""), {"": list((head or secs).values())}
-        n = {s: list(strata.values()).count(s) for s in ref}  # stamped in each: pooled
+        n = Counter(strata.values())  # target points per problem
         grow = _stages(ccfg, mcfg) or (len(first) / len(mine) if mine else 1.0)
         work, where = _work(ccfg, mcfg), at
         grid = sum(n[s] * _mean(ref[s]) for s in ref) * work
         means = _pilot_means(pilot, strata, set(ref))
         if means is not None:
             grid, where = sum(n[s] * means[s] for s in ref), f"{len(pilot)} {scale}+{at}"
-            costly = [s for s in ref if sum(ref[s]) > 0]
-            if costly:
-                work = sum(sum(ref[s]) * means[s] / _mean(ref[s]) for s in costly) / sum(
+            costly = [s for s in ref if sum(ref[s]) > 0]  # the reference grid re-priced
+            if costly:  # by the pilot over what it cost: each problem by its CPU share
+                work = sum(len(ref[s]) * means[s] for s in costly) / sum(
                     sum(ref[s]) for s in costly)
         elif pilot:
             where = f"{at} (pilot unused)"
