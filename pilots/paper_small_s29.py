@@ -2,7 +2,10 @@
 the published paper results and against the estimate recorded before it
 (``pilots/estimate_small_paper_s29_pre.txt``).
 
-Run from the clone that ran it: ``python pilots/paper_small_s29.py PUBLISHED_ROOT``. Prints,
+Run from the clone that ran it:
+``python pilots/paper_small_s29.py PUBLISHED_ROOT pilots/estimate_small_paper_s29_pre.txt``
+(the prediction is read from the record's copy of ``estimate.json``: a later ``estimate``
+overwrites the clone's). Prints,
 per claim, whether the verdict file equals the published one in every field but its
 provenance (``created``, ``git_commit``, ``python``, ``numpy``, ``version``), whether its
 input tables hash the same, and the CPU seconds in its part stamps against the prediction;
@@ -26,7 +29,8 @@ def _leaves(a: object, b: object, path: str = "") -> list[tuple[str, object, obj
         return [d for k in sorted(set(a) | set(b)) for d in _leaves(a.get(k), b.get(k),
                                                                      f"{path}.{k}")]
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _leaves(x, y, f"{path}[{i}]")]
+        pairs = enumerate(zip(a, b, strict=True))
+        return [d for i, (x, y) in pairs for d in _leaves(x, y, f"{path}[{i}]")]
     return [] if a == b or (a != a and b != b) else [(path, a, b)]
 
 
@@ -58,9 +62,14 @@ def _cpu(root: Path, claim: str) -> tuple[float, float]:
     return cpu, warm
 
 
-def main(published: Path) -> None:
+def _prediction(record: Path) -> dict[str, float]:
+    text = record.read_text()
+    return json.loads(text[text.index("{"):])["cpu_seconds"]
+
+
+def main(published: Path, record: Path) -> None:
     here, there = _verdicts(Path(".")), _verdicts(published)
-    predicted = json.loads(Path("data/paper/estimate.json").read_text())["cpu_seconds"]
+    predicted = _prediction(record)
     print(f"{'claim':20s} {'verdict':26s} {'against published':28s} {'tables':7s} "
           f"{'CPU-s':>8s} {'warm-up':>8s} {'predicted':>9s} {'meas/pred':>9s}")
     tot_m = tot_p = 0.0
@@ -93,4 +102,4 @@ def main(published: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
