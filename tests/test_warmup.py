@@ -3,6 +3,7 @@ point's own work, and the estimate scales only the latter."""
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -68,9 +69,11 @@ def test_cached_point_stamps_the_warmup_paid_inside_the_point(tmp_path):
     assert second["warmup_cpu_seconds"] < 0.01 <= second["cpu_seconds"]
 
 
-def _stamp(parts, key, cpu, warm=None):
+def _stamp(parts, key, cpu, warm=None, compile_cpu=None):
     parts.mkdir(parents=True, exist_ok=True)
     extra = {} if warm is None else {"warmup_cpu_seconds": warm}
+    if compile_cpu is not None:
+        extra["compile_cpu_seconds"] = compile_cpu
     (parts / f"{key}.done.json").write_text(json.dumps({"cpu_seconds": cpu, **extra}))
 
 
@@ -96,6 +99,30 @@ def test_estimate_scales_a_points_own_work_and_adds_warmup_per_shard(tmp_path):
     mean = (2.0 * len(first) + len(firsts)) / len(first)
     assert pipeline._predict(cfg, "tau_max", "paper", tmp_path)[2] == pytest.approx(
         n_paper * mean * work)
+
+
+def test_a_compile_in_the_reference_is_not_repeated_per_shard(tmp_path):
+    """Known answer: as above, and one quick point also compiled the kernels (30 s of
+    warm-up, 29 of them compiling: once per machine and code). Paper pays each shard's
+    1 s of loading per paper shard job, and the compile not at all (the old model added it
+    times the shard ratio, 4 x 29 s: high_prob_tau_max's 0.37 in session 29)."""
+    cfg = load_config(CONFIG, SCHEMA)
+    quick, paper = (claim_config(cfg, "tau_max", s) for s in ("quick", "paper"))
+    first = [p["key"] for p in pipeline.plan_points(quick, "tau_max")]
+    n_paper = len(pipeline.plan_points(paper, "tau_max"))
+    shards = {s: pipeline.shard_count(cfg, s) for s in ("quick", "paper")}
+    parts = tmp_path / "data" / "quick" / "tau_max" / "parts"
+    firsts = set(first[:shards["quick"]])
+    for key in first:
+        if key == first[0]:
+            _stamp(parts, key, 32.0, 30.0, 29.0)
+        else:
+            _stamp(parts, key, 3.0 if key in firsts else 2.0, 1.0 if key in firsts else 0.0,
+                   0.0)
+    expect = (n_paper * 2.0 * pipeline._work(paper, quick)
+              + shards["quick"] * 1.0 * shards["paper"] / shards["quick"])
+    assert pipeline._predict(cfg, "tau_max", "paper", tmp_path)[2] == pytest.approx(expect)
+    assert pipeline._warmup(tmp_path, "quick", "tau_max") == pytest.approx(shards["quick"])
 
 
 def test_a_pilot_is_read_less_its_warmup(tmp_path):
@@ -144,6 +171,51 @@ def test_a_fresh_process_counts_numbas_loading_as_warmup():
     (first, warm1), (second, warm2) = json.loads(done.stdout.splitlines()[-1])
     assert warm2 < 1e-3  # the cached import statement: microseconds
     assert warm1 >= 0.8 * (first - second) > 0
+
+
+COMPILES = """
+import json, time
+from numba import njit
+from clipasgd import warmup
+
+warmup.watch_numba()
+
+
+@njit(cache=True)
+def total(n):
+    s = 0.0
+    for i in range(n):
+        s += i * 0.5
+    return s
+
+
+out = []
+for n in (10, 20):  # the first call compiles or loads the cache, the second neither
+    cpu, warm, comp = time.process_time(), warmup.spent(), warmup.compiled()
+    total(n)
+    out.append([time.process_time() - cpu, warmup.spent() - warm, warmup.compiled() - comp])
+print(json.dumps(out))
+"""
+
+
+def test_numbas_compiling_is_counted_apart_from_loading_its_cache(tmp_path):
+    """A new cache: the first call sets numba up and compiles (both in ``spent``, the
+    compiling also in ``compiled``: 0.70 and 0.17 CPU-s here); the same code in a second
+    process loads the cache (0.55 CPU-s of warm-up, no compiling); a call with known types
+    costs neither."""
+    (tmp_path / "kern.py").write_text(COMPILES)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run() -> list:
+        done = subprocess.run([sys.executable, str(tmp_path / "kern.py")], env=env,
+                              capture_output=True, text=True, check=True, cwd=tmp_path)
+        return json.loads(done.stdout.splitlines()[-1])
+
+    (cpu1, warm1, comp1), (_, warm2, comp2) = run()
+    assert warm1 >= comp1 > 0 and warm1 >= 0.8 * cpu1  # numba's set-up, then compiling
+    assert warm2 < 1e-3 and comp2 == 0.0
+    (_, warm3, comp3), (_, warm4, comp4) = run()  # the cache: loaded, not compiled
+    assert comp3 == 0.0 < warm3 and warm4 < 1e-3 and comp4 == 0.0
 
 
 def test_a_pilot_over_several_problems_is_read_per_problem(tmp_path, monkeypatch):

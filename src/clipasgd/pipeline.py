@@ -622,7 +622,8 @@ def _stages(target: dict, measured: dict) -> float | None:
     return _stage_size(target) / size if size > 0 else None
 
 
-Part = Literal["all", "own", "warmup"]  # of a point's CPU: all, less warm-up, warm-up
+# Of a point's CPU: all, less the warm-up, the warm-up, numba's compiling within it.
+Part = Literal["all", "own", "warmup", "compile"]
 
 
 def _stamps(root: Path, scale: str, claim: str, folder: str = "parts", part: Part = "all"
@@ -631,7 +632,8 @@ def _stamps(root: Path, scale: str, claim: str, folder: str = "parts", part: Par
     of ``data/<scale>/<claim>/<folder>`` (every stage's points: each is cached there):
     ``part="own"`` less the process's warm-up paid inside the point
     (``warmup_cpu_seconds``, :mod:`clipasgd.warmup`; none in stamps older than that
-    field), ``part="warmup"`` that warm-up alone."""
+    field), ``part="warmup"`` that warm-up alone, ``part="compile"`` the numba compiling
+    within it (``compile_cpu_seconds``; none in older stamps)."""
     out = {}
     for stamp in (root / "data" / scale / claim).glob(f"{folder}/*.done.json"):
         done, _ = read_stamp(stamp, ())
@@ -639,7 +641,8 @@ def _stamps(root: Path, scale: str, claim: str, folder: str = "parts", part: Par
         if value is not None:
             warm = float(done.get("warmup_cpu_seconds", 0.0))
             out[stamp.name.removesuffix(".done.json")] = {
-                "all": float(value), "own": float(value) - warm, "warmup": warm}[part]
+                "all": float(value), "own": float(value) - warm, "warmup": warm,
+                "compile": float(done.get("compile_cpu_seconds", 0.0))}[part]
     return out
 
 
@@ -651,15 +654,24 @@ def _ablation_seconds(root: Path, scale: str, claim: str, part: Part = "all") ->
                for f in folders)
 
 
+def _stamped(root: Path, scale: str, claim: str, part: Part = "all") -> float:
+    """CPU seconds (``part`` as in :func:`_stamps`) stamped for a claim at ``scale``: its
+    points' and its ablations'."""
+    return (sum(_stamps(root, scale, claim, part=part).values())
+            + _ablation_seconds(root, scale, claim, part))
+
+
 def _warmup(root: Path, scale: str, claim: str) -> float:
-    """The warm-up CPU seconds stamped for a claim at ``scale``, its ablations' included."""
-    return (sum(_stamps(root, scale, claim, part="warmup").values())
-            + _ablation_seconds(root, scale, claim, part="warmup"))
+    """The warm-up CPU seconds stamped for a claim at ``scale``, its ablations' included,
+    less numba's compiling: that is paid once per machine and code change, by whichever
+    process comes first (a fresh clone's quick run compiles the kernels inside a few of
+    its points), not once per job, so it is not repeated per job at another scale."""
+    return _stamped(root, scale, claim, "warmup") - _stamped(root, scale, claim, "compile")
 
 
 def _measured(root: Path, scale: str, claim: str) -> float:
-    """Every CPU second stamped for a claim at ``scale``: its points and its ablations'."""
-    return sum(_stamps(root, scale, claim).values()) + _ablation_seconds(root, scale, claim)
+    """Every CPU second stamped for a claim at ``scale``: its points' and its ablations'."""
+    return _stamped(root, scale, claim)
 
 
 def _missing_data(ccfg: dict) -> str | None:
@@ -741,7 +753,8 @@ def _predict(cfg: dict, claim: str, scale: str, root: Path
     its ablations at their share of the claim's CPU there. Each point counts its own CPU,
     less the process's warm-up paid inside it (:mod:`clipasgd.warmup`: a shard's first
     point carries it, a sixth to a third of a quick figure claim's first grid), and the
-    reference's warm-up is added once per shard job (not scaled by the work). A pilot
+    reference's warm-up, less numba's compiling (once per machine and code, not per job),
+    is added once per shard job (not scaled by the work). A pilot
     (first-grid points already stamped at ``scale``: one shard run first), where
     :func:`_pilot_means` accepts it in every problem, prices the first grid at its means
     and scales the later points by its means over the reference's, weighted by each
@@ -855,7 +868,8 @@ def estimate(cfg: dict, scale: str, root: Path | None = None) -> str:
                  f"{', '.join(WORK_KEYS)} (divided by {', '.join(PER_KEYS)}) wherever the "
                  "section sets them: an upper bound for the real-data claims. A point's CPU is "
                  "taken less the warm-up its process paid inside it (loading numba, a data set, "
-                 "evaluation features), which is added once per shard job. Wall time is about "
+                 "evaluation features), which is added once per shard job (numba's compiling, "
+                 "once per machine and code change, is not). Wall time is about "
                  "core-hours / cores while shards outnumber cores.")
     write_json(root / "data" / scale / ESTIMATE_FILE,
                {"scale": scale, "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -384,7 +384,8 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
     table's SHA-256 and row count, and ``note()`` (called after the run) if given; a part
     that fails that check is recomputed, with a message. ``cpu_seconds`` includes the
     process's warm-up paid inside this point, also recorded alone
-    (``warmup_cpu_seconds``, :mod:`clipasgd.warmup`)."""
+    (``warmup_cpu_seconds``, :mod:`clipasgd.warmup`), and the numba compiling within that
+    warm-up (``compile_cpu_seconds``)."""
     parts = Path(out) / "parts"
     stamp_path = parts / f"{key}.done.json"
     digest = config_hash(with_inputs({"point": point, "code": code_fingerprint()}))
@@ -398,7 +399,8 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
                 return tables
             (progress or _stderr)(f"grid point {key}: part files in {parts} do not match "
                                   "their stamp (damaged or edited): recomputing")
-    start, cpu, warm = time.perf_counter(), time.process_time(), warmup.spent()
+    start, cpu = time.perf_counter(), time.process_time()
+    warm, comp = warmup.spent(), warmup.compiled()
     tables = run()
     files = {}
     for name, frame in tables.items():
@@ -409,6 +411,7 @@ def cached_point(out: Path, key: str, point: dict, run: Callable[[], Tables],
                             "seconds": round(time.perf_counter() - start, 3),
                             "cpu_seconds": round(time.process_time() - cpu, 3),
                             "warmup_cpu_seconds": round(warmup.spent() - warm, 3),
+                            "compile_cpu_seconds": round(warmup.compiled() - comp, 3),
                             **(note() if note is not None else {})})
     return tables
 
