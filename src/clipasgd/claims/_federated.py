@@ -8,16 +8,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import brentq
 
 from ..compute_times import ComputeTimes, stragglers
 from ..engine import EngineOptions, simulate
 from ..experiment import schedule_slack
+from ..lazy import LazyModule
 from ..noise import make_noise
 from ..problems import make_problem
 from ..results import RunResult
 from ..schedules import Schedule, make_schedule
 from .base import DEFAULT_ENGINE, Ablation
+
+spo = LazyModule("scipy.optimize")  # imported at first use
 
 __all__ = ["scheduler", "WITHOUT_ALGORITHM2", "two_groups", "opposed_offsets",
            "quadratic", "schedules", "run", "late_floor",
@@ -97,7 +99,7 @@ def clipped_fixed_point(b: Sequence[float], c: float, weights: Sequence[float] |
     w = np.ones_like(bs) if weights is None else np.asarray(weights, dtype=float)
     g = lambda x: float(np.sum(w * np.clip(x - bs, -c, c)))  # noqa: E731
     lo, hi = bs.min() - c, bs.max() + c
-    return float(brentq(g, lo, hi, xtol=1e-14))
+    return float(spo.brentq(g, lo, hi, xtol=1e-14))
 
 
 def at_least_verdict(ci: tuple[float, float] | None, margin: float) -> str:

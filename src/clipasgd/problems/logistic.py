@@ -33,11 +33,13 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import expit
 
+from clipasgd.lazy import LazyModule
 from clipasgd.problems.base import IntOrArray, Problem
 from clipasgd.problems.quadratic import check_float, check_int, part_index
+
+spo = LazyModule("scipy.optimize")  # imported at first use: not every job builds this
+special = LazyModule("scipy.special")  # problem (f_star, expit)
 
 DATASETS = ("breast_cancer", "digits")
 SPLITS = ("iid", "contiguous", "dirichlet")
@@ -152,7 +154,7 @@ class Logistic(Problem):
 
     def _grad_with(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Gradient with per-sample weights ``w`` of shape ``(N,)`` or ``(R, N)``."""
-        s = expit(-(x @ self.Z.T))  # (R, N): -d/dm log(1 + e^{-m})
+        s = special.expit(-(x @ self.Z.T))  # (R, N): -d/dm log(1 + e^{-m})
         return -(s * w) @ self.Z + self._reg_grad(x)
 
     def value(self, x: np.ndarray) -> np.ndarray:
@@ -188,7 +190,7 @@ class Logistic(Problem):
             parts = np.broadcast_to(p if np.ndim(p) == 0 else p[:, None], (R, B))
         idx = self.order[self.starts[parts] + rng.integers(0, self.shard_sizes[parts])]
         Zb = self.Z[idx]  # (R, B, d)
-        s = expit(-np.einsum("rbd,rd->rb", Zb, x))
+        s = special.expit(-np.einsum("rbd,rd->rb", Zb, x))
         return -np.einsum("rb,rbd->rd", s, Zb) / B + self._reg_grad(x)
 
     def solve(self, x_init: np.ndarray | None = None, n_starts: int = 16) -> np.ndarray:
@@ -212,7 +214,7 @@ class Logistic(Problem):
         def fun(v: np.ndarray) -> tuple[float, np.ndarray]:
             return float(self.value(v[None])[0]), self.grad(v[None])[0]
 
-        res = minimize(fun, start, jac=True, method="L-BFGS-B",
+        res = spo.minimize(fun, start, jac=True, method="L-BFGS-B",
                        options={"maxiter": 20000, "gtol": 1e-10, "ftol": 1e-15})
         return res.x
 

@@ -20,10 +20,12 @@ which includes the default start.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import brentq
 
+from clipasgd.lazy import LazyModule
 from clipasgd.problems.base import Problem
 from clipasgd.problems.quadratic import check_float, check_int
+
+spo = LazyModule("scipy.optimize")  # imported at first use
 
 
 def coordinate_minimiser(alpha: float) -> float:
@@ -32,7 +34,7 @@ def coordinate_minimiser(alpha: float) -> float:
         return 0.0
     # sin(t)/t = np.sinc(t/pi) decreases from 1 to 0 on [0, pi]; brentq is robust
     # even for alpha -> 1+ where t* -> 0.
-    return float(brentq(lambda t: np.sinc(t / np.pi) - 1.0 / alpha, 0.0, np.pi,
+    return float(spo.brentq(lambda t: np.sinc(t / np.pi) - 1.0 / alpha, 0.0, np.pi,
                         xtol=1e-15, rtol=4 * np.finfo(float).eps))
 
 

@@ -8,12 +8,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize
 
 from ..lazy import LazyModule
 from ._core import Interval, _Result, as_1d, check_level, ref_quantile, with_constant
 
 sps = LazyModule("scipy.stats")  # imported at first use
+optimize = LazyModule("scipy.optimize")
 
 _NO_INTERVAL = Interval(math.nan, math.nan)
 
