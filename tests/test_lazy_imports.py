@@ -53,9 +53,9 @@ print(sorted(m for m in sys.modules if m.split(".")[0] == "scipy"))
 
 
 def test_a_figure_claims_job_imports_no_scipy(root) -> None:
-    """The figure claims' shards (half of a quick run's jobs) need nothing of scipy: its
-    optimizer (logistic f_star, brentq) and special functions load where first used,
-    about 0.5 CPU-s less per process."""
+    """The figure claims' shard jobs (32 of a quick run's 131 jobs, most of its CPU) need
+    nothing of scipy: its optimizer (logistic f_star, brentq) and special functions load
+    where first used, about 0.5 CPU-s less per process."""
     out = subprocess.run([sys.executable, "-c", FIGURE_JOB], cwd=root, capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out == "[]"

@@ -38,8 +38,8 @@ from clipasgd.lazy import LazyModule
 from clipasgd.problems.base import IntOrArray, Problem
 from clipasgd.problems.quadratic import check_float, check_int, part_index
 
-spo = LazyModule("scipy.optimize")  # imported at first use: not every job builds this
-special = LazyModule("scipy.special")  # problem (f_star, expit)
+# Imported at first use (f_star, expit): most jobs never build this problem.
+spo, special = LazyModule("scipy.optimize"), LazyModule("scipy.special")
 
 DATASETS = ("breast_cancer", "digits")
 SPLITS = ("iid", "contiguous", "dirichlet")
@@ -215,7 +215,7 @@ class Logistic(Problem):
             return float(self.value(v[None])[0]), self.grad(v[None])[0]
 
         res = spo.minimize(fun, start, jac=True, method="L-BFGS-B",
-                       options={"maxiter": 20000, "gtol": 1e-10, "ftol": 1e-15})
+                           options={"maxiter": 20000, "gtol": 1e-10, "ftol": 1e-15})
         return res.x
 
     def measured_zeta(self, points: np.ndarray) -> float:

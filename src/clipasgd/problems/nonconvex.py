@@ -35,7 +35,7 @@ def coordinate_minimiser(alpha: float) -> float:
     # sin(t)/t = np.sinc(t/pi) decreases from 1 to 0 on [0, pi]; brentq is robust
     # even for alpha -> 1+ where t* -> 0.
     return float(spo.brentq(lambda t: np.sinc(t / np.pi) - 1.0 / alpha, 0.0, np.pi,
-                        xtol=1e-15, rtol=4 * np.finfo(float).eps))
+                            xtol=1e-15, rtol=4 * np.finfo(float).eps))
 
 
 def random_orthogonal(dim: int, rng: np.random.Generator) -> np.ndarray:

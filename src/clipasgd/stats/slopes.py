@@ -13,7 +13,7 @@ from ..lazy import LazyModule
 from ._core import Interval, _Result, as_1d, check_level, ref_quantile, with_constant
 
 sps = LazyModule("scipy.stats")  # imported at first use
-optimize = LazyModule("scipy.optimize")
+optimize = LazyModule("scipy.optimize")  # likewise
 
 _NO_INTERVAL = Interval(math.nan, math.nan)
 
