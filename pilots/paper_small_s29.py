@@ -20,6 +20,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from clipasgd.pipeline import _stamped
+
 PROVENANCE = {"created", "git_commit", "python", "numpy", "version", "tables_commit", "inputs"}
 
 
@@ -54,12 +56,7 @@ def _verdicts(root: Path) -> dict[str, dict]:
 
 def _cpu(root: Path, claim: str) -> tuple[float, float]:
     """CPU seconds and warm-up in a claim's part stamps, its ablations' included."""
-    cpu = warm = 0.0
-    for stamp in (root / "data/paper" / claim).glob("**/parts/*.done.json"):
-        done = json.loads(stamp.read_text())
-        cpu += float(done.get("cpu_seconds", 0.0))
-        warm += float(done.get("warmup_cpu_seconds", 0.0))
-    return cpu, warm
+    return tuple(_stamped(root, "paper", claim, part) for part in ("all", "warmup"))
 
 
 def _prediction(record: Path) -> dict[str, float]:

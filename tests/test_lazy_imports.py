@@ -59,3 +59,14 @@ def test_a_figure_claims_job_imports_no_scipy(root) -> None:
     out = subprocess.run([sys.executable, "-c", FIGURE_JOB], cwd=root, capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_a_lazy_module_keeps_what_it_read() -> None:
+    """The first read imports and keeps the attribute: later reads skip the import lookup."""
+    import math
+
+    from clipasgd.lazy import LazyModule
+
+    lazy = LazyModule("math")
+    assert "sqrt" not in vars(lazy)
+    assert lazy.sqrt is math.sqrt and vars(lazy)["sqrt"] is math.sqrt
