@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_engine.py"
 
@@ -30,7 +30,10 @@ def test_the_bench_runs_with_one_blas_thread(monkeypatch):
     monkeypatch.setattr(bench, "bench_row", record)
     monkeypatch.setattr(bench, "schedule_rates", record)
     monkeypatch.setattr(bench, "run_network_bench", record)
-    result = bench.run_bench(quick=True)
+    with threadpool_limits(limits=2, user_api="blas"):  # a start with more than one
+        outside = _blas_threads()  # thread, so that the pin is what makes it one
+        result = bench.run_bench(quick=True)
+    assert outside == {2}, outside
     assert seen and all(s == {1} for s in seen), seen
     assert result["blas"] == "one thread (as pipeline jobs)"
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # a user's setting wins, and is said
