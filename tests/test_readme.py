@@ -1,13 +1,17 @@
-"""README.md renders as written: every table keeps one column count (GitHub splits a row
-on every unescaped ``|``, also inside a code span) and it points at nothing outside the
-repository."""
+"""README.md and the pages under docs/ render as written: every table keeps one column
+count (GitHub splits a row on every unescaped ``|``, also inside a code span), they point at
+nothing outside the repository, and their relative links resolve."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def cells(row: str) -> list[str]:
@@ -38,15 +42,27 @@ def test_cells_split_on_unescaped_pipes_only():
     assert len(cells("| a | `x | y` | c |")) == 4
 
 
-def test_every_readme_table_has_one_column_count():
-    found = tables(README.read_text())
-    assert len(found) >= 3
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_table_has_one_column_count(page):
+    found = tables(page.read_text())
+    assert len(found) >= (3 if page == README else 0)
     bad = [f"line {start + i}: {len(cells(row))} cells, header has {len(cells(rows[0]))}"
            for start, rows in found for i, row in enumerate(rows)
            if len(cells(row)) != len(cells(rows[0]))]
     assert bad == []
 
 
-def test_readme_points_at_nothing_outside_the_repository():
-    text = README.read_text()
-    assert re.findall(r"notes/|DESIGN\.md|/work/", text) == []
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_pages_point_at_nothing_outside_the_repository(page):
+    assert re.findall(r"notes/|DESIGN\.md|/work/", page.read_text()) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_relative_links_resolve(page):
+    """Every ``[text](target)`` that is not a URL names a file of the repository (relative
+    to the page; a ``#fragment`` is dropped): moving a page must not leave links behind."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", page.read_text())
+    local = [t.split("#", 1)[0] for t in targets if not re.match(r"[a-z]+:", t)]
+    missing = [t for t in local if t and not (page.parent / t).exists()]
+    assert missing == []
+    assert local or page != README
