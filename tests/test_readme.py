@@ -66,3 +66,31 @@ def test_relative_links_resolve(page):
     missing = [t for t in local if t and not (page.parent / t).exists()]
     assert missing == []
     assert local or page != README
+
+
+def config_misuse(text: str) -> list[str]:
+    """Snakemake commands (code spans and code blocks) with a target after ``--config``:
+    Snakemake reads every word after it as ``key=value`` and fails on the target."""
+    bad = []
+    for command in re.findall(r"snakemake[^`\n]*", text):
+        words = command.split("#", 1)[0].split()
+        if "--config" in words:
+            values = []
+            for word in words[words.index("--config") + 1:]:
+                if word.startswith("-"):
+                    break  # another option: its words are not config values
+                values.append(word)
+            if any("=" not in w for w in values):
+                bad.append(command.strip())
+    return bad
+
+
+def test_config_misuse_is_found():
+    assert config_misuse("`snakemake --config scale=paper data/x.json`") != []
+    assert config_misuse("`snakemake data/x.json --config scale=paper only=[a,b]`") == []
+    assert config_misuse("`snakemake --config scale=paper --cores 2 claim_x`") == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_snakemake_commands_put_targets_before_config(page):
+    assert config_misuse(page.read_text()) == []

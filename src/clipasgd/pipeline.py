@@ -920,8 +920,12 @@ def _cell(text: str) -> str:
 
 def readme_table(cfg: dict, scale: str) -> str:
     """The README's claims table: each claim's words rendered with its config at ``scale``
-    (the same words as the verdict files, notebooks and landing page)."""
-    lines = ["| id | paper | credits | claim | what ran | what would have made it fail |",
+    (the same words as the verdict files, notebooks and landing page), under a line that
+    says which scale's design "what ran" describes."""
+    lines = [f"\"What ran\" is the design at the `{scale}` scale (the default; paper scale's "
+             "is in each published verdict file, `published/paper/data/paper/claims/"
+             "<claim>.json`, field `config_section`).", "",
+             "| id | paper | credits | claim | what ran | what would have made it fail |",
              "|---|---|---|---|---|---|"]
     for claim in CLAIM_IDS:
         info = get_claim(claim)
