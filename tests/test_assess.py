@@ -54,6 +54,13 @@ def test_bad_rules_are_named_before_any_run(work: Path) -> None:
         with pytest.raises(AssessError, match=why):
             load_rule(target)
     assert cli.main(["assess", "bad.py:boom", "--claims", "tau_max"]) == 2
+    rule = "examples/my_rules.py:normalised_sgd"
+    for claims, scale, why in ((["tau_mx"], "smoke", "unknown claim 'tau_mx'; registered"),
+                               (["tails"], "smoke", r"cannot be assessed \(no clipped arm\)"),
+                               (None, "big", "unknown scale 'big'; configured")):
+        with pytest.raises(AssessError, match=why):
+            assess(rule, scale, claims)
+    assert not (work / "assess").exists()
 
 
 @pytest.mark.slow

@@ -291,6 +291,8 @@ def test_cli_schedule_trace_and_delays(tmp_path, capsys) -> None:
     (["schedule", "--trace", "/nonexistent/trace.npy"], "file not found"),
     (["schedule", "--delays", "/nonexistent/d.csv"], "file not found"),
     (["run", "/nonexistent/spec.yaml"], "spec file not found"),
+    (["schedule", "--trace", "t.npy", "--workers", "n=8"], "--trace and --workers: give one"),
+    (["schedule", "--delays", "d.csv", "--trace", "t.npy"], "--delays and --trace: give one"),
 ])
 def test_cli_bad_inputs_exit_2(argv: list[str], match: str, capsys) -> None:
     assert main(argv) == 2

@@ -56,6 +56,25 @@ def test_rerun_refuses_an_unknown_claim():
         rerun_command("nope", "quick")
 
 
+@pytest.mark.parametrize(("args", "named"), [
+    (("tau_max", "quik", "all"), "unknown scale 'quik'; configured: smoke, quick, paper"),
+    (("tau_max", "quick", "-3"), "--cores: expected 'all' or a whole number >= 1, got '-3'"),
+    (("tau_max", "quick", "0"), "got '0'"), (("tau_max", "quick", "two"), "got 'two'"),
+    (("tau_mx", "quick", "all"), "unknown claim 'tau_mx'")])
+def test_rerun_names_a_bad_argument_before_snakemake_starts(monkeypatch, args, named):
+    """``clipasgd rerun``'s scale, cores and claim are checked here, not left to Snakemake
+    (which took ``--cores -3`` as a thread count and answered a misspelt scale with its
+    schema's traceback)."""
+    import clipasgd.rerun as mod
+
+    started = []
+    monkeypatch.setattr(mod.subprocess, "run", lambda *a, **k: started.append(a))
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(ValueError) as err:
+        mod.rerun(*args, dry_run=True)
+    assert named in str(err.value) and started == []
+
+
 def _resources(tmp_path, scale: str, targets: list[str]) -> dict[tuple[str, str], dict]:
     """``(rule, claim) -> {"runtime": .., "mem_mb": ..}`` from a dry run of ``targets``."""
     work = tmp_path / "work"
@@ -91,3 +110,13 @@ def test_resources_fit_each_job(tmp_path):
     # building a real-data problem took 945 MB (measured): more than a synthetic claim
     assert got["check_claim", "fig2_speedup"]["mem_mb"] >= 2 * 945
     assert got["check_claim", "tau_max"]["mem_mb"] < got["check_claim", "fig2_speedup"]["mem_mb"]
+
+
+def test_pipeline_refuses_claims_where_no_step_reads_them(capsys, monkeypatch):
+    """``--claims`` is summary's; any other step named it and ignored it (an estimate of
+    every claim printed with no word about the misspelt one)."""
+    from clipasgd.pipeline import main
+
+    monkeypatch.chdir(ROOT)
+    assert main(["estimate", "--scale", "paper", "--claims", "tau_mx"]) == 2
+    assert "--claims is read by summary only, not by estimate" in capsys.readouterr().err

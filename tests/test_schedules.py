@@ -346,6 +346,17 @@ def test_make_compute_times_errors(spec: dict, match: str) -> None:
         make_compute_times(spec)
 
 
+def test_unknown_key_error_lists_every_key_the_form_takes() -> None:
+    """A misspelt key's error lists what the form accepts, ``law`` and each law's own
+    parameter included (they were read or popped before the check and went unlisted)."""
+    with pytest.raises(ValueError) as err:
+        make_compute_times({"n": 16, "lw": "pareto"})
+    assert "allowed: ['D', 'law', 'n', 'shift', 'stragglers']" in str(err.value)
+    assert "spread (law=uniform), alpha (law=pareto)" in str(err.value)
+    with pytest.raises(ValueError, match=r"allowed: \['law', 'means', 'shift'\]"):
+        make_compute_times({"means": [1.0], "lw": 1})
+
+
 def test_compute_times_direct_errors() -> None:
     with pytest.raises(ValueError, match="equally long"):
         ComputeTimes(np.zeros(2), np.ones(3))

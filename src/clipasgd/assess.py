@@ -31,7 +31,7 @@ import numpy as np
 from . import algorithms
 from .claims import CLAIM_IDS, get_claim, words
 from .claims.base import Arm, Progress
-from .pipeline import claim_config, load_config
+from .pipeline import check_scale, claim_config, load_config
 from .provenance import atomic_write_text, provenance, write_json
 from .runner import replace_arms, run_claim
 
@@ -147,9 +147,13 @@ def assess(target: str, scale: str = "smoke", claims: list[str] | None = None,
     the page under ``<out_root>/<name>/``; returns the table's path."""
     name, build, digest = load_rule(target)
     cfg = load_config(config)
-    if scale not in cfg["scales"]:
-        raise AssessError(f"unknown scale {scale!r}; configured: {', '.join(cfg['scales'])}")
-    chosen = claims or assessable()
+    try:
+        check_scale(cfg, scale)
+        chosen = claims or assessable()
+        for cid in chosen:
+            get_claim(cid)  # an unknown id is named as such, with the registered ones
+    except ValueError as err:
+        raise AssessError(str(err)) from None
     bad = [c for c in chosen if c not in assessable()]
     if bad:
         raise AssessError(f"claim(s) {bad} cannot be assessed (no clipped arm); "

@@ -63,6 +63,9 @@ def _key_values(text: str) -> dict:
     return out
 
 
+DEFAULT_WORKERS = "n=16,stragglers=1,D=10"  # schedule's workers without --workers
+
+
 def _cmd_schedule(args: argparse.Namespace) -> dict:
     from .compute_times import TraceTimes, make_compute_times
     from .schedules import (
@@ -74,6 +77,10 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
         schedule_past,
     )
 
+    given = [o for o, v in (("--delays", args.delays), ("--trace", args.trace),
+                            ("--workers", args.workers)) if v is not None]
+    if len(given) > 1:  # each sets the workers' times: one would be dropped unread
+        raise ValueError(f"{' and '.join(given)}: give one (each sets the compute times)")
     if args.delays:
         raw = load_array(args.delays, "--delays")
         if raw.ndim != 1 or not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
@@ -88,7 +95,7 @@ def _cmd_schedule(args: argparse.Namespace) -> dict:
             raise ValueError("--trace: expected a 2-D array (workers x recorded times)")
         times = naming("--trace", TraceTimes, tuple(arr))
     else:
-        workers = _key_values(args.workers)
+        workers = _key_values(args.workers or DEFAULT_WORKERS)
         n = workers.get("n", 1)
         if isinstance(n, int | float) and not isinstance(n, bool) and np.isfinite(n):
             check_memory(schedule_memory(n, 1), "--workers n", "schedule")
@@ -237,8 +244,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"clipasgd {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("schedule", help="simulate a schedule and print its delay summary")
-    s.add_argument("--workers", default="n=16,stragglers=1,D=10",
-                   help="key=value list: n, stragglers, D, law (fixed, exponential, uniform, "
+    s.add_argument("--workers", default=None,
+                   help=f"(default {DEFAULT_WORKERS}) key=value list: n, stragglers, D, law "
+                        "(fixed, exponential, uniform, "
                         "halfnormal, pareto), spread, alpha, shift (every time is shift + "
                         "(mean - shift) B); or means=[..] (per-worker means) with law, "
                         "shift=[..]")
@@ -268,7 +276,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="interleaved runs per row")
     b.set_defaults(func=_cmd_bench)
     f = sub.add_parser("fit-tail", help="fit the sub-Weibull tail parameter of noise samples")
-    f.add_argument("file", help=".npy: 1-D noise norms or 2-D noise vectors (rows)")
+    f.add_argument("file", help=".npy or .csv: 1-D noise norms or 2-D noise vectors (rows)")
     f.add_argument("--k", type=_int_in(3), default=None, help="upper order statistics used")
     f.add_argument("--seed", type=_SEED, default=0)
     f.set_defaults(func=_cmd_fit_tail)

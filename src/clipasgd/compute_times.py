@@ -213,10 +213,10 @@ def make_compute_times(spec: dict) -> ComputeTimes | TraceTimes:
         shift = _numbers("shift", spec.pop("shift", np.zeros_like(means)))
         for key in set(spec) & _LAW_PARAMS.get(law, set()):
             _number(key, spec[key])
-        _no_extra(spec, _LAW_PARAMS.get(law, set()))
+        _no_extra(spec, _LAW_PARAMS.get(law, set()), ("law", "means", "shift"))
         return ComputeTimes(shift, means - shift, law, spec)
     known = {"n", "stragglers", "D", "shift"}
-    _no_extra(spec, known | _LAW_PARAMS.get(law, set()))
+    _no_extra(spec, known | _LAW_PARAMS.get(law, set()), ("law",))
     if "n" not in spec:
         raise ValueError("workers: missing key 'n' (number of workers)")
     return stragglers(spec.pop("n"), spec.pop("stragglers", 0), spec.pop("D", 1.0), law,
@@ -241,7 +241,13 @@ def _trace_rows(trace: object) -> list:
     return trace
 
 
-def _no_extra(spec: dict, allowed: set[str]) -> None:
+def _no_extra(spec: dict, allowed: set[str], read: tuple[str, ...] = ()) -> None:
+    """Refuse keys outside ``allowed``, naming every key this form takes: ``allowed``, the
+    keys already read from it (``read``, e.g. ``law``) and each law's own parameters."""
     extra = set(spec) - allowed
     if extra:
-        raise ValueError(f"workers: unknown key(s) {sorted(extra)}; allowed: {sorted(allowed)}")
+        params = ", ".join(f"{k} (law={law})" for law, keys in _LAW_PARAMS.items()
+                           for k in sorted(keys))
+        shown = sorted(allowed | set(read))
+        raise ValueError(f"workers: unknown key(s) {sorted(extra)}; allowed: {shown}"
+                         + (f", law parameters: {params}" if "law" in read else ""))

@@ -62,7 +62,8 @@ __all__ = ["load_config", "claim_config", "run_simulate", "run_verdict", "run_su
            "needed_ablations", "reuse_summary",
            "parse_shard", "run_shard", "check_claims", "plan_points", "estimate",
            "tidy_runs", "run_tables", "check_config", "write_merged_config",
-           "shard_count", "logged_shell", "section_hash", "select_claims", "tables_state",
+           "shard_count", "logged_shell", "check_scale", "section_hash", "select_claims",
+           "tables_state",
            "check_configfiles", "shard_name"]
 
 ROOT = Path.cwd()
@@ -164,11 +165,17 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def check_scale(cfg: dict, scale: str) -> str:
+    """``scale`` if the config defines it, else a :class:`SpecError` naming the ones it does."""
+    if scale not in cfg["scales"]:
+        raise SpecError(f"unknown scale {scale!r}; configured: {', '.join(cfg['scales'])}")
+    return scale
+
+
 def claim_config(cfg: dict, claim: str, scale: str) -> dict:
     """The claim's section with its ``scales[scale]`` overrides applied, and the config's
     ``engine`` (so changing it reruns the simulations: their hashes and caches see it)."""
-    if scale not in cfg["scales"]:
-        raise SpecError(f"unknown scale {scale!r}; configured: {', '.join(cfg['scales'])}")
+    check_scale(cfg, scale)
     info = get_claim(claim)
     section = cfg["claims"][claim if claim in cfg["claims"] else info.source]
     overrides = section.get("scales", {}).get(scale, {})
@@ -976,10 +983,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="readme: only check that the generated claims table is current")
     args = ap.parse_args(argv)
     try:
+        if args.claims is not None and args.step != "summary":
+            raise SpecError(f"--claims is read by summary only, not by {args.step}")
         cfg = load_config(args.config, claims=[args.claim] if args.claim else None)
-        scale = args.scale or cfg["scale"]
-        if scale not in cfg["scales"]:
-            raise SpecError(f"unknown scale {scale!r}; configured: {', '.join(cfg['scales'])}")
+        scale = check_scale(cfg, args.scale or cfg["scale"])
         if args.step == "check-config":
             claims = [args.claim] if args.claim else None
             counts = check_claims(cfg, scale, claims)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .claims import DATA_FROM, REGISTRY, get_claim
 
-__all__ = ["dependents", "forced_files", "targets", "rerun_command", "rerun"]
+__all__ = ["dependents", "forced_files", "targets", "rerun_command", "rerun", "check_cores"]
 
 
 def dependents(claim: str) -> list[str]:
@@ -55,10 +55,23 @@ def rerun_command(claim: str, scale: str, cores: str = "all", dry_run: bool = Fa
             "--config", f"scale={scale}"]
 
 
-def rerun(claim: str, scale: str, cores: str = "all", dry_run: bool = False) -> dict:
-    """Run :func:`rerun_command` (Snakemake's output goes to the console); raises
-    ``ValueError`` if Snakemake fails."""
-    cmd = rerun_command(claim, scale, cores, dry_run)
+def check_cores(cores: str) -> str:
+    """``all`` or a whole number of cores >= 1, else a ``ValueError`` naming the value."""
+    if cores != "all" and not (cores.isdigit() and int(cores) >= 1):
+        raise ValueError(f"--cores: expected 'all' or a whole number >= 1, got {cores!r}")
+    return cores
+
+
+def rerun(claim: str, scale: str, cores: str = "all", dry_run: bool = False,
+          config: str | Path = "config/config.yaml") -> dict:
+    """Run :func:`rerun_command` (Snakemake's output goes to the console) after checking
+    the claim, the scale (against ``config``) and the cores, so a typo is named before
+    Snakemake starts; raises ``ValueError`` if one is wrong or Snakemake fails."""
+    from .pipeline import check_scale, load_config
+
+    get_claim(claim)
+    check_scale(load_config(config), scale)
+    cmd = rerun_command(claim, scale, check_cores(str(cores)), dry_run)
     code = subprocess.run(cmd, check=False).returncode
     if code != 0:
         raise ValueError(f"snakemake exited with {code}: {' '.join(cmd)}")
