@@ -158,6 +158,10 @@ def test_tau_max_supported_with_mechanism_control(tmp_path: Path, tau_cfg: dict)
     assert not d["step_conditions"]["eta <= eps/(K c tau_C L)"]["holds"]
     assert d["step_conditions"]["eta <= 1/(K tau_C L)"]["holds"]
     assert "design_amendment" in v.details
+    at_theorem = d["theorem_params"]["reading"]  # censored at every D: not supported
+    assert at_theorem != "supported"  # ... and the note, which the landing page shows, says so
+    assert f"At the theorem's own (eta, c), reported and not deciding, the same test reads " \
+           f"{at_theorem} (theta=1.0)." in v.note
 
 
 def test_tau_max_control_getting_faster_downgrades(tmp_path: Path, tau_cfg: dict) -> None:

@@ -182,6 +182,16 @@ def test_federated_high_prob_verdict_on_planted_tables(tmp_path: Path, claim_cfg
     v = fhp.verdict(cfg, tmp_path)
     assert v.verdict == "supported" and v.control.verdict == "refuted"
     assert v.statistic == pytest.approx(v.details["main"]["p_a"] - v.details["main"]["p_b"])
+    assert "second moment" not in v.note  # no such case planted: nothing to say
+    m2 = np.where(rng.random(R) < 0.02, 0.13, 0.11)  # the other convention fails less often
+    pd.concat([*rows, pd.DataFrame({"case": fhp.M2, "algorithm": "clipped",
+                                    "scheduler": "algorithm2", "rep": np.arange(R),
+                                    "S_T": m2})]).to_csv(tmp_path / "final.csv", index=False)
+    v = fhp.verdict(cfg, tmp_path)
+    assert v.verdict == "supported"  # the theorem's convention decides ...
+    other = v.details["conventions"]["second moment matched (reported)"]
+    assert other["reading"] == "refuted"  # ... and the page says the other one refutes
+    assert "matched in second moment instead" in v.note and "reads refuted (+0.1" in v.note
 
 
 def test_proportion_difference_known_values() -> None:

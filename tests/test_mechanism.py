@@ -87,3 +87,21 @@ def test_the_figure_claims_fraction_clipped_is_clipped_asgds_alone(tmp_path) -> 
     for claim in ("fig2_speedup", "fig3_speedup", "fig4_federated"):
         labels = [a.label for a in get_claim(claim).arms if a.role == "claim"]
         assert fraction_clipped(tmp_path, labels) == 0.99
+
+
+def test_fraction_clipped_reads_only_the_claims_rows_of_a_shared_folder(tmp_path) -> None:
+    """high_prob and high_prob_tail read one folder: sub-Weibull runs (``part`` noise), the
+    Pareto runs (heavy) and seed-B repeats. Each claim's fraction is its own part's, not the
+    pool's (which put 11.2% on both: 5.7% and 19.5% at quick)."""
+    from clipasgd.claims import get_claim
+
+    pd.DataFrame({"algorithm": ["clipped"] * 4 + ["vanilla"],
+                  "part": ["noise", "noise", "heavy", "repeat", "noise"],
+                  "clip_fraction": [0.05, 0.07, 0.20, 0.30, 0.0]}).to_csv(
+        tmp_path / "runs.csv", index=False)
+    pd.DataFrame({"algorithm": ["clipped"], "clip_fraction": [0.9]}).to_csv(
+        tmp_path / "other.csv", index=False)  # no part column: no row of a part
+    assert fraction_clipped(tmp_path, ["clipped"]) == pytest.approx(0.304)  # the pool
+    for claim, want in (("high_prob", 0.06), ("high_prob_tail", 0.20)):
+        rows = get_claim(claim).clip_rows
+        assert fraction_clipped(tmp_path, ["clipped"], rows) == pytest.approx(want)

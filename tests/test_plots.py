@@ -117,7 +117,7 @@ def test_fig3_marks_a_diverged_seed_and_keeps_readable_limits(tmp_path):
         drawn = speedup_figure(root, "quick", "fig3_speedup")
     ax = drawn.fig.axes[0]
     assert ax.get_ylim()[1] < 1e3  # the 1e56 run does not set the scale
-    assert any("1 of 3 seeds diverged" in lab for lab in _labels(ax))
+    assert any("1 of 3 seeds blew up" in lab for lab in _labels(ax))
     marks = [ln for ln in ax.get_lines() if ln.get_marker() == "x"]
     assert len(marks) == 1 and list(marks[0].get_xdata()) == [40.0]
     assert any(lab.startswith("target") for lab in _labels(ax))

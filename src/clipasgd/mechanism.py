@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +21,22 @@ __all__ = ["fraction_clipped", "conditions_broken", "ablation_outcome", "holds_w
            "CONTROL_KEYS"]
 
 
-def fraction_clipped(data: Path, labels: Iterable[str]) -> float | None:
+def fraction_clipped(data: Path, labels: Iterable[str],
+                     rows: Mapping[str, str] | None = None) -> float | None:
     """Mean ``clip_fraction`` over every run (row) of the arms ``labels`` in the tables
-    under ``data``; ``None`` when no table records it."""
-    labels, values = set(labels), []
+    under ``data``, only the rows whose columns equal ``rows`` where given (a data folder
+    shared by claims, or holding control runs: ``high_prob``'s sub-Weibull ``part`` is not
+    ``high_prob_tail``'s Pareto one); ``None`` when no table records it."""
+    labels, rows, values = set(labels), dict(rows or {}), []
     for path in sorted(Path(data).glob("*.csv")):
-        head = path.open().readline()
-        if "clip_fraction" not in head or "algorithm" not in head:
+        head = path.open().readline().rstrip("\n").split(",")
+        if not {"clip_fraction", "algorithm", *rows} <= set(head):
             continue
-        frame = pd.read_csv(path, usecols=["algorithm", "clip_fraction"])
-        values.append(frame.loc[frame["algorithm"].isin(labels), "clip_fraction"])
+        frame = pd.read_csv(path, usecols=["algorithm", "clip_fraction", *rows])
+        keep = frame["algorithm"].isin(labels)
+        for column, value in rows.items():
+            keep &= frame[column].astype(str) == value
+        values.append(frame.loc[keep, "clip_fraction"])
     if not values:
         return None
     joined = pd.concat(values)

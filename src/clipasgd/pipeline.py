@@ -449,7 +449,8 @@ def _ablations(info, ccfg: dict, scale: str) -> dict[str, dict]:
         out[mechanism] = {"run": True, "how": ab.how, "reused": reused, "verdict": va.verdict,
                           "statistic": va.statistic, "ci": va.ci,
                           "control": va.control.verdict,
-                          "fraction_clipped": fraction_clipped(folder, labels),
+                          "fraction_clipped": fraction_clipped(folder, labels,
+                                                               info.clip_rows),
                           "data": str(folder.relative_to(ROOT))}
     return out
 
@@ -474,7 +475,8 @@ def run_verdict(cfg: dict, claim: str, scale: str) -> Path:
               "test": said["test"], "falsifier": said["falsifier"], "ran": said.get("ran"),
               **v.to_dict(), "verdict": verdict, "verdict_of_the_test": v.verdict,
               "mechanism": {"credits": list(info.credits), "ablations": ablations,
-                            "fraction_clipped": fraction_clipped(data, labels),
+                            "fraction_clipped": fraction_clipped(data, labels,
+                                                                 info.clip_rows),
                             "conditions_broken": conditions_broken(v.details)},
               "scale": scale,
               "inputs": {str(p.relative_to(ROOT)): _sha256(p) for p in inputs},

@@ -215,6 +215,9 @@ class Claim:
     # credited mechanisms with no ablation run, each with why (e.g. the claim's own
     # comparison already is the design without it)
     unablated: Mapping[str, str] | None = None
+    # the rows of its data whose clip_fraction is its own arm's (column -> value), where the
+    # data holds other claims' or controls' runs of the same arm (None: every row)
+    clip_rows: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if (self.design is None) == (self.data_from is None):

@@ -92,4 +92,5 @@ def verdict(cfg: dict, data: Path) -> Verdict:
 
 CLAIM = Claim(id="high_prob_tail", paper_ref="Theorem 4.3 (comparative)", reading=verdict,
               data_from="high_prob", credits=("clipping",),
-              figures=("high_prob_tail", "high_prob_tail_drift"))
+              figures=("high_prob_tail", "high_prob_tail_drift"),
+              clip_rows={"part": "heavy"})  # its Pareto runs, not its seed-B repeat

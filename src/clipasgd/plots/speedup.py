@@ -53,8 +53,9 @@ def diverged_seeds(curves: pd.DataFrame, metric: str, goal: str) -> pd.Series:
     """Per (algorithm, seed): the simulated time a run diverged at, NaN if it did not.
 
     Diverged: flagged by the engine, a non-finite metric, or (goal ``min``) a metric above
-    ``BLOWUP`` times the largest first evaluation of any run (a loss that blew up). Such
-    runs are marked, not drawn: one of them flattens every curve of a log axis."""
+    ``BLOWUP`` times the largest first evaluation of any run (a loss that blew up, even if
+    it came back: a spike of one of a few seeds would set the band and the axis). Such
+    runs are marked, not drawn, and the legend says "blew up", not "diverged"."""
     first = curves.sort_values("time").groupby(["algorithm", "seed"])[metric].first()
     values = curves[metric].to_numpy(float)
     bad = ~np.isfinite(values)
@@ -79,7 +80,7 @@ def _curves(ax, curves: pd.DataFrame, metric: str, every: float, goal: str) -> N
         wide = g.pivot_table(index="grid", columns="seed", values=metric)
         wide = wide.loc[:, [s for s in wide.columns if np.isnan(when.get(s, np.nan))]]
         n_gone = int(when.notna().sum())
-        label = NAMES.get(alg, alg) + (f" ({n_gone} of {when.size} seeds diverged: x)"
+        label = NAMES.get(alg, alg) + (f" ({n_gone} of {when.size} seeds blew up: x)"
                                        if n_gone else "")
         color = COLORS.get(alg)
         if wide.shape[1]:
@@ -174,7 +175,9 @@ def speedup_figure(root: str | Path, scale: str, claim: str) -> Drawn:
     caption = (f"{record['paper_ref']} analogue ({scale} scale): an analogue, not a "
                f"replication. {record['statement']} Curves: median over "
                f"{cfg['fresh_seeds']} fresh seeds of {how}; band = interquartile range "
-               "over seeds; a diverged seed is an x, not a curve. "
+               "over seeds; a seed whose loss blew up (diverged, or past "
+               f"{BLOWUP:g}x the worst start even if it came back) is an x at that time, not "
+               "part of the curve or band. "
                f"Target {cfg['target']} ({cfg['target_source']}). "
                + (f"Reduced at this scale: {cfg['reduced']}. " if cfg.get("reduced") else "")
                + f"Verdict: {record['verdict']}.")
