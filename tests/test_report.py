@@ -102,3 +102,25 @@ def test_landing_page_names_a_missing_verdict_before_writing(tmp_path):
     with pytest.raises(FileNotFoundError, match="high_prob.json"):
         landing.write_landing(root, "quick", ["tau_max", "high_prob"])
     assert not (root / "data" / "quick" / "index.html").exists()
+
+
+def test_an_open_control_interval_is_named_wherever_the_control_is_read() -> None:
+    """A control 'contains 1' also when its interval is open (runs missed the target): the
+    landing page, notebooks and figure titles say so (fig3_speedup's D = 1 at paper)."""
+    from clipasgd.landing import _control
+    from clipasgd.plots.style import control_words
+    from clipasgd.report import control_reading, open_controls, summary_markdown
+
+    closed = {"ratio": 1.0, "ci_low": 0.95, "ci_high": 1.05}
+    rec = {"verdict": "inconclusive", "paper_ref": "Figure 3", "statistic": 1.0,
+           "control": {"verdict": "refuted", "description": "D = 1"},
+           "details": {"D=1": {"mechanism_control": closed}, "D=4": {"control": closed}}}
+    assert open_controls(rec) == [] and control_reading(rec) == "as it must be"
+    rec["details"]["D=1"]["mechanism_control"] = {**closed, "ci_high": None}
+    assert open_controls(rec) == ["D=1 mechanism control"]
+    for text in (control_reading(rec), _control(rec), control_words(rec),
+                 summary_markdown(rec)):
+        assert "D=1 mechanism control: its interval is open" in text, text
+    rec["control"]["verdict"] = "supported"
+    assert "not refuted: a broken control" in control_reading(rec)
+    assert control_words(rec).startswith("negative control SUPPORTED (not refuted")

@@ -17,7 +17,7 @@ from pathlib import Path
 from .plots import CLAIM_FIGURES
 from .plots.style import OUTCOME_COLORS, outcome
 from .provenance import atomic_write_text
-from .report import figure_paths, fmt, mechanism_brief, mechanism_lines
+from .report import control_reading, figure_paths, fmt, mechanism_brief, mechanism_lines
 
 __all__ = ["write_landing", "render_landing"]
 
@@ -52,9 +52,7 @@ def _badge(verdict: str, control: bool = False) -> str:
 
 def _control(rec: dict) -> str:
     v = rec["control"]["verdict"]
-    note = ("as it must be" if v == "refuted"
-            else "not refuted: a broken control, the verdict is no support")
-    return f"{_badge(v, control=True)} ({note})"
+    return f"{_badge(v, control=True)} ({escape(control_reading(rec))})"
 
 
 def _figure(root: Path, scale: str, name: str, embed: bool = True) -> str:

@@ -22,7 +22,8 @@ __all__ = ["load_verdict", "load_table", "figure_paths", "save_figure", "verdict
            "summary_markdown", "introduction_markdown", "falsifier_markdown", "mechanism_lines",
            "mechanism_brief",
            "details_tables", "fmt", "show_summary", "show_introduction", "show_figure",
-           "show_falsifier", "show_verdict_table", "show_table", "show_details"]
+           "show_falsifier", "show_verdict_table", "show_table", "show_details",
+           "control_reading", "open_controls"]
 
 HEADLINE = ["claim", "paper_ref", "statement", "test", "verdict", "statistic", "ci", "margin",
             "note", "scale", "seed", "config_hash", "version", "git_commit"]
@@ -155,12 +156,39 @@ def mechanism_brief(rec: dict) -> list[str]:
     return out
 
 
+CONTROL_KEYS = ("mechanism_control", "control")  # a setting's control readings in details
+
+
+def open_controls(rec: dict) -> list[str]:
+    """The settings whose control interval is open on one side (runs missed the target: a
+    bound only), e.g. ``["D=1"]``: such a control 'contains 1' with no power that way."""
+    out = []
+    for key, value in (rec.get("details") or {}).items():
+        for name in CONTROL_KEYS:
+            c = value.get(name) if isinstance(value, dict) else None
+            if isinstance(c, dict) and "ci_low" in c and None in (c["ci_low"], c["ci_high"]):
+                out.append(f"{key} {name.replace('_', ' ')}")
+    return out
+
+
+def control_reading(rec: dict) -> str:
+    """What the negative control's verdict means to a reader (it should be refuted), any
+    control whose interval is open named: the one wording of the landing page, the
+    notebooks and the figure titles, each of which puts the verdict before it."""
+    if rec["control"]["verdict"] != "refuted":
+        return ("not refuted: a broken control (no power, or a difference where there must "
+                "be none), so the verdict is no support")
+    opened = open_controls(rec)
+    return "as it must be" + (
+        f" (but {', '.join(opened)}: its interval is open, runs missed the target; no power "
+        "in that direction)" if opened else "")
+
+
 def summary_markdown(rec: dict) -> str:
     """The verdict in two sentences: outcome, statistic with interval, negative control."""
     c = rec["control"]
-    ctrl = ("refuted, as it must be" if c["verdict"] == "refuted"
-            else f"**{c['verdict']}**: it was not refuted: a broken control (no power, or a "
-                 "difference where there must be none), so the verdict is no support")
+    ctrl = (f"refuted, {control_reading(rec)}" if c["verdict"] == "refuted"
+            else f"**{c['verdict']}**: {control_reading(rec)}")
     stat = f"statistic {fmt(rec.get('statistic'))}"
     if rec.get("ci"):
         stat += f", interval {fmt(rec['ci'])}"

@@ -80,12 +80,13 @@ def new_figure(width: float, height: float, **subplots) -> tuple[Figure, object]
     return fig, fig.subplots(**subplots)
 
 
-def control_words(control_verdict: str) -> str:
-    """What a negative control's verdict means to a reader (it should be refuted)."""
-    if control_verdict == "refuted":
-        return "negative control refuted, as it must be"
-    return (f"negative control {control_verdict.upper()} (not refuted: a broken control, "
-            "the verdict is no support)")
+def control_words(record: dict) -> str:
+    """The negative control's reading for a title (:func:`clipasgd.report.control_reading`)."""
+    from ..report import control_reading
+
+    v = record["control"]["verdict"]
+    return (f"negative control refuted, {control_reading(record)}" if v == "refuted"
+            else f"negative control {v.upper()} ({control_reading(record)})")
 
 
 def title(fig: Figure, record: dict, what: str) -> None:
@@ -93,7 +94,7 @@ def title(fig: Figure, record: dict, what: str) -> None:
     v = record["verdict"]
     color = OUTCOME_COLORS[outcome(v)]
     fig.suptitle(f"{record['paper_ref']}: {what}\nVerdict: {v.upper()}; "
-                 f"{control_words(record['control']['verdict'])}",
+                 f"{control_words(record)}",
                  bbox={"boxstyle": "round,pad=0.3", "facecolor": mpl.colors.to_rgba(color, 0.15),
                        "edgecolor": color})
 
