@@ -32,7 +32,7 @@ def high_prob(root: str | Path, scale: str) -> Drawn:
     cfg, det = rec["config_section"], rec["details"]
     runs = load_table(root, scale, "high_prob", "runs")
     k = len(cfg["thetas"])
-    fig, axes = new_figure(4.4 * k + 1, 4.6, ncols=k, squeeze=False, sharey=True)
+    fig, axes = new_figure(4.4 * k + 1, 5.6, ncols=k, squeeze=False, sharey=True)
     for ax, theta in zip(axes[0], cfg["thetas"], strict=True):
         e = det["thetas"][f"theta={theta}"]
         for point, alg, color, lab in ((f"theta{theta}", "clipped", COLORS["clipped"],
@@ -54,7 +54,8 @@ def high_prob(root: str | Path, scale: str) -> Drawn:
                      f"null {num(e['null_ratio']['estimate'])}: {e['null_ratio']['reading']}")
         ax.xaxis.set_minor_formatter(NullFormatter())
     axes[0][0].set_ylabel("fraction of runs above")
-    axes[0][0].legend(loc="lower left")
+    handles, labels = axes[0][0].get_legend_handles_labels()  # the same in every panel:
+    fig.legend(handles, labels, loc="outside lower center", ncols=3)  # below, off the tails
     title(fig, rec, r"clipping shrinks the $(1-\delta^*)$-quantile of $S_H$ under heavy noise")
     w = cfg["workers"]
     cap = (f"Survival of S_H, the average gradient norm at the fixed horizon H = "

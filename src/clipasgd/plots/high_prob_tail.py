@@ -10,7 +10,7 @@ from matplotlib.ticker import NullFormatter
 
 from ..report import load_table, load_verdict
 from .high_prob import survival
-from .style import COLORS, LABELS, Drawn, new_figure, num, title
+from .style import COLORS, LABELS, Drawn, legend_below, new_figure, num, title
 
 __all__ = ["high_prob_tail", "high_prob_tail_drift"]
 
@@ -28,7 +28,7 @@ def _fisher(t: dict) -> str:
     if t.get("pvalue") is None:
         return "test not run"
     return (f"vanilla heavier? {t['exceed_a']} vs {t['exceed_b']} runs above the line, "
-            f"one-sided p = {num(t['pvalue'], 2)}")
+            "one-sided p " + (f"= {num(t['pvalue'], 2)}" if t["pvalue"] > 0 else "< 1e-300"))
 
 
 def high_prob_tail(root: str | Path, scale: str) -> Drawn:
@@ -37,7 +37,7 @@ def high_prob_tail(root: str | Path, scale: str) -> Drawn:
     cfg, det = rec["config_section"], rec["details"]
     runs = load_table(root, scale, "high_prob", "runs")
     hits = load_table(root, scale, "high_prob", "hits")
-    fig, axes = new_figure(15, 4.8, ncols=3)
+    fig, axes = new_figure(15, 6.4, ncols=3)
     alpha = cfg["heavy"]["alpha"]
     specs = [("S_T", det["primary"], r"$S_T$ (average gradient norm), the test"),
              (cfg["eps_heavy"], det["secondary"],
@@ -57,7 +57,7 @@ def high_prob_tail(root: str | Path, scale: str) -> Drawn:
                title=f"Pareto({alpha:g}) noise: {name}\n{test['verdict']}")
         ax.text(0.02, 0.03, _fisher(test.get("a_heavier", {})), transform=ax.transAxes,
                 fontsize=9)
-        ax.legend(loc="upper right")
+        legend_below(ax)
     ax = axes[2]
     for t in cfg["thetas"]:
         for alg, ls in (("vanilla", "-"), ("clipped", "--")):
@@ -68,7 +68,7 @@ def high_prob_tail(root: str | Path, scale: str) -> Drawn:
            title="Sub-Weibull noise (inside the theorem)\nreported, not tested")
     for a in axes:
         a.xaxis.set_minor_formatter(NullFormatter())
-    ax.legend(loc="upper right")
+    legend_below(ax, ncols=2)
     title(fig, rec, f"under Pareto({alpha:g}) noise, vanilla ASGD's tail is heavier than "
                     "Clipped ASGD's")
     heavier = [k for k, x in det["sub_weibull"].items() if x["S_T"] == "supported"]

@@ -73,9 +73,10 @@ def rate_guides(ax, cfg: dict, sweep: str, points: list[dict], x) -> None:
         if k == 0:
             continue
         shown.setdefault(k, []).append(name)
+    styles = iter(((0, (5, 2)), (0, (1, 1.5)), (0, (4, 1.5, 1, 1.5)), (0, (8, 3))))
     for k, names in sorted(shown.items(), reverse=True):
-        dom = top in names
-        ax.plot(xs, first * (xs / x0) ** k, "--", color="k" if dom else "0.6",
+        dom = top in names  # each slope its own dash: two in one grey read as one line
+        ax.plot(xs, first * (xs / x0) ** k, ls=next(styles), color="k" if dom else "0.5",
                 lw=1.4 if dom else 1.0,
                 label=f"slope {k}: " + ", ".join(_TEX[n] for n in names)
                       + (" (dominant)" if dom else ""))

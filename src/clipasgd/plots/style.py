@@ -19,7 +19,7 @@ from matplotlib.ticker import FuncFormatter
 
 __all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "OUTCOME_COLORS", "outcome", "style",
            "blank_figure", "new_figure", "title", "control_words", "num", "interval", "finite",
-           "quantile_boxes", "plain_log_ticks"]
+           "quantile_boxes", "plain_log_ticks", "legend_below"]
 
 _PALETTE = sns.color_palette("colorblind")
 COLORS = {"clipped": _PALETTE[0], "vanilla": _PALETTE[3], "vanilla_theory": _PALETTE[1],
@@ -121,6 +121,12 @@ def interval(ci: object, digits: int = 3) -> str:
     if not ci:
         return "n/a"
     return f"[{num(ci[0], digits)}, {num(ci[1], digits)}]"
+
+
+def legend_below(ax, ncols: int = 1, **kwargs) -> None:
+    """The axes' legend under its x label, outside the data (a long legend inside covered
+    curves and error bars); constrained layout makes room for it."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=ncols, **kwargs)
 
 
 def plain_log_ticks(axis) -> None:

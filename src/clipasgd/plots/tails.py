@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ..report import load_table, load_verdict
-from .style import VERDICT_COLORS, Drawn, blank_figure, new_figure, title
+from .style import VERDICT_COLORS, Drawn, blank_figure, legend_below, new_figure, title
 
 __all__ = ["tails_calibration", "tails_real"]
 
@@ -176,10 +176,10 @@ def _theta_vs_k(ax: Axes, curves: pd.DataFrame, real: pd.DataFrame, model: str, 
         ax.plot(g["k"] / n, g["theta"], "-" if qn == "norm" else "--", marker=".",
                 color=f"C{batches.index(b)}", label=f"batch {b:g}, {qn}")
     ax.axhline(cfg["paper_theta"], color="k", ls=":", lw=1)
-    ax.axvline(cfg["calibration"]["frac"], color="0.7", lw=0.8)
-    ax.set(xscale="log", xlabel="k / n (grey: the k used)", ylabel=rf"{THETA_HAT}(k)",
+    ax.axvline(cfg["calibration"]["frac"], color="0.3", ls="-.", lw=1.2, label="the k used")
+    ax.set(xscale="log", xlabel="k / n", ylabel=rf"{THETA_HAT}(k)",
            title=f"({tag}) {THETA_HAT} against k: {model}")
-    ax.legend()
+    legend_below(ax, ncols=2)
 
 
 def _forest(ax: Axes, cases: pd.DataFrame, paper: float) -> None:
@@ -211,7 +211,7 @@ def tails_real(root: str | Path, scale: str) -> Drawn:
     tail = load_table(root, scale, "tails", "tail")
     cases = pd.DataFrame(det["real_noise"]["cases"])
     paper = cfg["paper_theta"]
-    fig = blank_figure(14, 9.5)
+    fig = blank_figure(14, 10.5)
     gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.25])
     sel = real[real["quantity"].isin(["norm", "sample"])
                & real["checkpoint"].isin(["converged", "user"])]

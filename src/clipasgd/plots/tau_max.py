@@ -7,7 +7,6 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 import seaborn as sns
-from matplotlib.ticker import NullFormatter
 
 from ..report import load_table, load_verdict
 from .style import (
@@ -16,8 +15,10 @@ from .style import (
     Drawn,
     finite,
     interval,
+    legend_below,
     new_figure,
     num,
+    plain_log_ticks,
     quantile_boxes,
     title,
 )
@@ -62,7 +63,7 @@ def growth_panel(ax, tests: dict, horizon: float, margin: float) -> None:
     if "clipped" in tests:
         delay_guides(ax, tests["clipped"]["ratio"]["points"], margin)
     ax.set(xscale="log", yscale="log", xlabel=TAU_MAX)
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    plain_log_ticks(ax.xaxis)  # labels at 200, 500, 1000, ... (one "10^3" was all it had)
 
 
 def delay_guides(ax, points: list[dict], margin: float) -> None:
@@ -87,7 +88,7 @@ def tau_max(root: str | Path, scale: str) -> Drawn:
     rec = load_verdict(root, scale, "tau_max")
     cfg = rec["config_section"]
     thetas = sorted(rec["details"]["thetas"])
-    fig, axes = new_figure(7.5 * len(thetas) + 1, 5.2, ncols=len(thetas), squeeze=False)
+    fig, axes = new_figure(7.5 * len(thetas) + 1, 7.2, ncols=len(thetas), squeeze=False)
     for ax, key in zip(axes[0], thetas, strict=True):
         t = rec["details"]["thetas"][key]
         growth_panel(ax, t["tests"], cfg["horizon"], cfg["ratio_margin"])
@@ -97,7 +98,7 @@ def tau_max(root: str | Path, scale: str) -> Drawn:
                title=rf"$\theta$ = {key.split('=')[1]}: {t['verdict']}; clipped/vanilla at "
                      rf"the smallest $\tau_{{\max}}$ {num(comp['ratio'], 3)} "
                      f"{interval(comp['ci'], 3)} (<= {comp['factor']:g}: {comp['outcome']})")
-        ax.legend(loc="upper left")
+        legend_below(ax)
     title(fig, rec, r"$T(\varepsilon)$ does not grow with $\tau_{\max}$ at fixed $\tau_C$")
     w = cfg["workers"]
     th = rec["details"]["thetas"][thetas[0]]["theorem_params"]
@@ -137,6 +138,7 @@ def virtual(root: str | Path, scale: str) -> Drawn:
     ax.set(xscale="log", yscale="log", xlabel=TAU_MAX, title="largest over runs and steps",
            ylabel=r"$\max_t \|x_t - \tilde x_t\| \,/\, (\eta c \tau_C)$")
     ax.legend(fontsize=9)
+    plain_log_ticks(ax.xaxis)  # 3x10^2 and 4x10^2 labels overlapped
     bound = rec["details"]["bound_eta_c_tau_C"]
     ax2.axhline(bound, color="k", ls="--", lw=0.8,
                 label=rf"the lemma's bound $\eta c \tau_C$ = {num(bound)}")
@@ -145,6 +147,7 @@ def virtual(root: str | Path, scale: str) -> Drawn:
             ylabel=rf"mean $\|x_t - \tilde x_t\|$ from step {cfg['virtual_from']} (median)",
             title=f"control: vanilla's late distance, rho {num(rec['control']['statistic'])} "
                   f"{interval(rec['control']['ci'])}")
+    plain_log_ticks(ax2.xaxis)  # after the scale is set: setting it resets the formatters
     title(fig, rec, "real and virtual iterates stay within the bound")
     n = int((reps["algorithm"] == "clipped").sum())
     cap = (f"Mechanism check of the simulator. Left: distance between the real iterate and the "
@@ -167,7 +170,7 @@ def tau_max_curves(root: str | Path, scale: str) -> Drawn:
     for ax, (alg, g) in zip(axes, c.groupby("algorithm", sort=False), strict=False):
         sns.lineplot(data=g, x="iter", y="avg_grad_norm", hue="tau_max", palette="viridis",
                      hue_norm=mpl.colors.LogNorm(), ax=ax, legend="full")
-        ax.axhline(cfg["eps"], color="k", ls="--", lw=0.8)
+        ax.axhline(cfg["eps"], color="k", ls="--", lw=0.8, label=rf"$\varepsilon$ = {cfg['eps']:g}")
         ax.set(xscale="log", yscale="log", xlabel="server iterations",
                ylabel=r"median running average of $\|\nabla f\|$", title=LABELS[alg])
         ax.legend(title=r"$\tau_{\max}$", ncols=2)
