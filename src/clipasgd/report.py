@@ -156,7 +156,7 @@ def mechanism_brief(rec: dict) -> list[str]:
     return out
 
 
-CONTROL_KEYS = ("mechanism_control", "control")  # a setting's control readings in details
+SETTING_CONTROLS = ("mechanism_control", "control")  # a setting's control readings
 
 
 def open_controls(rec: dict) -> list[str]:
@@ -164,7 +164,7 @@ def open_controls(rec: dict) -> list[str]:
     bound only), e.g. ``["D=1"]``: such a control 'contains 1' with no power that way."""
     out = []
     for key, value in (rec.get("details") or {}).items():
-        for name in CONTROL_KEYS:
+        for name in SETTING_CONTROLS:
             c = value.get(name) if isinstance(value, dict) else None
             if isinstance(c, dict) and "ci_low" in c and None in (c["ci_low"], c["ci_high"]):
                 out.append(f"{key} {name.replace('_', ' ')}")

@@ -17,6 +17,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from ..report import control_reading
+
 __all__ = ["Drawn", "COLORS", "LABELS", "VERDICT_COLORS", "OUTCOME_COLORS", "outcome", "style",
            "blank_figure", "new_figure", "title", "control_words", "num", "interval", "finite",
            "quantile_boxes", "plain_log_ticks", "legend_below"]
@@ -82,8 +84,6 @@ def new_figure(width: float, height: float, **subplots) -> tuple[Figure, object]
 
 def control_words(record: dict) -> str:
     """The negative control's reading for a title (:func:`clipasgd.report.control_reading`)."""
-    from ..report import control_reading
-
     v = record["control"]["verdict"]
     return (f"negative control refuted, {control_reading(record)}" if v == "refuted"
             else f"negative control {v.upper()} ({control_reading(record)})")
